@@ -1,0 +1,127 @@
+"""One typed settings object, read from the environment and an optional TOML file.
+
+Precedence: explicit arguments > environment (`FORECASTER_*`, `TUSHARE_TOKEN`) > TOML file >
+defaults. The CLI loads it once and passes it down; nothing reads settings at import time.
+"""
+
+import os
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from forecaster.errors import ConfigError
+from forecaster.tickers import normalize_ticker
+
+DEFAULT_CONFIG_FILE = Path("forecaster.toml")
+TUSHARE_URL = "http://api.waditu.com/dataapi"
+# The repository's own copy of the course file: the offline default source.
+BUNDLED_CSV = Path(__file__).resolve().parent.parent / "data" / "SH600519.csv"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FORECASTER_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # None means `sqlite:///<data_dir>/forecaster.db`, i.e. `sqlite:///data/forecaster.db`.
+    database_url: str | None = None
+    tushare_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FORECASTER_TUSHARE_TOKEN", "TUSHARE_TOKEN", "tushare_token"),
+    )
+    tushare_api_url: str = TUSHARE_URL
+    tushare_timeout_s: float = Field(default=30.0, gt=0)
+    # Retries on timeouts, dropped connections, rate limits and empty answers: exponential
+    # backoff from `tushare_retry_base_s`, never past `tushare_retry_total_s` in all.
+    tushare_retry_base_s: float = Field(default=2.0, ge=0)
+    tushare_retry_total_s: float = Field(default=120.0, ge=0)
+    tickers: Annotated[list[str], NoDecode] = ["600519.SH"]
+    csv_path: Path | None = None
+    history_start: date = date(2010, 1, 1)
+    # Incremental ingest re-reads this many trading days before the last stored bar, so that
+    # revised bars are caught.
+    ingest_overlap_days: int = Field(default=5, ge=0)
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("tickers", mode="before")
+    @classmethod
+    def _split_tickers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("tickers")
+    @classmethod
+    def _normalize_tickers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one ticker is needed")
+        return list(dict.fromkeys(normalize_ticker(v) for v in value))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'forecaster.db'}"
+
+    @property
+    def bundled_csv(self) -> Path:
+        return self.csv_path or BUNDLED_CSV
+
+    def token(self) -> str | None:
+        """The tushare token in clear, for the client only — never log or store it."""
+        if self.tushare_token is None:
+            return None
+        value = self.tushare_token.get_secret_value().strip()
+        return value or None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    # Accept either top-level keys or a [forecaster] table.
+    section = data.get("forecaster", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [forecaster] must be a table")
+    return section
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: `config_file`, else `$FORECASTER_CONFIG`, else ./forecaster.toml."""
+    path = config_file
+    if path is None and os.environ.get("FORECASTER_CONFIG"):
+        path = Path(os.environ["FORECASTER_CONFIG"])
+    if path is None and DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+    file_values = _read_toml(path) if path is not None else {}
+
+    class _WithFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+
+    try:
+        return _WithFile(**overrides)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"bad setting {where}: {first['msg']}") from exc

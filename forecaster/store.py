@@ -1,0 +1,155 @@
+"""Reads and writes of bars, factors and the ingest log.
+
+Every function takes the caller's `Session` and never commits: the job boundary owns the
+transaction, so one ingest is one transaction whatever it touches.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from forecaster.schema import AdjFactor, Bar, IngestLog
+
+Adjust = Literal["none", "qfq", "hfq"]
+_VALUE_COLUMNS = ["open", "high", "low", "close", "pre_close", "volume", "amount"]
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    a_missing = a is None or (isinstance(a, float) and math.isnan(a))
+    b_missing = b is None or (isinstance(b, float) and math.isnan(b))
+    if a_missing or b_missing:
+        return a_missing and b_missing
+    return a == b
+
+
+def _none_for_nan(values: np.ndarray) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in values]
+
+
+def upsert_bars(session: Session, ticker: str, bars: pd.DataFrame, source: str, now: datetime) -> WriteCounts:
+    """Insert new bars, update revised ones (same date, other values), leave the rest.
+
+    Compared in Python rather than with ON CONFLICT so that the ingest log can say exactly how
+    many bars were new, revised or unchanged.
+    """
+    if bars.empty:
+        return WriteCounts()
+    dates = [ts.date() for ts in bars["trade_date"]]
+    existing = {
+        row[0]: row[1:]
+        for row in session.execute(
+            select(Bar.trade_date, *(getattr(Bar, c) for c in _VALUE_COLUMNS)).where(
+                Bar.ticker == ticker, Bar.trade_date.between(min(dates), max(dates))
+            )
+        )
+    }
+    columns = {c: _none_for_nan(bars[c].to_numpy(dtype="float64")) for c in _VALUE_COLUMNS}
+    new_rows: list[dict[str, object]] = []
+    changed_rows: list[dict[str, object]] = []
+    unchanged = 0
+    for i, day in enumerate(dates):
+        values = {c: columns[c][i] for c in _VALUE_COLUMNS}
+        old = existing.get(day)
+        if old is None:
+            new_rows.append({"ticker": ticker, "trade_date": day, **values, "source": source, "ingested_at": now})
+        elif all(_same(o, values[c]) for o, c in zip(old, _VALUE_COLUMNS, strict=True)):
+            unchanged += 1
+        else:
+            changed_rows.append({"ticker": ticker, "trade_date": day, **values, "source": source, "ingested_at": now})
+    if new_rows:
+        session.execute(insert(Bar), new_rows)
+    if changed_rows:
+        session.execute(update(Bar), changed_rows)  # ORM bulk update by primary key
+    return WriteCounts(len(new_rows), len(changed_rows), unchanged)
+
+
+def upsert_factors(session: Session, ticker: str, factors: pd.DataFrame, source: str, now: datetime) -> int:
+    """Write adjustment factors; returns how many were new or different."""
+    if factors.empty:
+        return 0
+    dates = [ts.date() for ts in factors["trade_date"]]
+    existing = dict(
+        session.execute(
+            select(AdjFactor.trade_date, AdjFactor.adj_factor).where(
+                AdjFactor.ticker == ticker, AdjFactor.trade_date.between(min(dates), max(dates))
+            )
+        ).all()
+    )
+    new_rows, changed_rows = [], []
+    for day, value in zip(dates, factors["adj_factor"].to_numpy(dtype="float64"), strict=True):
+        row = {"ticker": ticker, "trade_date": day, "adj_factor": float(value), "source": source, "ingested_at": now}
+        if day not in existing:
+            new_rows.append(row)
+        elif existing[day] != float(value):
+            changed_rows.append(row)
+    if new_rows:
+        session.execute(insert(AdjFactor), new_rows)
+    if changed_rows:
+        session.execute(update(AdjFactor), changed_rows)
+    return len(new_rows) + len(changed_rows)
+
+
+def last_bar_date(session: Session, ticker: str) -> date | None:
+    return session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker == ticker))
+
+
+def load_bars(
+    session: Session,
+    ticker: str,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    adjust: Adjust = "none",
+) -> pd.DataFrame:
+    """Bars of `ticker` in time order, indexed by trade_date (datetime64).
+
+    `until` is inclusive and is the only way forecasting code reads history, so nothing after
+    an as-of date can leak in. `qfq` anchors on the newest factor *up to `until`*, which keeps
+    it leak-free too; bars without a factor of their own (e.g. from the course CSV) take the
+    nearest known one.
+    """
+    query = select(Bar.trade_date, *(getattr(Bar, c) for c in _VALUE_COLUMNS)).where(Bar.ticker == ticker)
+    if since is not None:
+        query = query.where(Bar.trade_date >= since)
+    if until is not None:
+        query = query.where(Bar.trade_date <= until)
+    rows = session.execute(query.order_by(Bar.trade_date)).all()
+    frame = pd.DataFrame(rows, columns=["trade_date", *_VALUE_COLUMNS])
+    frame["trade_date"] = pd.to_datetime(frame["trade_date"])
+    frame = frame.set_index("trade_date").astype("float64")
+    if adjust == "none" or frame.empty:
+        return frame
+    return _adjusted(session, ticker, frame, adjust, until)
+
+
+def _adjusted(session: Session, ticker: str, frame: pd.DataFrame, adjust: Adjust, until: date | None) -> pd.DataFrame:
+    query = select(AdjFactor.trade_date, AdjFactor.adj_factor).where(AdjFactor.ticker == ticker)
+    if until is not None:
+        query = query.where(AdjFactor.trade_date <= until)
+    factors = pd.Series(dict(session.execute(query).all()), dtype="float64")
+    if factors.empty:
+        return frame  # no factors known: the series stays unadjusted
+    factors.index = pd.to_datetime(factors.index)
+    f = factors.reindex(factors.index.union(frame.index)).ffill().bfill().reindex(frame.index)
+    scale = f / f.iloc[-1] if adjust == "qfq" else f
+    out = frame.copy()
+    for column in ("open", "high", "low", "close", "pre_close"):
+        out[column] = out[column] * scale
+    return out
+
+
+def add_ingest_log(session: Session, entry: IngestLog) -> None:
+    session.add(entry)

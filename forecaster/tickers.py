@@ -1,0 +1,33 @@
+"""Ticker codes: everything is stored in tushare's `ts_code` form, e.g. `600519.SH`."""
+
+import re
+
+from forecaster.errors import ConfigError
+
+_TS_CODE = re.compile(r"^(\d{6})\.(SH|SZ|BJ)$")
+_BARE = re.compile(r"^\d{1,6}$")
+
+
+def exchange_of(code: str) -> str:
+    """Exchange suffix of a bare 6-digit A-share code, from the code's leading digits."""
+    if code.startswith(("6", "9")) and not code.startswith("92"):
+        return "SH"  # main board, STAR (688), B shares (900)
+    if code.startswith(("0", "2", "3")):
+        return "SZ"  # main board, B shares (200), ChiNext (300)
+    if code.startswith(("4", "8", "92")):
+        return "BJ"  # Beijing Stock Exchange
+    raise ConfigError(f"cannot tell the exchange of code {code!r}; write it as e.g. 600519.SH")
+
+
+def normalize_ticker(raw: str | int) -> str:
+    """`600519`, `600519.sh` or `600519.SH` -> `600519.SH`; anything else is refused.
+
+    The course CSV stores the code as a number, so leading zeros may be lost (`1` is `000001`).
+    """
+    text = str(raw).strip().upper()
+    if _TS_CODE.match(text):
+        return text
+    if _BARE.match(text):
+        code = text.zfill(6)
+        return f"{code}.{exchange_of(code)}"
+    raise ConfigError(f"not a ticker: {raw!r} (expected a ts_code such as 600519.SH)")
