@@ -6,6 +6,7 @@ and warn once: callers must then treat "a new bar appeared" as the real signal.
 """
 
 import logging
+import warnings
 from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -23,7 +24,11 @@ def _xshg() -> tuple[frozenset[date], date, date]:
     """The calendar's sessions and its bounds, loaded once per process (about 0.3 s)."""
     import exchange_calendars as xcals
 
-    cal = xcals.get_calendar("XSHG", start=_CALENDAR_START)
+    with warnings.catch_warnings():
+        # exchange_calendars trips pandas 3's deprecation warnings internally; not ours to fix.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cal = xcals.get_calendar("XSHG", start=_CALENDAR_START)
     sessions = frozenset(ts.date() for ts in cal.sessions)
     return sessions, cal.first_session.date(), cal.last_session.date()
 

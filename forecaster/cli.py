@@ -32,7 +32,7 @@ class _Group(click.Group):
             raise CliError(str(exc)) from exc
 
 
-class DayType(click.ParamType):
+class DayType(click.ParamType[date]):
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
@@ -101,7 +101,9 @@ def db_current(settings: Settings) -> None:
 
 
 @cli.command()
-@click.option("--ticker", "-t", multiple=True, help="ts_code such as 600519.SH; repeatable (default: FORECASTER_TICKERS).")
+@click.option(
+    "--ticker", "-t", multiple=True, help="ts_code such as 600519.SH; repeatable (default: FORECASTER_TICKERS)."
+)
 @click.option(
     "--source",
     type=click.Choice(["auto", "tushare", "csv"]),
@@ -109,7 +111,9 @@ def db_current(settings: Settings) -> None:
     show_default=True,
     help="auto = tushare when a token is set, else the bundled CSV.",
 )
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="CSV file to read (course or tushare daily layout).")
+@click.option(
+    "--csv", "csv_path", type=click.Path(path_type=Path), help="CSV file to read (course or tushare daily layout)."
+)
 @click.option("--start", type=DAY, help="First date (default: a few trading days before the last stored bar).")
 @click.option("--end", type=DAY, help="Last date (default: today).")
 @click.pass_obj

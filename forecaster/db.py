@@ -14,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,13 +74,15 @@ def upgrade(engine: Engine, target: str = "head") -> None:
     script = ScriptDirectory.from_config(alembic_config())
     try:
         current = current_revision(engine)
-        if current is not None and script.get_revision(current) is None:
-            raise DatabaseError(
-                f"the database is at schema revision {current}, which this version of forecaster "
-                "does not know (it was written by a newer version); upgrade forecaster"
-            )
-    except sa_exc.OperationalError as exc:
+    except sa_exc.DBAPIError as exc:
         raise DatabaseError(f"cannot open the database: {_reason(exc)}") from exc
+    if current is not None and not _known(script, current):
+        raise DatabaseError(
+            f"the database is at schema revision {current}, which this version of forecaster "
+            "does not know (it was written by a newer version); upgrade forecaster"
+        )
+    if current == script.get_current_head() and target == "head":
+        return  # the common case: no migration, no write transaction
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:
@@ -86,6 +90,13 @@ def upgrade(engine: Engine, target: str = "head") -> None:
             command.upgrade(cfg, target)
     except sa_exc.OperationalError as exc:
         raise DatabaseError(f"cannot migrate the database: {_reason(exc)}") from exc
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except (ResolutionError, CommandError):
+        return False
 
 
 def downgrade(engine: Engine, target: str) -> None:

@@ -33,13 +33,9 @@ def ticker_summaries(session: Session) -> list[TickerSummary]:
         .group_by(Bar.ticker)
         .order_by(Bar.ticker)
     ).all()
-    factor_counts = dict(
-        session.execute(select(AdjFactor.ticker, func.count()).group_by(AdjFactor.ticker)).all()
-    )
+    factor_counts = dict(session.execute(select(AdjFactor.ticker, func.count()).group_by(AdjFactor.ticker)).all())
     return [
-        TickerSummary(
-            ticker, count, first, last, sources, factor_counts.get(ticker, 0), last_ingest(session, ticker)
-        )
+        TickerSummary(ticker, count, first, last, sources, factor_counts.get(ticker, 0), last_ingest(session, ticker))
         for ticker, count, first, last, sources in rows
     ]
 
@@ -53,7 +49,5 @@ def last_ingest(session: Session, ticker: str) -> IngestLog | None:
 def failed_ingests_without_bars(session: Session) -> list[IngestLog]:
     """Newest ingest of tickers that have no bars at all (e.g. every attempt failed)."""
     with_bars = select(Bar.ticker).distinct()
-    newest = (
-        select(func.max(IngestLog.id)).where(IngestLog.ticker.not_in(with_bars)).group_by(IngestLog.ticker)
-    )
+    newest = select(func.max(IngestLog.id)).where(IngestLog.ticker.not_in(with_bars)).group_by(IngestLog.ticker)
     return list(session.scalars(select(IngestLog).where(IngestLog.id.in_(newest)).order_by(IngestLog.ticker)))

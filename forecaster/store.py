@@ -7,17 +7,19 @@ transaction, so one ingest is one transaction whatever it touches.
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Date, DateTime, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from forecaster.schema import AdjFactor, Bar, IngestLog
 
 Adjust = Literal["none", "qfq", "hfq"]
 _VALUE_COLUMNS = ["open", "high", "low", "close", "pre_close", "volume", "amount"]
+# How SQLAlchemy's SQLite DateTime type writes a naive datetime.
+_DATETIME_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,34 @@ def _none_for_nan(values: np.ndarray) -> list[float | None]:
     return [None if math.isnan(v) else float(v) for v in values]
 
 
+def _bulk_insert(session: Session, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows whose date/datetime values are already ISO text.
+
+    On SQLite this goes straight to the driver's executemany: SQLAlchemy's per-row parameter
+    processing would otherwise be most of a bulk ingest's time. The text is exactly what
+    SQLAlchemy's own SQLite Date/DateTime types store and parse, so reads are unaffected.
+    Other databases take the portable Core path.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        conn.exec_driver_sql(sql, rows)
+        return
+    converters = [_from_iso_for(table.c[n].type) for n in names]
+    dicts = [{n: conv(v) for n, conv, v in zip(names, converters, row, strict=True)} for row in rows]
+    session.execute(insert(table), dicts)
+
+
+def _from_iso_for(column_type: Any) -> Any:
+    if isinstance(column_type, DateTime):
+        return lambda v: datetime.strptime(v, _DATETIME_TEXT)
+    if isinstance(column_type, Date):
+        return date.fromisoformat
+    return lambda v: v
+
+
 def upsert_bars(session: Session, ticker: str, bars: pd.DataFrame, source: str, now: datetime) -> WriteCounts:
     """Insert new bars, update revised ones (same date, other values), leave the rest.
 
@@ -47,30 +77,38 @@ def upsert_bars(session: Session, ticker: str, bars: pd.DataFrame, source: str, 
     """
     if bars.empty:
         return WriteCounts()
-    dates = [ts.date() for ts in bars["trade_date"]]
+    days = bars["trade_date"].dt.strftime("%Y-%m-%d").tolist()
     existing = {
-        row[0]: row[1:]
+        row[0].isoformat(): tuple(row[1:])
         for row in session.execute(
             select(Bar.trade_date, *(getattr(Bar, c) for c in _VALUE_COLUMNS)).where(
-                Bar.ticker == ticker, Bar.trade_date.between(min(dates), max(dates))
+                Bar.ticker == ticker,
+                Bar.trade_date.between(date.fromisoformat(min(days)), date.fromisoformat(max(days))),
             )
         )
     }
-    columns = {c: _none_for_nan(bars[c].to_numpy(dtype="float64")) for c in _VALUE_COLUMNS}
-    new_rows: list[dict[str, object]] = []
-    changed_rows: list[dict[str, object]] = []
+    columns = [_none_for_nan(bars[c].to_numpy(dtype="float64")) for c in _VALUE_COLUMNS]
+    stamp = now.strftime(_DATETIME_TEXT)
+    new_rows: list[tuple[Any, ...]] = []
+    changed_rows: list[dict[str, Any]] = []
     unchanged = 0
-    for i, day in enumerate(dates):
-        values = {c: columns[c][i] for c in _VALUE_COLUMNS}
+    for day, *values in zip(days, *columns, strict=True):
         old = existing.get(day)
         if old is None:
-            new_rows.append({"ticker": ticker, "trade_date": day, **values, "source": source, "ingested_at": now})
-        elif all(_same(o, values[c]) for o, c in zip(old, _VALUE_COLUMNS, strict=True)):
+            new_rows.append((ticker, day, *values, source, stamp))
+        elif all(_same(o, v) for o, v in zip(old, values, strict=True)):
             unchanged += 1
         else:
-            changed_rows.append({"ticker": ticker, "trade_date": day, **values, "source": source, "ingested_at": now})
-    if new_rows:
-        session.execute(insert(Bar), new_rows)
+            changed_rows.append(
+                {
+                    "ticker": ticker,
+                    "trade_date": date.fromisoformat(day),
+                    **dict(zip(_VALUE_COLUMNS, values, strict=True)),
+                    "source": source,
+                    "ingested_at": now,
+                }
+            )
+    _bulk_insert(session, Bar.__table__, ["ticker", "trade_date", *_VALUE_COLUMNS, "source", "ingested_at"], new_rows)
     if changed_rows:
         session.execute(update(Bar), changed_rows)  # ORM bulk update by primary key
     return WriteCounts(len(new_rows), len(changed_rows), unchanged)
@@ -80,23 +118,35 @@ def upsert_factors(session: Session, ticker: str, factors: pd.DataFrame, source:
     """Write adjustment factors; returns how many were new or different."""
     if factors.empty:
         return 0
-    dates = [ts.date() for ts in factors["trade_date"]]
-    existing = dict(
-        session.execute(
+    days = factors["trade_date"].dt.strftime("%Y-%m-%d").tolist()
+    existing = {
+        d.isoformat(): f
+        for d, f in session.execute(
             select(AdjFactor.trade_date, AdjFactor.adj_factor).where(
-                AdjFactor.ticker == ticker, AdjFactor.trade_date.between(min(dates), max(dates))
+                AdjFactor.ticker == ticker,
+                AdjFactor.trade_date.between(date.fromisoformat(min(days)), date.fromisoformat(max(days))),
             )
-        ).all()
-    )
-    new_rows, changed_rows = [], []
-    for day, value in zip(dates, factors["adj_factor"].to_numpy(dtype="float64"), strict=True):
-        row = {"ticker": ticker, "trade_date": day, "adj_factor": float(value), "source": source, "ingested_at": now}
+        )
+    }
+    stamp = now.strftime(_DATETIME_TEXT)
+    new_rows: list[tuple[Any, ...]] = []
+    changed_rows: list[dict[str, Any]] = []
+    for day, value in zip(days, factors["adj_factor"].astype("float64").tolist(), strict=True):
         if day not in existing:
-            new_rows.append(row)
-        elif existing[day] != float(value):
-            changed_rows.append(row)
-    if new_rows:
-        session.execute(insert(AdjFactor), new_rows)
+            new_rows.append((ticker, day, value, source, stamp))
+        elif existing[day] != value:
+            changed_rows.append(
+                {
+                    "ticker": ticker,
+                    "trade_date": date.fromisoformat(day),
+                    "adj_factor": value,
+                    "source": source,
+                    "ingested_at": now,
+                }
+            )
+    _bulk_insert(
+        session, AdjFactor.__table__, ["ticker", "trade_date", "adj_factor", "source", "ingested_at"], new_rows
+    )
     if changed_rows:
         session.execute(update(AdjFactor), changed_rows)
     return len(new_rows) + len(changed_rows)
@@ -142,8 +192,8 @@ def _adjusted(session: Session, ticker: str, frame: pd.DataFrame, adjust: Adjust
     factors = pd.Series(dict(session.execute(query).all()), dtype="float64")
     if factors.empty:
         return frame  # no factors known: the series stays unadjusted
-    factors.index = pd.to_datetime(factors.index)
-    f = factors.reindex(factors.index.union(frame.index)).ffill().bfill().reindex(frame.index)
+    factors.index = pd.DatetimeIndex(pd.to_datetime(factors.index))
+    f = factors.reindex(factors.index.union(pd.DatetimeIndex(frame.index))).ffill().bfill().reindex(frame.index)
     scale = f / f.iloc[-1] if adjust == "qfq" else f
     out = frame.copy()
     for column in ("open", "high", "low", "close", "pre_close"):

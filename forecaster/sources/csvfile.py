@@ -48,10 +48,10 @@ def read_bar_csv(path: Path, ticker: str) -> pd.DataFrame:
     raw = _read(path)
     raw.columns = [str(c).strip() for c in raw.columns]
     columns = set(raw.columns)
-    if COURSE_COLUMNS <= columns:
+    if columns >= COURSE_COLUMNS:
         codes, dates, fmt = raw["code"], raw["date"], "%Y-%m-%d"
         frame = pd.DataFrame({"volume": raw["volume"], "pre_close": "", "amount": ""})
-    elif PRO_COLUMNS <= columns:
+    elif columns >= PRO_COLUMNS:
         codes, dates, fmt = raw["ts_code"], raw["trade_date"], "%Y%m%d"
         frame = pd.DataFrame(
             {
@@ -72,6 +72,10 @@ def read_bar_csv(path: Path, ticker: str) -> pd.DataFrame:
         raise ValidationError(f"CSV file {path} has a header but no rows")
 
     file_tickers = _tickers_of(codes, path)
+    if columns >= COURSE_COLUMNS and file_tickers.nunique() > 1:
+        # get_k_data writes one ticker per file: several codes mean a damaged or merged file.
+        held = ", ".join(sorted(set(file_tickers)))
+        raise ValidationError(f"CSV file {path} holds {held}: the course layout has one ticker per file")
     if ticker not in set(file_tickers):
         held = ", ".join(sorted(set(file_tickers)))
         raise ValidationError(f"CSV file {path} holds {held}, not {ticker}")

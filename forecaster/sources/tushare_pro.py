@@ -58,6 +58,7 @@ class TushareSource:
         retry_total_s: float = 120.0,
         history_start: date = date(2010, 1, 1),
         timezone: str = "Asia/Shanghai",
+        row_limit: int = ROW_LIMIT,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -68,6 +69,7 @@ class TushareSource:
         self._retry_total_s = retry_total_s
         self._history_start = history_start
         self._timezone = timezone
+        self._row_limit = row_limit
         self._sleep = sleep
         self._clock = clock
 
@@ -108,7 +110,7 @@ class TushareSource:
         return bool(trading_days(start, last_complete))
 
     def _paged(self, api_name: str, ticker: str, start: date, end: date, *, expect_rows: bool) -> pd.DataFrame:
-        """All rows of [start, end]: answers are newest first and capped at ROW_LIMIT, so a full
+        """All rows of [start, end]: answers are newest first and capped at the row limit, so a full
         page means older rows may remain; ask again up to the day before the oldest one."""
         pages: list[pd.DataFrame] = []
         page_end = end
@@ -121,7 +123,7 @@ class TushareSource:
                 end_date=f"{page_end:%Y%m%d}",
             )
             pages.append(page)
-            if len(page) < ROW_LIMIT:
+            if len(page) < self._row_limit:
                 break
             oldest = pd.to_datetime(page["trade_date"], format="%Y%m%d").min().date()
             page_end = oldest - timedelta(days=1)
@@ -136,7 +138,7 @@ class TushareSource:
         while True:
             attempt += 1
             try:
-                frame = self._api.query(api_name, **params)
+                frame: pd.DataFrame = self._api.query(api_name, **params)
                 if frame.empty and expect_rows:
                     raise EmptyAnswerError(
                         f"tushare {api_name} returned nothing for {params['ts_code']} "
@@ -145,9 +147,7 @@ class TushareSource:
                     )
                 return frame
             except (requests.Timeout, requests.ConnectionError) as exc:
-                error: SourceError = SourceError(
-                    f"tushare {api_name}: {type(exc).__name__}: {self._scrub(str(exc))}"
-                )
+                error: SourceError = SourceError(f"tushare {api_name}: {type(exc).__name__}: {self._scrub(str(exc))}")
             except SourceError as exc:
                 error = exc
             except Exception as exc:  # the client raises bare Exception(msg) for API errors

@@ -1,0 +1,46 @@
+"""Shared fixtures: every test gets its own temporary database built through the migrations,
+a clean environment (no real token, no proxy, a throw-away HOME), and its own working folder."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from forecaster.config import Settings, load_settings
+from forecaster.db import open_database, session_factory
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("FORECASTER_") or name in {"TUSHARE_TOKEN", "TS_TOKEN"}:
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    # tushare reads and writes ~/tk.csv; requests would send 127.0.0.1 through a proxy.
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = open_database(settings.db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)

@@ -1,0 +1,115 @@
+"""The command line, driven in-process."""
+
+from collections.abc import Iterator
+from datetime import date
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from forecaster.cli import cli
+from tests.tushare_server import FakeTushare, serve
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def _all_commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in group.commands.items():
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from _all_commands(command, f"{prefix}{name} ")
+
+
+def test_every_command_has_help_text():
+    commands = dict(_all_commands(cli))
+    assert {"ingest", "status", "db upgrade", "db current"} <= set(commands)
+    for name, command in commands.items():
+        assert command.help and len(command.help.strip()) > 20, f"{name} lacks help"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts} lacks help"
+        result = invoke(*name.split(), "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_ingest_then_status_on_the_bundled_csv():
+    first = invoke("ingest")
+    assert first.exit_code == 0, first.output
+    assert "no tushare token set" in first.output
+    assert "600519.SH: 2426 new, 0 revised, 0 unchanged" in first.output
+    again = invoke("ingest")
+    assert again.exit_code == 0 and "600519.SH: 0 new, 0 revised" in again.output
+    status = invoke("status")
+    assert status.exit_code == 0
+    line = next(ln for ln in status.output.splitlines() if ln.startswith("600519.SH"))
+    assert line.split()[:4] == ["600519.SH", "2426", "2010-04-26", "2020-04-24"]
+
+
+def test_bad_date_is_a_usage_error():
+    result = invoke("ingest", "--start", "2020-13-01")
+    assert result.exit_code == 2 and "is not a date" in result.stderr
+
+
+def test_start_after_end_is_a_usage_error():
+    result = invoke("ingest", "--start", "2020-02-01", "--end", "2020-01-01")
+    assert result.exit_code == 2 and "after --end" in result.stderr
+
+
+def test_failed_ingest_exits_non_zero_with_one_line():
+    result = invoke("ingest", "--ticker", "000001.SZ")
+    assert result.exit_code == 1
+    assert "000001.SZ: FAILED" in result.output
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
+    assert errors == ["Error: 1 of 1 ticker(s) failed to ingest"]
+    assert "Traceback" not in result.stderr
+
+
+def test_not_a_ticker_is_one_line():
+    result = invoke("ingest", "--ticker", "AAPL")
+    assert result.exit_code == 1 and result.stderr.strip().startswith("Error: not a ticker: 'AAPL'")
+
+
+def test_bad_config_file_is_one_line(tmp_path):
+    (tmp_path / "bad.toml").write_text("tickers = [")
+    result = invoke("--config", str(tmp_path / "bad.toml"), "status")
+    assert result.exit_code == 1 and "not valid TOML" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tushare_source_without_token_is_refused():
+    result = invoke("ingest", "--source", "tushare")
+    assert result.exit_code == 1 and "no tushare token" in result.stderr
+
+
+def test_db_commands():
+    up = invoke("db", "upgrade")
+    assert up.exit_code == 0 and "at schema revision" in up.output
+    current = invoke("db", "current")
+    assert current.exit_code == 0 and "code head" in current.output
+
+
+def test_ingest_from_tushare_never_prints_the_token():
+    with serve(FakeTushare()) as fake:
+        rows = fake.add_bars("600519.SH", date(2024, 1, 2), date(2024, 6, 27))
+        env = {"TUSHARE_TOKEN": fake.token, "FORECASTER_TUSHARE_API_URL": fake.url}
+        result = invoke("-v", "ingest", "--start", "2024-01-01", "--end", "2024-06-27", env=env)
+        assert result.exit_code == 0, result.output + result.stderr
+        assert "source: tushare Pro at http://127.0.0.1" in result.output
+        assert f"600519.SH: {len(rows)} new" in result.stdout
+        bad = invoke("-vv", "ingest", "--end", "2024-06-28", env={**env, "TUSHARE_TOKEN": "secret-wrong-token"})
+        assert bad.exit_code == 1
+    assert fake.token not in result.output + result.stderr
+    assert "secret-wrong-token" not in bad.output + bad.stderr
+    assert "refused the token" in bad.output
+
+
+@pytest.mark.parametrize("command", [["status"], ["db", "upgrade"]])
+def test_database_newer_than_code_is_refused(command, tmp_path):
+    assert invoke("db", "upgrade").exit_code == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "data" / "forecaster.db") as conn:
+        conn.execute("update alembic_version set version_num='zzzz'")
+    result = invoke(*command)
+    assert result.exit_code == 1 and "newer version" in result.stderr

@@ -1,0 +1,179 @@
+"""A local stand-in for tushare Pro's HTTP API, speaking its wire format (see TUSHARE.md).
+
+The real tushare client talks to it; tests queue faults (HTTP errors, API error codes, slow
+answers, dropped connections) to see how our source copes.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+from forecaster.calendar import trading_days
+
+DAILY_FIELDS = [
+    "ts_code",
+    "trade_date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "pre_close",
+    "change",
+    "pct_chg",
+    "vol",
+    "amount",
+]
+BAD_TOKEN_MSG = "您的token不对，请确认。"
+RATE_LIMIT_MSG = "抱歉，您每分钟最多访问该接口500次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
+NO_PERMISSION_MSG = "抱歉，您没有访问该接口的权限，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or before) answering the next matching request."""
+
+    kind: str  # "http" | "code" | "sleep" | "drop"
+    api: str | None = None  # None: any api
+    status: int = 500
+    code: int = 0
+    msg: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class FakeTushare:
+    token: str = "test-token-0123456789abcdef"
+    row_limit: int = 6000
+    daily: dict[str, list[list[Any]]] = field(default_factory=dict)
+    factors: dict[str, list[list[Any]]] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
+    faults: list[Fault] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def add_bars(self, ticker: str, start: date, end: date, seed: int = 0, price: float = 100.0) -> list[list[Any]]:
+        rows = synthetic_daily(ticker, start, end, seed=seed, price=price)
+        self.daily.setdefault(ticker, []).extend(rows)
+        # A factor that steps up once (a dividend) so qfq/hfq differ from raw prices.
+        mid = len(rows) // 2
+        self.factors.setdefault(ticker, []).extend(
+            [[ticker, r[1], 1.0 if i < mid else 1.25] for i, r in enumerate(rows)]
+        )
+        return rows
+
+    def take_fault(self, api: str) -> Fault | None:
+        for i, fault in enumerate(self.faults):
+            if fault.api in (None, api):
+                return self.faults.pop(i)
+        return None
+
+    def answer(self, api: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("token") != self.token:
+            return {"code": 40101, "msg": BAD_TOKEN_MSG, "data": None}
+        if api in self.refused:
+            return {"code": 40203, "msg": NO_PERMISSION_MSG, "data": None}
+        params = body.get("params") or {}
+        table, fields = (
+            (self.daily, DAILY_FIELDS) if api == "daily" else (self.factors, ["ts_code", "trade_date", "adj_factor"])
+        )
+        rows = [
+            r
+            for r in table.get(params.get("ts_code", ""), [])
+            if params.get("start_date", "0") <= r[1] <= params.get("end_date", "99999999")
+        ]
+        rows.sort(key=lambda r: r[1], reverse=True)  # newest first, as the real service
+        return {"code": 0, "msg": "", "data": {"fields": fields, "items": rows[: self.row_limit]}}
+
+
+def synthetic_daily(ticker: str, start: date, end: date, *, seed: int = 0, price: float = 100.0) -> list[list[Any]]:
+    """Consistent raw daily rows (high >= max(open, close) etc.) on the trading days in range."""
+    rng = np.random.default_rng(seed)
+    rows: list[list[Any]] = []
+    prev = price
+    for day in trading_days(start, end):
+        close = round(max(1.0, prev * float(np.exp(rng.normal(0, 0.015)))), 2)
+        open_ = round(max(1.0, prev * float(np.exp(rng.normal(0, 0.005)))), 2)
+        high = round(max(open_, close) * (1 + abs(float(rng.normal(0, 0.005)))), 2)
+        low = round(min(open_, close) * (1 - abs(float(rng.normal(0, 0.005)))), 2)
+        vol = round(float(rng.uniform(1e4, 1e5)), 2)
+        rows.append(
+            [
+                ticker,
+                f"{day:%Y%m%d}",
+                open_,
+                high,
+                low,
+                close,
+                prev,
+                round(close - prev, 2),
+                round((close / prev - 1) * 100, 4),
+                vol,
+                round(vol * close / 10, 3),
+            ]
+        )
+        prev = close
+    return rows
+
+
+def _handler(fake: FakeTushare) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            api = self.path.rstrip("/").rsplit("/", 1)[-1]
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            fake.calls.append({"api": api, **body})
+            fault = fake.take_fault(api)
+            if fault is not None:
+                if fault.kind == "http":
+                    self._send(fault.status, b"<html>server error</html>")
+                    return
+                if fault.kind == "code":
+                    self._json({"code": fault.code, "msg": fault.msg, "data": None})
+                    return
+                if fault.kind == "drop":
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if fault.kind == "sleep":
+                    time.sleep(fault.seconds)
+            self._json(fake.answer(api, body))
+
+        def _json(self, payload: dict[str, Any]) -> None:
+            self._send(200, json.dumps(payload, ensure_ascii=False).encode())
+
+        def _send(self, status: int, data: bytes) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test); nothing to do
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serve(fake: FakeTushare) -> Iterator[FakeTushare]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}/dataapi"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
