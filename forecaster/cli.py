@@ -5,8 +5,10 @@ Settings and logging are set up here, once; library errors (`ForecasterError`) b
 """
 
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ from sqlalchemy import Engine
 
 from forecaster.config import Settings, load_settings
 from forecaster.errors import ForecasterError
+
+# TensorFlow's C++ start-up chatter is not for users; real problems still surface as errors.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 class CliError(click.ClickException):
@@ -47,6 +52,32 @@ class DayType(click.ParamType[date]):
 
 
 DAY = DayType()
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 while TensorFlow loads.
+
+    TensorFlow's native start-up prints INFO lines (oneDNN, CPU features) straight to fd 2,
+    before any setting can stop them. Python exceptions raised inside still surface, after
+    the descriptor is restored.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def load_training_stack() -> None:
+    """Import Keras/TensorFlow quietly, once, before the first command that trains."""
+    with quiet_native_stderr():
+        import keras  # noqa: F401
 
 
 def open_db(settings: Settings) -> Engine:
@@ -149,6 +180,106 @@ def ingest(
         failed += not result.ok
     if failed:
         raise CliError(f"{failed} of {len(tickers)} ticker(s) failed to ingest")
+
+
+def _parse_kinds(models: str | None, settings: Settings) -> tuple[str, ...]:
+    from forecaster.spec import MODEL_KINDS
+
+    kinds = [k.strip().lower() for k in models.split(",") if k.strip()] if models else list(settings.models)
+    unknown = [k for k in kinds if k not in MODEL_KINDS]
+    if unknown or not kinds:
+        raise click.BadParameter(
+            f"unknown model kind(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODEL_KINDS)}",
+            param_hint="--models",
+        )
+    return tuple(dict.fromkeys(kinds))
+
+
+@cli.command()
+@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: FORECASTER_TICKERS).")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DAY,
+    help="Forecast as of this day (default: each ticker's newest bar); nothing later is read.",
+)
+@click.option("--models", help="Comma-separated model kinds: rnn,lstm,gru (default: FORECASTER_MODELS).")
+@click.option(
+    "--retrain", "force", flag_value="retrain", help="Train every model from scratch, whatever the policy says."
+)
+@click.option(
+    "--finetune", "force", flag_value="finetune", help="Fine-tune the current versions, whatever the policy says."
+)
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "tushare", "csv"]),
+    default="auto",
+    show_default=True,
+    help="Where the ingest step fetches new bars.",
+)
+@click.option("--no-ingest", is_flag=True, help="Skip the ingest step and forecast from the bars already stored.")
+@click.option("--seed", type=int, help="Training seed (default: FORECASTER_SEED); same seed and data, same forecast.")
+@click.option("--no-plots", is_flag=True, help="Do not draw the PNG plots.")
+@click.pass_obj
+def run(
+    settings: Settings,
+    ticker: Sequence[str],
+    as_of: date | None,
+    models: str | None,
+    force: str | None,
+    source: str,
+    no_ingest: bool,
+    seed: int | None,
+    no_plots: bool,
+) -> None:
+    """Run the daily routine once: ingest, retrain or fine-tune, forecast, fill actuals, plot.
+
+    Which models retrain and which fine-tune is decided by the policy (see the README); the
+    run, each model's outcome and every forecast are recorded in the database. Exits 1 if any
+    ticker or model failed (the others still ran).
+    """
+    from forecaster.calendar import today_in
+    from forecaster.tickers import normalize_ticker
+
+    kinds = _parse_kinds(models, settings)  # before any data or TensorFlow work
+    tickers = [normalize_ticker(t) for t in ticker] if ticker else settings.tickers
+    load_training_stack()
+    from forecaster.db import session_factory
+    from forecaster.pipeline import RoutineOptions, run_routine
+    from forecaster.sources import make_source
+
+    bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
+    factory = session_factory(open_db(settings))
+    if bar_source is not None:
+        click.echo(f"source: {bar_source.description}")
+    options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)  # type: ignore[arg-type]
+    report = run_routine(
+        settings, factory, tickers=tickers, options=options, source=bar_source, today=today_in(settings.timezone)
+    )
+    for result in report.ingests:
+        click.echo(result.summary())
+    click.echo(
+        f"{'ticker':<10} {'model':<6} {'version':>7} {'action':<9} {'target date':<11} {'forecast':>10} "
+        f"{'last close':>10}  plot"
+    )
+    for t in report.tickers:
+        if t.error:
+            click.echo(f"{t.ticker:<10} FAILED: {t.error}")
+            continue
+        plot = settings.data_dir / t.plots["forecast"] if "forecast" in t.plots else "-"
+        for o in t.outcomes:
+            if not o.ok:
+                click.echo(f"{t.ticker:<10} {o.model:<6} {'-':>7} {o.action:<9} FAILED: {o.error}")
+                continue
+            for p in o.forecast:
+                click.echo(
+                    f"{t.ticker:<10} {o.model:<6} {o.version_id or '-':>7} {o.action:<9} "
+                    f"{p.target_date.isoformat():<11} {p.yhat:>10.2f} {t.last_close or 0:>10.2f}  {plot}"
+                )
+    seconds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()))
+    click.echo(f"run {report.run_id}: {'ok' if report.ok else 'with failures'} ({seconds})")
+    if not report.ok:
+        raise CliError(f"run {report.run_id} finished with failures (see above)")
 
 
 @cli.command()

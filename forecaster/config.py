@@ -21,12 +21,15 @@ from pydantic_settings import (
 )
 
 from forecaster.errors import ConfigError
+from forecaster.spec import MODEL_KINDS, ModelSpec, TrainSpec
 from forecaster.tickers import normalize_ticker
 
 DEFAULT_CONFIG_FILE = Path("forecaster.toml")
 TUSHARE_URL = "http://api.waditu.com/dataapi"
 # The repository's own copy of the course file: the offline default source.
 BUNDLED_CSV = Path(__file__).resolve().parent.parent / "data" / "SH600519.csv"
+_MODEL = ModelSpec(kind="rnn")
+_TRAIN = TrainSpec()
 
 
 class Settings(BaseSettings):
@@ -53,11 +56,49 @@ class Settings(BaseSettings):
     ingest_overlap_days: int = Field(default=5, ge=0)
     timezone: str = "Asia/Shanghai"
 
+    # Models: defaults come from the spec dataclasses (see forecaster.spec for what each means).
+    models: Annotated[list[str], NoDecode] = list(MODEL_KINDS)
+    window: int = Field(default=_MODEL.window, ge=2)
+    horizon: int = Field(default=_MODEL.horizon, ge=1, le=20)
+    target: str = _MODEL.target
+    features: Annotated[list[str], NoDecode] = list(_MODEL.features)
+    scaling: str = _MODEL.scaling
+    units: Annotated[list[int], NoDecode] = list(_MODEL.units)
+    dropout: float = Field(default=_MODEL.dropout, ge=0, lt=1)
+    max_epochs: int = Field(default=_TRAIN.max_epochs, ge=1)
+    batch_size: int = Field(default=_TRAIN.batch_size, ge=1)
+    learning_rate: float = Field(default=_TRAIN.learning_rate, gt=0)
+    patience: int = Field(default=_TRAIN.patience, ge=1)
+    val_fraction: float = Field(default=_TRAIN.val_fraction, gt=0, lt=0.5)
+    seed: int = _TRAIN.seed
+    finetune_epochs: int = Field(default=_TRAIN.finetune_epochs, ge=1)
+    finetune_learning_rate: float = Field(default=_TRAIN.finetune_learning_rate, gt=0)
+    finetune_days: int = Field(default=_TRAIN.finetune_days, ge=20)
+    # Policy: retrain from scratch when the model is this many trading days old, or when its
+    # MAE over the last `drift_window` matured forecasts exceeds `drift_threshold` x naive's.
+    retrain_every: int = Field(default=20, ge=1)
+    drift_window: int = Field(default=20, ge=5)
+    drift_threshold: float = Field(default=1.5, gt=0)
+
     @field_validator("tickers", mode="before")
     @classmethod
     def _split_tickers(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [part for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("models", "features", "units", mode="before")
+    @classmethod
+    def _split_lists(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("units")
+    @classmethod
+    def _two_layers(cls, value: list[int]) -> list[int]:
+        if len(value) != 2 or min(value) < 1:
+            raise ValueError("units must be two positive sizes, e.g. 80,100")
         return value
 
     @field_validator("tickers")

@@ -36,3 +36,7 @@ class RateLimitError(SourceError):
 
 class EmptyAnswerError(SourceError):
     """The source answered nothing for a range that should hold trading days."""
+
+
+class ModelFileError(ForecasterError):
+    """A model file is missing, damaged, or not what the registry recorded (sha256 mismatch)."""

@@ -12,3 +12,4 @@ T = TypeVar("T")
 def progress(items: Iterable[T], *, desc: str, unit: str = "it", total: int | None = None) -> Iterator[T]:
     """Iterate `items`, drawing a bar on stderr only when stderr is a terminal."""
     yield from tqdm(items, desc=desc, unit=unit, total=total, disable=not sys.stderr.isatty(), leave=False)
+

@@ -6,7 +6,7 @@ agree. Dates are `Date` columns, which SQLite stores as ISO `YYYY-MM-DD` text.
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, Integer, MetaData, String, Text
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # A naming convention keeps constraint names stable, which SQLite batch migrations need.
@@ -79,3 +79,109 @@ class IngestLog(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     fetch_seconds: Mapped[float | None] = mapped_column(Float)
     write_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class ModelVersion(Base):
+    """One trained model: its `.keras` file (path relative to the data dir, sha256) and all it
+    takes to use or fine-tune it again: spec, scaler parameters, training window, seed."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticker: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # rnn | lstm | gru
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    action: Mapped[str] = mapped_column(String(16))  # retrain | finetune
+    as_of: Mapped[date] = mapped_column(Date)  # trained with data up to and including this day
+    train_start: Mapped[date] = mapped_column(Date)
+    train_end: Mapped[date] = mapped_column(Date)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[str] = mapped_column(Text)  # JSON: ModelSpec
+    training: Mapped[str] = mapped_column(Text)  # JSON: TrainSpec used
+    scaler: Mapped[str] = mapped_column(Text)  # JSON: scaler parameters
+    seed: Mapped[int] = mapped_column(Integer)
+    epochs_run: Mapped[int] = mapped_column(Integer)
+    train_loss: Mapped[float | None] = mapped_column(Float)
+    val_loss: Mapped[float | None] = mapped_column(Float)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_model_versions_lookup", "ticker", "kind", "as_of"),)
+
+
+class Forecast(Base):
+    """One forecast of one target day, by a model version or a baseline (`naive`, `drift`,
+    whose model_version_id is NULL). `actual` is filled in when the day's bar arrives."""
+
+    __tablename__ = "forecasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticker: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(16))  # rnn | lstm | gru | naive | drift
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    as_of: Mapped[date] = mapped_column(Date)
+    target_date: Mapped[date] = mapped_column(Date)
+    horizon: Mapped[int] = mapped_column(Integer)  # trading days after as_of
+    target: Mapped[str] = mapped_column(String(16))  # the bar column forecast: close | open
+    yhat: Mapped[float] = mapped_column(Float)
+    last_close: Mapped[float] = mapped_column(Float)  # close at as_of: the naive forecast
+    actual: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("ticker", "model", "as_of", "target_date", name="uq_forecasts_natural_key"),
+        Index("ix_forecasts_ticker_as_of", "ticker", "as_of"),
+        Index("ix_forecasts_pending", "ticker", "target_date", "actual"),
+    )
+
+
+class Run(Base):
+    """One run of the daily routine (or one as-of day of a backfill)."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    command: Mapped[str] = mapped_column(String(32))  # run | backfill | daemon
+    as_of: Mapped[date | None] = mapped_column(Date)
+    tickers: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # running | ok | partial | error
+    error: Mapped[str | None] = mapped_column(Text)
+    timings: Mapped[str | None] = mapped_column(Text)  # JSON: seconds per step
+    pid: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RunItem(Base):
+    """The outcome of one (ticker, model) within a run."""
+
+    __tablename__ = "run_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    ticker: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # retrain | finetune | reuse | baseline
+    reason: Mapped[str | None] = mapped_column(Text)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    status: Mapped[str] = mapped_column(String(16))  # ok | error
+    error: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class Plot(Base):
+    """A PNG written for a (ticker, as_of); path relative to the data dir."""
+
+    __tablename__ = "plots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticker: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32))  # forecast | validation
+    path: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("ticker", "as_of", "kind", name="uq_plots_natural_key"),)

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import Date, DateTime, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from forecaster.schema import AdjFactor, Bar, IngestLog
+from forecaster.schema import AdjFactor, Bar, Base, IngestLog
 
 Adjust = Literal["none", "qfq", "hfq"]
 _VALUE_COLUMNS = ["open", "high", "low", "close", "pre_close", "volume", "amount"]
@@ -108,7 +108,8 @@ def upsert_bars(session: Session, ticker: str, bars: pd.DataFrame, source: str, 
                     "ingested_at": now,
                 }
             )
-    _bulk_insert(session, Bar.__table__, ["ticker", "trade_date", *_VALUE_COLUMNS, "source", "ingested_at"], new_rows)
+    names = ["ticker", "trade_date", *_VALUE_COLUMNS, "source", "ingested_at"]
+    _bulk_insert(session, Base.metadata.tables["bars"], names, new_rows)
     if changed_rows:
         session.execute(update(Bar), changed_rows)  # ORM bulk update by primary key
     return WriteCounts(len(new_rows), len(changed_rows), unchanged)
@@ -145,7 +146,10 @@ def upsert_factors(session: Session, ticker: str, factors: pd.DataFrame, source:
                 }
             )
     _bulk_insert(
-        session, AdjFactor.__table__, ["ticker", "trade_date", "adj_factor", "source", "ingested_at"], new_rows
+        session,
+        Base.metadata.tables["adj_factors"],
+        ["ticker", "trade_date", "adj_factor", "source", "ingested_at"],
+        new_rows,
     )
     if changed_rows:
         session.execute(update(AdjFactor), changed_rows)

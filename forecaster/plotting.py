@@ -1,0 +1,87 @@
+"""PNG plots with matplotlib's object API: no pyplot, so no global figure state in the daemon."""
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from forecaster.forecasting import Point
+from forecaster.windows import FloatArray
+
+# One colour per model, stable across plots; baselines are grey and dashed.
+COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "naive": "0.35", "drift": "0.6"}
+HISTORY_DAYS = 60
+
+
+@dataclass(frozen=True)
+class ValidationSeries:
+    dates: pd.DatetimeIndex
+    actual: FloatArray
+    predicted: FloatArray
+
+
+def forecast_figure(
+    ticker: str, as_of: date, history: pd.Series, forecasts: Mapping[str, list[Point]], target: str
+) -> Figure:
+    """Recent closes, then each model's and baseline's forecast for the days after `as_of`."""
+    fig = Figure(figsize=(10, 5), layout="constrained")
+    ax = fig.subplots()
+    recent = history.iloc[-HISTORY_DAYS:]
+    ax.plot(recent.index, recent.to_numpy(), color="black", linewidth=1.2, label=f"{target} (history)")
+    last_x, last_y = recent.index[-1], float(recent.iloc[-1])
+    for name, pts in forecasts.items():
+        xs = [last_x, *(pd.Timestamp(p.target_date) for p in pts)]
+        ys = [last_y, *(p.yhat for p in pts)]
+        dashed = name in ("naive", "drift")
+        ax.plot(
+            xs,
+            ys,
+            marker="o",
+            markersize=3,
+            linestyle="--" if dashed else "-",
+            color=COLOURS.get(name),
+            label=f"{name}: {pts[-1].yhat:.2f}",
+        )
+    ax.axvline(last_x, color="0.8", linewidth=0.8)
+    ax.set_title(f"{ticker}: forecasts as of {as_of.isoformat()}")
+    ax.set_ylabel(target)
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def validation_figure(ticker: str, as_of: date, series: Mapping[str, ValidationSeries]) -> Figure:
+    """Predicted vs actual on each model's inner validation slice (the newest training days)."""
+    fig = Figure(figsize=(10, 3 * max(1, len(series))), layout="constrained")
+    axes = fig.subplots(max(1, len(series)), 1, squeeze=False)[:, 0]
+    for ax, (name, s) in zip(axes, series.items(), strict=False):
+        mae = float(np.mean(np.abs(s.predicted - s.actual)))
+        naive_mae = float(np.mean(np.abs(np.diff(s.actual)))) if len(s.actual) > 1 else float("nan")
+        ax.plot(s.dates, s.actual, color="black", linewidth=1.0, label="actual")
+        ax.plot(s.dates, s.predicted, color=COLOURS.get(name), linewidth=1.0, label=f"{name} (MAE {mae:.2f})")
+        ax.set_title(
+            f"{ticker} {name}: validation slice before {as_of.isoformat()} (naive day-to-day MAE {naive_mae:.2f})",
+            fontsize="medium",
+        )
+        ax.legend(loc="upper left", fontsize="small")
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Write atomically: a crash or a full disk never leaves a half-written PNG in place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

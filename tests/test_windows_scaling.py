@@ -1,0 +1,90 @@
+"""Windows, splits and scalers: pure functions, pinned exactly."""
+
+import numpy as np
+import pytest
+
+from forecaster.scaling import MinMaxScaler, RelativeScaler, make_scaler, scaler_from_params
+from forecaster.windows import last_window, make_windows, train_val_split
+
+
+def test_window_and_label_alignment_is_pinned():
+    rows = np.arange(10, dtype=float)  # value == row index makes alignment visible
+    features = np.stack([rows, rows * 10], axis=1)  # (10, 2)
+    x, y = make_windows(features, rows + 100, window=3, horizon=2)
+    assert x.shape == (6, 3, 2) and y.shape == (6, 2)  # 10 - 3 - 2 + 1 samples
+    # Sample 0 sees rows 0, 1, 2 and is labelled with the target at rows 3 and 4.
+    assert x[0, :, 0].tolist() == [0, 1, 2] and x[0, :, 1].tolist() == [0, 10, 20]
+    assert y[0].tolist() == [103, 104]
+    # The last sample sees rows 5..7 and its labels are rows 8 and 9: the end of the data.
+    assert x[-1, :, 0].tolist() == [5, 6, 7] and y[-1].tolist() == [108, 109]
+    # Never does a window reach its own labels.
+    assert all(x[i, -1, 0] < y[i, 0] - 100 for i in range(len(x)))
+
+
+def test_too_short_history_gives_no_samples():
+    x, y = make_windows(np.ones((4, 1)), np.ones(4), window=3, horizon=2)
+    assert x.shape == (0, 3, 1) and y.shape == (0, 2)
+
+
+def test_last_window_is_the_newest_rows():
+    features = np.arange(20, dtype=float).reshape(10, 2)
+    assert last_window(features, window=3).tolist() == [[[14, 15], [16, 17], [18, 19]]]
+    with pytest.raises(ValueError, match="need 11 rows"):
+        last_window(features, window=11)
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_split_is_chronological_with_a_gap_for_overlapping_labels(horizon):
+    split = train_val_split(100, val_fraction=0.1, horizon=horizon)
+    assert split.samples - split.val_start == 10
+    assert split.val_start - split.train_end == horizon - 1
+    # Train sample i has labels at rows i+w .. i+w+h-1; the last one must precede the first val label.
+    last_train_label = (split.train_end - 1) + horizon - 1
+    first_val_label = split.val_start
+    assert last_train_label < first_val_label
+
+
+def windows_with_a_poisoned_future():
+    rng = np.random.default_rng(0)
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+    prices[250:] *= 50  # validation/test period: a level no training window has seen
+    x, y = make_windows(prices[:, None], prices, window=20, horizon=1)
+    split = train_val_split(len(x), val_fraction=0.25, horizon=1)
+    return prices, x, y, split
+
+
+def test_minmax_scaler_is_fit_on_training_windows_only():
+    prices, x, y, split = windows_with_a_poisoned_future()
+    scaler = MinMaxScaler().fit(x[split.train], y[split.train], target_index=0)
+    # Training windows and labels cover rows 0 .. train_end + window - 1 only.
+    seen = prices[: split.train_end + 20]
+    assert scaler.low[0] == seen.min() and scaler.high[0] == seen.max()
+    assert scaler.high[0] < prices[250:].min()
+    # So the poisoned future maps far above 1, as the course's scaler does with 2019-2020.
+    assert scaler.transform_x(x[split.val]).max() > 10
+
+
+def test_relative_scaler_is_fit_on_training_windows_only_and_is_scale_free():
+    _, x, y, split = windows_with_a_poisoned_future()
+    fitted = RelativeScaler().fit(x[split.train], y[split.train], target_index=0)
+    refit_with_future = RelativeScaler().fit(x, y, target_index=0)
+    assert fitted.spread_y != refit_with_future.spread_y  # the future would have changed it
+    # Multiplying every price by 50 changes nothing after per-window normalisation.
+    assert np.allclose(fitted.transform_x(x[:5] * 50), fitted.transform_x(x[:5]))
+    assert np.allclose(fitted.transform_x(x[:, -1:, :]), 0.0)  # each window ends at 0
+
+
+@pytest.mark.parametrize("kind", ["minmax", "relative"])
+def test_scalers_invert_labels_and_round_trip_their_parameters(kind):
+    _, x, y, split = windows_with_a_poisoned_future()
+    scaler = make_scaler(kind).fit(x[split.train], y[split.train], target_index=0)
+    scaled = scaler.transform_y(x, y)
+    assert np.allclose(scaler.inverse_y(x, scaled), y)
+    restored = scaler_from_params(scaler.params())
+    assert np.allclose(restored.transform_x(x), scaler.transform_x(x))
+    assert np.allclose(restored.inverse_y(x, scaled), y)
+
+
+def test_unknown_scaling_is_refused():
+    with pytest.raises(ValueError, match="unknown scaling"):
+        make_scaler("zscore")
