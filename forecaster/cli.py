@@ -7,11 +7,11 @@ Settings and logging are set up here, once; library errors (`ForecasterError`) b
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -52,6 +52,24 @@ class DayType(click.ParamType[date]):
 
 
 DAY = DayType()
+
+# Options several commands share, defined once so their wording and defaults stay the same.
+TICKER_OPTION = click.option(
+    "--ticker", "-t", multiple=True, help="ts_code such as 600519.SH; repeatable (default: FORECASTER_TICKERS)."
+)
+MODELS_OPTION = click.option("--models", help="Comma-separated model kinds: rnn,lstm,gru (default: FORECASTER_MODELS).")
+SEED_OPTION = click.option(
+    "--seed", type=int, help="Training seed (default: FORECASTER_SEED); same seed and data, same forecast."
+)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def source_option(help_text: str) -> Callable[[_F], _F]:
+    return click.option(
+        "--source", type=click.Choice(["auto", "tushare", "csv"]), default="auto", show_default=True, help=help_text
+    )
 
 
 @contextmanager
@@ -132,16 +150,8 @@ def db_current(settings: Settings) -> None:
 
 
 @cli.command()
-@click.option(
-    "--ticker", "-t", multiple=True, help="ts_code such as 600519.SH; repeatable (default: FORECASTER_TICKERS)."
-)
-@click.option(
-    "--source",
-    type=click.Choice(["auto", "tushare", "csv"]),
-    default="auto",
-    show_default=True,
-    help="auto = tushare when a token is set, else the bundled CSV.",
-)
+@TICKER_OPTION
+@source_option("auto = tushare when a token is set, else the bundled CSV.")
 @click.option(
     "--csv", "csv_path", type=click.Path(path_type=Path), help="CSV file to read (course or tushare daily layout)."
 )
@@ -196,29 +206,23 @@ def _parse_kinds(models: str | None, settings: Settings) -> tuple[str, ...]:
 
 
 @cli.command()
-@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: FORECASTER_TICKERS).")
+@TICKER_OPTION
 @click.option(
     "--as-of",
     "as_of",
     type=DAY,
     help="Forecast as of this day (default: each ticker's newest bar); nothing later is read.",
 )
-@click.option("--models", help="Comma-separated model kinds: rnn,lstm,gru (default: FORECASTER_MODELS).")
+@MODELS_OPTION
 @click.option(
     "--retrain", "force", flag_value="retrain", help="Train every model from scratch, whatever the policy says."
 )
 @click.option(
     "--finetune", "force", flag_value="finetune", help="Fine-tune the current versions, whatever the policy says."
 )
-@click.option(
-    "--source",
-    type=click.Choice(["auto", "tushare", "csv"]),
-    default="auto",
-    show_default=True,
-    help="Where the ingest step fetches new bars.",
-)
+@source_option("Where the ingest step fetches new bars.")
 @click.option("--no-ingest", is_flag=True, help="Skip the ingest step and forecast from the bars already stored.")
-@click.option("--seed", type=int, help="Training seed (default: FORECASTER_SEED); same seed and data, same forecast.")
+@SEED_OPTION
 @click.option("--no-plots", is_flag=True, help="Do not draw the PNG plots.")
 @click.pass_obj
 def run(
@@ -282,6 +286,216 @@ def run(
         raise CliError(f"run {report.run_id} finished with failures (see above)")
 
 
+FORMATS = click.Choice(["table", "csv", "json"])
+_SCORE_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
+
+
+def echo_scores(rows: list[dict[str, Any]], fmt: str, columns: list[str] = _SCORE_COLUMNS) -> None:
+    """Scores as an aligned table, or machine-clean CSV / JSON on stdout (logs go to stderr)."""
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    if not rows:
+        click.echo("no matured forecasts in that range")
+        return
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "-" if value != value else f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"  # NaN check
+        return str(value)
+
+    cells = [[cell(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    click.echo(
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(columns, widths, strict=True)))
+    )
+    for row in cells:
+        click.echo(
+            "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True)))
+        )
+
+
+@cli.command()
+@click.option("--start", type=DAY, required=True, help="First as-of date to replay.")
+@click.option("--end", type=DAY, required=True, help="Last as-of date to replay.")
+@TICKER_OPTION
+@MODELS_OPTION
+@click.option(
+    "--retrain-every", type=click.IntRange(min=1), help="Retrain from scratch every N trading days (default 20)."
+)
+@click.option(
+    "--between",
+    type=click.Choice(["predict", "finetune"]),
+    default="predict",
+    show_default=True,
+    help="Between retrains: forecast with the current version as it is, or fine-tune it every day.",
+)
+@click.option(
+    "--finetune-epochs", type=click.IntRange(min=1), help="Epochs of each fine-tune (with --between finetune)."
+)
+@source_option("Where the bars the range needs are fetched from.")
+@click.option("--no-ingest", is_flag=True, help="Use only the bars already stored.")
+@SEED_OPTION
+@click.pass_obj
+def backfill(
+    settings: Settings,
+    start: date,
+    end: date,
+    ticker: Sequence[str],
+    models: str | None,
+    retrain_every: int | None,
+    between: str,
+    finetune_epochs: int | None,
+    source: str,
+    no_ingest: bool,
+    seed: int | None,
+) -> None:
+    """Replay the daily routine for every trading day in a past range (a walk-forward).
+
+    For each day: retrain every N trading days, otherwise predict with (or fine-tune) the
+    current version, forecast, fill actuals; baselines too. Nothing after a day is read for
+    that day. Resumable: interrupted and started again, it continues with the first day not yet
+    complete; a finished range adds nothing. Ends with the scores over the range and a plot.
+    """
+    from forecaster.tickers import normalize_ticker
+
+    if start > end:
+        raise click.BadParameter(f"--start {start} is after --end {end}")
+    kinds = _parse_kinds(models, settings)
+    tickers = [normalize_ticker(t) for t in ticker] if ticker else settings.tickers
+    updates: dict[str, Any] = {}
+    if retrain_every is not None:
+        updates["retrain_every"] = retrain_every
+    if finetune_epochs is not None:
+        updates["finetune_epochs"] = finetune_epochs
+    settings = settings.model_copy(update=updates)
+    load_training_stack()
+    from forecaster.backfill import backfill as run_backfill
+    from forecaster.backfill import backfill_plot
+    from forecaster.calendar import today_in
+    from forecaster.db import session_factory
+    from forecaster.evaluation import accuracy
+    from forecaster.ingest import ingest_for_range
+    from forecaster.pipeline import RoutineOptions
+    from forecaster.progress import progress_bar
+    from forecaster.sources import make_source
+
+    factory = session_factory(open_db(settings))
+    today = today_in(settings.timezone)
+    if not no_ingest:
+        bar_source = make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
+        click.echo(f"source: {bar_source.description}")
+        for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
+            click.echo(result.summary())
+    options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
+    with progress_bar(desc="backfill", unit="day") as bar:
+
+        def on_day(day: date, run: Any, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+                bar.refresh()
+            bar.set_postfix_str(f"{day} {'already complete' if run is None else 'done'}")
+            bar.update(1)
+
+        report = run_backfill(
+            settings,
+            factory,
+            tickers=tickers,
+            start=start,
+            end=end,
+            options=options,
+            today=today,
+            on_day=on_day,
+        )
+    click.echo(
+        f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "
+        f"{len(report.runs)} run in {report.seconds:.0f} s"
+    )
+    with factory() as session:
+        rows = [r.as_dict() for r in accuracy(session, tickers=tickers, since=start, until=end)]
+    echo_scores(rows, "table")
+    for path in backfill_plot(settings, factory, tickers, start, end):
+        click.echo(f"plot: {path}")
+    if not report.ok:
+        for failure in report.failures[:20]:
+            click.echo(f"FAILED {failure}")
+        raise CliError(f"{len(report.failures)} (day, ticker, model) step(s) failed; run again to retry them")
+
+
+@cli.command()
+@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@click.option("--since", type=DAY, help="First target date scored.")
+@click.option("--until", type=DAY, help="Last target date scored.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
+@click.option(
+    "--preset",
+    type=click.Choice(["course"]),
+    help="Run the course's experiment (course settings, its train/test split of the bundled file), honestly scored.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["course"]),
+    help="Run the course's train/test split with this product's current model settings.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --preset/--split: train with seeds S..S+N-1 (S = FORECASTER_SEED); mean and spread.",
+)
+@click.option("--models", help="With --preset/--split: model kinds (default rnn,lstm,gru).")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="With --preset/--split: cap the training epochs (for a quick look)."
+)
+@click.pass_obj
+def evaluate(
+    settings: Settings,
+    ticker: Sequence[str],
+    since: date | None,
+    until: date | None,
+    fmt: str,
+    preset: str | None,
+    split: str | None,
+    seeds: int,
+    models: str | None,
+    epochs: int | None,
+) -> None:
+    """Accuracy of the stored forecasts per (ticker, model, horizon), beside naive and drift.
+
+    MAE, RMSE, MAPE (%), MASE (scaled by the in-sample naive MAE before the first scored
+    forecast), rel_mae (MAE / naive's MAE on the same days: < 1 beats naive) and the direction
+    hit-rate. With --preset course or --split course it runs the course experiment instead.
+    """
+    if preset and split:
+        raise click.BadParameter("give either --preset or --split, not both")
+    if preset or split:
+        kinds = _parse_kinds(models, settings.model_copy(update={"models": ["rnn", "lstm", "gru"]}))
+        load_training_stack()
+        from forecaster.experiment import course_experiment
+
+        rows = course_experiment(settings, kinds=kinds, course_settings=preset is not None, seeds=seeds, epochs=epochs)
+        echo_scores(rows, fmt, columns=list(rows[0]) if rows else _SCORE_COLUMNS)
+        return
+    from forecaster.db import session_factory
+    from forecaster.evaluation import accuracy
+    from forecaster.tickers import normalize_ticker
+
+    tickers = [normalize_ticker(t) for t in ticker] or None
+    with session_factory(open_db(settings))() as session:
+        rows = [r.as_dict() for r in accuracy(session, tickers=tickers, since=since, until=until)]
+    echo_scores(rows, fmt)
+
+
 @cli.command()
 @click.pass_obj
 def status(settings: Settings) -> None:
@@ -305,6 +519,28 @@ def status(settings: Settings) -> None:
         )
     for entry in orphans:
         click.echo(f"{entry.ticker:<10} {'0':>6} {'-':<10} {'-':<10} {'0':>7}  {'-':<10} {_describe_ingest(entry)}")
+    _echo_models_and_runs(engine)
+    _echo_last_smoke(engine)
+
+
+def _echo_models_and_runs(engine: Engine) -> None:
+    from forecaster.db import session_factory
+    from forecaster.queries import current_models, last_run
+
+    with session_factory(engine)() as session:
+        models = current_models(session)
+        run = last_run(session)
+    if models:
+        click.echo(f"{'ticker':<10} {'model':<6} {'version':>7} {'versions':>8}  {'as of':<10} {'action':<9} val loss")
+    for version, count in models:
+        val = f"{version.val_loss:.4f}" if version.val_loss is not None else "-"
+        click.echo(
+            f"{version.ticker:<10} {version.kind:<6} {version.id:>7} {count:>8}  {version.as_of.isoformat():<10} "
+            f"{version.action:<9} {val}"
+        )
+    if run is not None:
+        when = f"{run.started_at:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"last run: {run.id} ({run.command}) {when} {run.status}" + (f": {run.error}" if run.error else ""))
 
 
 def _describe_ingest(entry: Any) -> str:
@@ -314,6 +550,85 @@ def _describe_ingest(entry: Any) -> str:
     if entry.status != "ok":
         return f"{when} {entry.source} FAILED: {entry.error}"
     return f"{when} {entry.source} +{entry.rows_new} new, {entry.rows_changed} revised"
+
+
+def _check_smoke_task(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # Checked here rather than with click.Choice so that the task list is not imported (with
+    # NumPy and the ORM) every time the CLI starts.
+    from forecaster.smoke import TASKS
+
+    if value is not None and value not in TASKS:
+        raise click.BadParameter(f"{value!r} is not a smoke task; choose from {', '.join(TASKS)}")
+    return value
+
+
+@cli.command()
+@click.option("--task", metavar="NAME", callback=_check_smoke_task, help="Run one task only (default: all four).")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    help="Full-batch epochs for every task run (default: each task's own, enough to reach 100%).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the initial weights.")
+@click.option("--ask", is_flag=True, help="Afterwards, read letters from stdin and print the predicted next letter.")
+@click.pass_obj
+def smoke(settings: Settings, task: str | None, epochs: int | None, seed: int, ask: bool) -> None:
+    """Health check of the training stack: the course's four letter-prediction RNNs.
+
+    Each task is trained, saved and reloaded; it passes when the reloaded model predicts every
+    training pair and answers exactly as before saving. The run is recorded (see `status`);
+    exits 1 if any task falls short.
+    """
+    from forecaster.db import session_factory, transaction
+
+    engine = open_db(settings)  # a database problem shows before, not after, the training
+    load_training_stack()
+    from forecaster.smoke import record_smoke, run_smoke
+
+    results = run_smoke(task, epochs, seed, settings.data_dir / "smoke")
+    click.echo(f"{'task':<15} {'epochs':>6} {'seconds':>7} {'accuracy':>8}  samples")
+    for r in results:
+        shown = ", ".join((r.misses or r.samples)[:3])
+        if r.misses:
+            shown = f"{len(r.misses)} wrong: {shown}"
+        if len(r.misses or r.samples) > 3:
+            shown += ", …"
+        reload = "" if r.reload_identical else "  (reloaded model answers differently)"
+        click.echo(f"{r.task:<15} {r.epochs:>6} {r.seconds:>7.2f} {r.accuracy:>8.0%}  {shown}{reload}")
+    with transaction(session_factory(engine)) as session:
+        record_smoke(session, results)
+    if ask:
+        _ask_letters(results)
+    failed = [r.task for r in results if not r.ok]
+    if failed:
+        raise CliError(f"smoke test failed: {', '.join(failed)}")
+    click.echo(f"smoke test ok: {len(results)} task(s) in {sum(r.seconds for r in results):.1f} s")
+
+
+def _ask_letters(results: Sequence[Any]) -> None:
+    from forecaster.smoke import answer, reload_models
+
+    models = reload_models(results)  # what answers is what was saved
+    click.echo("type letters to see what comes next (an empty line ends)")
+    while True:
+        click.echo("letters> ", nl=False)
+        line = sys.stdin.readline()
+        if not line.strip():
+            click.echo()
+            return
+        for reply in answer(models, line):
+            click.echo(f"  {reply}")
+
+
+def _echo_last_smoke(engine: Engine) -> None:
+    from forecaster.db import session_factory
+    from forecaster.smoke import last_smoke
+
+    with session_factory(engine)() as session:
+        run = last_smoke(session)
+    if run is not None:
+        verdict = "ok" if run.ok else "FAILED"
+        click.echo(f"last smoke test: {run.started_at:%Y-%m-%d %H:%M} UTC {verdict} ({run.seconds:.1f} s)")
 
 
 def main() -> None:

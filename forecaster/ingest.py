@@ -5,12 +5,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.calendar import previous_trading_days
+from forecaster.config import Settings
 from forecaster.db import transaction
 from forecaster.errors import ForecasterError
-from forecaster.schema import IngestLog
+from forecaster.schema import Bar, IngestLog
 from forecaster.sources import BarSource, Fetched
 from forecaster.store import WriteCounts, add_ingest_log, last_bar_date, upsert_bars, upsert_factors
 from forecaster.validate import validate_bars
@@ -148,3 +150,21 @@ def _record_failure(factory: sessionmaker[Session], result: IngestResult, starte
             add_ingest_log(session, _log_row(result, started))
     except ForecasterError as exc:  # e.g. the database itself is locked: say so, keep going
         log.error("could not record the failed ingest of %s: %s", result.ticker, exc)
+
+
+def ingest_for_range(
+    settings: Settings, factory: sessionmaker[Session], source: BarSource, tickers: list[str], start: date, today: date
+) -> list[IngestResult]:
+    """Make sure the bars a replay from `start` needs are stored: incremental where the stored
+    history already reaches back before `start`, else from the configured history start."""
+    results = []
+    for ticker in tickers:
+        with factory() as session:
+            first = session.scalar(select(func.min(Bar.trade_date)).where(Bar.ticker == ticker))
+        from_start = settings.history_start if first is None or first > start else None
+        results.append(
+            ingest_ticker(
+                factory, source, ticker, today=today, start=from_start, overlap_days=settings.ingest_overlap_days
+            )
+        )
+    return results

@@ -35,8 +35,7 @@ def build_model(
         raise ConfigError(f"unknown model kind {kind!r} (choose one of {', '.join(RECURRENT_KINDS)})")
     if window < 1 or n_features < 1 or outputs < 1 or min(units) < 1:
         raise ConfigError(
-            f"model sizes must be positive (window={window}, n_features={n_features}, "
-            f"units={units}, outputs={outputs})"
+            f"model sizes must be positive (window={window}, n_features={n_features}, units={units}, outputs={outputs})"
         )
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
@@ -59,9 +58,7 @@ def _recurrent_layer(kind: RecurrentKind) -> type[keras.layers.Layer]:
     return layers[kind]
 
 
-def build_letter_model(
-    *, vocab: int, steps: int, units: int, embedding_dim: int | None = None
-) -> keras.Model:
+def build_letter_model(*, vocab: int, steps: int, units: int, embedding_dim: int | None = None) -> keras.Model:
     """A course letter predictor: `steps` letters in, a softmax over `vocab` letters out.
 
     Without `embedding_dim` the input is one-hot, (batch, steps, vocab) floats; with it the input

@@ -28,7 +28,7 @@ from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.forecasting import Point, drift_forecast, model_forecast, naive_forecast, points
 from forecaster.ingest import IngestResult, ingest_ticker
 from forecaster.plotting import ValidationSeries, forecast_figure, save_png, validation_figure
-from forecaster.policy import Decision, Force, decide
+from forecaster.policy import Between, Decision, Force, decide
 from forecaster.records import (
     add_run_item,
     fill_actuals,
@@ -56,6 +56,7 @@ class RoutineOptions:
     force: Force = None
     seed: int | None = None  # None: the settings' seed
     plots: bool = True
+    between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
 
 
 @dataclass
@@ -277,6 +278,7 @@ def _model_for(
         retrain_every=settings.retrain_every,
         recent_ratio=ratio,
         drift_threshold=settings.drift_threshold,
+        between=options.between,
     )
     label = f"{ticker} {spec.kind}"
     if decision.action != "retrain" and version is not None:

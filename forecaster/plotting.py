@@ -85,3 +85,39 @@ def save_png(fig: Figure, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def backfill_figure(ticker: str, frame: pd.DataFrame, title: str) -> Figure:
+    """Predicted vs actual over a replayed range, one panel per model, with the naive line.
+
+    `frame`: one-day-ahead matured forecasts with columns target_date, model, yhat, actual.
+    """
+    models = [m for m in sorted(set(frame["model"])) if m not in ("naive", "drift")] or ["naive"]
+    naive = frame[frame["model"] == "naive"].set_index("target_date")["yhat"].sort_index()
+    fig = Figure(figsize=(10, 3 * len(models)), layout="constrained")
+    axes = fig.subplots(len(models), 1, squeeze=False)[:, 0]
+    for ax, model in zip(axes, models, strict=True):
+        rows = frame[frame["model"] == model].set_index("target_date").sort_index()
+        mae = float(np.mean(np.abs(rows["yhat"] - rows["actual"])))
+        naive_mae = float(np.mean(np.abs(naive.reindex(rows.index) - rows["actual"])))
+        ax.plot(rows.index, rows["actual"], color="black", linewidth=1.0, label="actual")
+        ax.plot(
+            naive.index,
+            naive.to_numpy(),
+            color=COLOURS["naive"],
+            linestyle="--",
+            linewidth=0.9,
+            label=f"naive (MAE {naive_mae:.2f})",
+        )
+        if model != "naive":
+            ax.plot(
+                rows.index,
+                rows["yhat"],
+                color=COLOURS.get(model),
+                linewidth=1.0,
+                label=f"{model} (MAE {mae:.2f}, {mae / naive_mae:.3f}x naive)",
+            )
+        ax.set_title(f"{ticker} {model}: {title}", fontsize="medium")
+        ax.legend(loc="upper left", fontsize="small")
+        ax.grid(alpha=0.3)
+    return fig

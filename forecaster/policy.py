@@ -8,6 +8,7 @@ from forecaster.calendar import trading_days
 
 Action = Literal["retrain", "finetune", "reuse"]
 Force = Literal["retrain", "finetune"] | None
+Between = Literal["finetune", "predict"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ def decide(
     retrain_every: int,
     recent_ratio: float | None,
     drift_threshold: float,
+    between: Between = "finetune",
 ) -> Decision:
     """The rules, in order:
 
@@ -35,7 +37,8 @@ def decide(
     4. forced fine-tune -> fine-tune;
     5. the model is `retrain_every` trading days old or more -> retrain;
     6. its MAE over recent matured forecasts is above `drift_threshold` x naive's -> retrain;
-    7. otherwise fine-tune on the newest days.
+    7. otherwise fine-tune on the newest days — or, with between="predict" (a backfill's
+       cheaper mode), forecast with the current version as it is.
     """
     if version_as_of is None:
         return Decision("retrain", "no model yet")
@@ -52,4 +55,6 @@ def decide(
         return Decision("retrain", f"model is {age} trading days old (retrain every {retrain_every})")
     if recent_ratio is not None and recent_ratio > drift_threshold:
         return Decision("retrain", f"recent MAE is {recent_ratio:.2f}x naive's (threshold {drift_threshold})")
+    if between == "predict":
+        return Decision("reuse", f"predicting with the version of {version_as_of} ({age} trading day(s) old)")
     return Decision("finetune", f"model is {age} trading day(s) old")

@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forecaster.schema import AdjFactor, Bar, IngestLog
+from forecaster.schema import AdjFactor, Bar, IngestLog, ModelVersion, Run
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,22 @@ def failed_ingests_without_bars(session: Session) -> list[IngestLog]:
     with_bars = select(Bar.ticker).distinct()
     newest = select(func.max(IngestLog.id)).where(IngestLog.ticker.not_in(with_bars)).group_by(IngestLog.ticker)
     return list(session.scalars(select(IngestLog).where(IngestLog.id.in_(newest)).order_by(IngestLog.ticker)))
+
+
+def current_models(session: Session) -> list[tuple[ModelVersion, int]]:
+    """The newest version of each (ticker, kind), with how many versions it has in all."""
+    newest = (
+        select(func.max(ModelVersion.id).label("id"), func.count().label("n"))
+        .group_by(ModelVersion.ticker, ModelVersion.kind)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ModelVersion, newest.c.n)
+        .join(newest, ModelVersion.id == newest.c.id)
+        .order_by(ModelVersion.ticker, ModelVersion.kind)
+    ).all()
+    return [(version, count) for version, count in rows]
+
+
+def last_run(session: Session) -> Run | None:
+    return session.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()

@@ -185,3 +185,20 @@ class Plot(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     __table_args__ = (UniqueConstraint("ticker", "as_of", "kind", name="uq_plots_natural_key"),)
+
+
+class SmokeRun(Base):
+    """One `forecaster smoke` run: the letter-prediction health check of the training stack."""
+
+    __tablename__ = "smoke_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime] = mapped_column(DateTime)
+    # True when every task reached 100% and reloaded identically (Boolean, from the annotation).
+    ok: Mapped[bool] = mapped_column()
+    seconds: Mapped[float] = mapped_column(Float)
+    details: Mapped[str] = mapped_column(Text)  # JSON: one object per task (SmokeResult.to_json)
+    # Versions, because "it passed last week" means little after an upgrade of either.
+    keras_version: Mapped[str] = mapped_column(String(32))
+    tf_version: Mapped[str] = mapped_column(String(32))

@@ -3,6 +3,7 @@ a clean environment (no real token, no proxy, a throw-away HOME), and its own wo
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,19 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def factory(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
+
+
+def poison_after(factory: sessionmaker[Session], day: date, factor: float = 100.0) -> None:
+    """Multiply every price after `day` by `factor`: a future no forecast as of `day` may see."""
+    from sqlalchemy import text
+
+    from forecaster.db import transaction
+
+    with transaction(factory) as session:
+        session.execute(
+            text(
+                "update bars set open = open * :f, high = high * :f, low = low * :f, close = close * :f "
+                "where trade_date > :d"
+            ),
+            {"f": factor, "d": day.isoformat()},
+        )

@@ -113,3 +113,45 @@ def test_database_newer_than_code_is_refused(command, tmp_path):
         conn.execute("update alembic_version set version_num='zzzz'")
     result = invoke(*command)
     assert result.exit_code == 1 and "newer version" in result.stderr
+
+
+TINY = {
+    "FORECASTER_WINDOW": "10",
+    "FORECASTER_UNITS": "4,4",
+    "FORECASTER_MAX_EPOCHS": "1",
+    "FORECASTER_FINETUNE_EPOCHS": "1",
+}
+
+
+def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
+    result = invoke("run", "--as-of", "2011-06-30", "--models", "rnn,gru", env=TINY)
+    assert result.exit_code == 0, result.output
+    rows = [ln.split() for ln in result.stdout.splitlines() if ln.startswith("600519.SH ")]
+    table = {r[1]: r for r in rows if len(r) >= 7}
+    assert set(table) == {"naive", "drift", "rnn", "gru"}
+    assert table["rnn"][3] == "retrain" and table["rnn"][4] == "2011-07-01"
+    assert table["naive"][5] == table["naive"][6]  # naive forecast == last close
+    assert table["gru"][7].endswith("2011-06-30-forecast.png")
+    assert (tmp_path / table["gru"][7]).is_file()
+    assert "run 1: ok" in result.stdout
+    again = invoke("run", "--as-of", "2011-06-30", "--models", "rnn", "--no-ingest", env=TINY)
+    assert again.exit_code == 0 and " reuse " in again.stdout
+    status = invoke("status").stdout
+    models = {
+        ln.split()[1]: ln.split() for ln in status.splitlines() if ln.startswith("600519.SH ") and "retrain" in ln
+    }
+    assert set(models) == {"rnn", "gru"} and models["rnn"][4] == "2011-06-30"
+    assert "last run: 2 (run)" in status and status.rstrip().endswith("ok")
+
+
+def test_run_refuses_unknown_models_before_any_work(tmp_path):
+    result = invoke("run", "--models", "rnn,transformer")
+    assert result.exit_code == 2 and "unknown model kind(s) transformer" in result.stderr
+    assert not (tmp_path / "data").exists()  # no database was created
+
+
+def test_run_without_bars_fails_cleanly():
+    result = invoke("run", "--no-ingest", env=TINY)
+    assert result.exit_code == 1
+    assert "no bars stored; run ingest" in result.stdout
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: run 1 finished with failures")

@@ -18,6 +18,7 @@ from forecaster.pipeline import RoutineOptions, run_routine
 from forecaster.schema import Bar, Forecast, ModelVersion, Plot, Run, RunItem
 from forecaster.sources.csvfile import CsvSource
 from forecaster.store import load_bars
+from tests.conftest import poison_after
 
 TICKER = "600519.SH"
 TODAY = date(2026, 11, 27)
@@ -162,14 +163,7 @@ def test_nothing_after_as_of_is_read(tmp_path):
     clean_factory, poisoned_factory = ready_db(clean), ready_db(poisoned)
     with transaction(clean_factory) as s:
         s.execute(text("delete from bars where trade_date > :d"), {"d": AS_OF.isoformat()})
-    with transaction(poisoned_factory) as s:
-        s.execute(
-            text(
-                "update bars set open = open * 100, high = high * 100, low = low * 100, close = close * 100 "
-                "where trade_date > :d"
-            ),
-            {"d": AS_OF.isoformat()},
-        )
+    poison_after(poisoned_factory, AS_OF)
     a = routine(clean, clean_factory)
     b = routine(poisoned, poisoned_factory)
     assert a.ok and b.ok

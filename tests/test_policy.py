@@ -46,3 +46,10 @@ def test_rules(overrides, action, reason):
     decision = choose(**overrides)
     assert decision.action == action
     assert reason in decision.reason
+
+
+def test_predict_between_retrains_reuses_the_current_version():
+    decision = choose(between="predict")
+    assert decision.action == "reuse" and "version of 2020-04-20" in decision.reason
+    assert choose(between="predict", version_as_of=date(2020, 3, 26)).action == "retrain"
+    assert choose(between="predict", force="finetune").action == "finetune"
