@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings, load_settings
 from forecaster.errors import ForecasterError
@@ -98,6 +99,15 @@ def load_training_stack() -> None:
         import keras  # noqa: F401
 
 
+@contextmanager
+def run_lock(settings: Settings, command: str) -> Iterator[None]:
+    """One run at a time per database (see forecaster.lock); waits FORECASTER_LOCK_WAIT_S."""
+    from forecaster.lock import RunLock, lock_path
+
+    with RunLock(lock_path(settings), command, wait_s=settings.lock_wait_s):
+        yield
+
+
 def open_db(settings: Settings) -> Engine:
     from forecaster.db import open_database
 
@@ -119,9 +129,12 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
     Settings come from FORECASTER_* environment variables (and TUSHARE_TOKEN) or a TOML file;
     see the README. Without a tushare token, the bundled Kweichow Moutai CSV is the source.
     """
+    from forecaster.logsetup import configure_logging
+
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     ctx.obj = load_settings(config)
+    configure_logging(level, ctx.obj.log_format)
 
 
 @cli.group(cls=_Group)
@@ -242,11 +255,27 @@ def run(
     run, each model's outcome and every forecast are recorded in the database. Exits 1 if any
     ticker or model failed (the others still ran).
     """
-    from forecaster.calendar import today_in
     from forecaster.tickers import normalize_ticker
 
     kinds = _parse_kinds(models, settings)  # before any data or TensorFlow work
     tickers = [normalize_ticker(t) for t in ticker] if ticker else settings.tickers
+    with run_lock(settings, "run"):
+        _run(settings, tickers, kinds, as_of, force, source, no_ingest, seed, no_plots)
+
+
+def _run(
+    settings: Settings,
+    tickers: list[str],
+    kinds: tuple[str, ...],
+    as_of: date | None,
+    force: str | None,
+    source: str,
+    no_ingest: bool,
+    seed: int | None,
+    no_plots: bool,
+) -> None:
+    from forecaster.calendar import today_in
+
     load_training_stack()
     from forecaster.db import session_factory
     from forecaster.pipeline import RoutineOptions, run_routine
@@ -378,6 +407,21 @@ def backfill(
     if finetune_epochs is not None:
         updates["finetune_epochs"] = finetune_epochs
     settings = settings.model_copy(update=updates)
+    with run_lock(settings, "backfill"):
+        _backfill(settings, start, end, tickers, kinds, between, source, no_ingest, seed)
+
+
+def _backfill(
+    settings: Settings,
+    start: date,
+    end: date,
+    tickers: list[str],
+    kinds: tuple[str, ...],
+    between: str,
+    source: str,
+    no_ingest: bool,
+    seed: int | None,
+) -> None:
     load_training_stack()
     from forecaster.backfill import backfill as run_backfill
     from forecaster.backfill import backfill_plot
@@ -521,6 +565,37 @@ def status(settings: Settings) -> None:
         click.echo(f"{entry.ticker:<10} {'0':>6} {'-':<10} {'-':<10} {'0':>7}  {'-':<10} {_describe_ingest(entry)}")
     _echo_models_and_runs(engine)
     _echo_last_smoke(engine)
+    _echo_jobs(settings, engine)
+
+
+def _echo_jobs(settings: Settings, engine: Engine) -> None:
+    from forecaster.db import session_factory
+    from forecaster.queries import recent_job_runs
+
+    factory = session_factory(engine)
+    with factory() as session:
+        runs = recent_job_runs(session, limit=5)
+    for r in runs:
+        when = f"{r.started_at:%Y-%m-%d %H:%M} UTC"
+        detail = r.error or r.summary or ""
+        click.echo(f"job {r.job:<15} {when} {r.status:<11} {detail}".rstrip())
+    try:
+        planned = _planned_runs(settings, factory, catch_up=False)
+    except ForecasterError as exc:  # a bad schedule must not hide the rest of the status
+        click.echo(f"daemon schedule: {exc}")
+        return
+    for p in planned:
+        click.echo(f"next {p.name:<14} {p.next_fire:%Y-%m-%d %H:%M %Z}" if p.next_fire else f"next {p.name}: never")
+
+
+def _planned_runs(settings: Settings, factory: "sessionmaker[Session]", *, catch_up: bool) -> list[Any]:
+    from forecaster.jobrun import JobContext
+    from forecaster.scheduler import build_scheduler, planned_runs
+    from forecaster.sources import make_source
+
+    ctx = JobContext(settings, factory, make_source("auto", settings))
+    scheduler = build_scheduler(ctx, catch_up=catch_up)
+    return planned_runs(scheduler, ctx.now())
 
 
 def _echo_models_and_runs(engine: Engine) -> None:
@@ -629,6 +704,68 @@ def _echo_last_smoke(engine: Engine) -> None:
     if run is not None:
         verdict = "ok" if run.ok else "FAILED"
         click.echo(f"last smoke test: {run.started_at:%Y-%m-%d %H:%M} UTC {verdict} ({run.seconds:.1f} s)")
+
+
+@cli.command()
+@click.option("--schedule", metavar="CRON", help="Daily update, a 5-field crontab line (default: FORECASTER_SCHEDULE).")
+@click.option(
+    "--timezone",
+    "tz",
+    metavar="TZ",
+    help="Time zone the schedules are read in (default: FORECASTER_SCHEDULER_TIMEZONE, else FORECASTER_TIMEZONE).",
+)
+@click.option("--run-now", is_flag=True, help="Also run the daily update once, right after start-up.")
+@click.option("--list", "list_jobs", is_flag=True, help="Print each job and its next fire time, then exit.")
+@click.option("--skip-smoke", is_flag=True, help="Do not run the start-up smoke test (for tests and development only).")
+@click.pass_obj
+def daemon(
+    settings: Settings, schedule: str | None, tz: str | None, run_now: bool, list_jobs: bool, skip_smoke: bool
+) -> None:
+    """Run the scheduled jobs (see jobs/README.md) until SIGTERM or Ctrl-C.
+
+    Daily update Monday–Friday 17:30 Asia/Shanghai and a full retrain Saturday 09:00 by default.
+    Starts with the smoke test and refuses to start if it fails. Only one forecaster process
+    trains on a database at a time; every job run is recorded (see `status`).
+    """
+    from forecaster.db import session_factory
+    from forecaster.jobrun import JobContext
+    from forecaster.scheduler import build_scheduler, job_triggers, planned_runs, serve
+    from forecaster.sources import make_source
+
+    updates = {k: v for k, v in {"schedule": schedule, "scheduler_timezone": tz}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    job_triggers(settings)  # a bad schedule or time zone fails here, before any other work
+    ctx = JobContext(settings, session_factory(open_db(settings)), make_source("auto", settings))
+    if list_jobs:
+        scheduler = build_scheduler(ctx, run_now=run_now)
+        for p in planned_runs(scheduler, ctx.now()):
+            click.echo(f"{p.job_id:<26} next {p.next_fire:%Y-%m-%d %H:%M %Z}" if p.next_fire else f"{p.job_id} never")
+        return
+    # The daemon logs one line per step; APScheduler's own bookkeeping only when it goes wrong.
+    from forecaster.logsetup import configure_logging
+
+    configure_logging(min(logging.getLogger().level, logging.INFO), settings.log_format, timestamps=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    load_training_stack()
+    if not skip_smoke:
+        _startup_smoke(settings, ctx.factory)
+    click.echo(f"source: {ctx.source.description}", err=True)
+    serve(ctx, build_scheduler(ctx, run_now=run_now))
+
+
+def _startup_smoke(settings: Settings, factory: "sessionmaker[Session]") -> None:
+    from forecaster.db import transaction
+    from forecaster.smoke import record_smoke, run_smoke
+
+    results = run_smoke(None, None, 0, settings.data_dir / "smoke")
+    with transaction(factory) as session:
+        record_smoke(session, results)
+    failed = [r.task for r in results if not r.ok]
+    if failed:
+        raise CliError(f"smoke test failed at start-up ({', '.join(failed)}); the daemon did not start")
+    logging.getLogger("forecaster.daemon").info(
+        "smoke test ok: %d task(s) in %.1f s", len(results), sum(r.seconds for r in results)
+    )
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import os
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=20, ge=1)
     drift_window: int = Field(default=20, ge=5)
     drift_threshold: float = Field(default=1.5, gt=0)
+
+    # Daemon (see jobs/README.md). Schedules are standard 5-field crontab lines, read in
+    # `scheduler_timezone` (default: `timezone`) and validated when the daemon starts.
+    schedule: str = "30 17 * * 1-5"
+    retrain_schedule: str = "0 9 * * 6"
+    scheduler_timezone: str | None = None
+    # APScheduler 3's default grace is 1 s: a daemon busy or down at 17:30 would skip the day.
+    misfire_grace_s: int = Field(default=6 * 3600, ge=1)
+    # A trading day's bar not published yet: try again this often, at most this many times.
+    late_retry_minutes: float = Field(default=30, gt=0)
+    late_retries: int = Field(default=4, ge=0)
+    # How long a second process waits for the run lock: the CLI gives up at once by default,
+    # a daemon job waits (then records `skipped`).
+    lock_wait_s: float = Field(default=0, ge=0)
+    job_lock_wait_s: float = Field(default=1800, ge=0)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("tickers", mode="before")
     @classmethod

@@ -40,3 +40,13 @@ class EmptyAnswerError(SourceError):
 
 class ModelFileError(ForecasterError):
     """A model file is missing, damaged, or not what the registry recorded (sha256 mismatch)."""
+
+
+class LockBusy(ForecasterError):
+    """Another forecaster process holds the run lock of this database."""
+
+
+class Interrupted(ForecasterError):
+    """A stop was requested (SIGTERM / SIGINT); the work stopped between two steps."""
+
+    run_id: int | None = None  # the routine's `runs` row, when one was open (set by the routine)

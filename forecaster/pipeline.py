@@ -11,7 +11,7 @@ import os
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.db import transaction
-from forecaster.errors import ForecasterError, ModelFileError
+from forecaster.errors import ForecasterError, Interrupted, ModelFileError
 from forecaster.forecasting import Point, drift_forecast, model_forecast, naive_forecast, points
 from forecaster.ingest import IngestResult, ingest_ticker
 from forecaster.plotting import ValidationSeries, forecast_figure, save_png, validation_figure
@@ -57,6 +57,13 @@ class RoutineOptions:
     seed: int | None = None  # None: the settings' seed
     plots: bool = True
     between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
+    # Asked between (ticker, model) steps; True stops the routine with `Interrupted` (the daemon's
+    # SIGTERM). A step that has started finishes: every write is its own short transaction.
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False)
+
+    def check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise Interrupted("stop requested")
 
 
 @dataclass
@@ -140,17 +147,26 @@ def run_routine(
         ).id
     ingests: list[IngestResult] = []
     reports: list[TickerReport] = []
+    interrupted = False
     try:
         if source is not None:
             with clock.step("ingest"):
-                ingests = [
-                    ingest_ticker(factory, source, t, today=today, overlap_days=settings.ingest_overlap_days)
-                    for t in tickers
-                ]
-        reports = [_run_ticker(settings, factory, t, options, run_id, clock) for t in tickers]
+                for t in tickers:
+                    options.check_stop()
+                    ingests.append(
+                        ingest_ticker(factory, source, t, today=today, overlap_days=settings.ingest_overlap_days)
+                    )
+        for t in tickers:
+            options.check_stop()
+            reports.append(_run_ticker(settings, factory, t, options, run_id, clock))
+    except Interrupted as exc:
+        interrupted = True
+        exc.run_id = run_id
+        raise
     finally:
         report = RunReport(run_id, ingests, reports, dict(clock.seconds))
         status = "ok" if report.ok and len(reports) == len(tickers) else "partial" if reports else "error"
+        status = "interrupted" if interrupted else status
         errors = (
             [i.summary() for i in ingests if not i.ok]
             + [f"{t.ticker}: {t.error}" for t in reports if t.error]
@@ -193,6 +209,7 @@ def _run_ticker(
             report.outcomes.append(outcome)
             _record_forecast(factory, ticker, outcome, run_id, newest, settings.target, report.last_close)
     for kind in options.kinds:
+        options.check_stop()
         report.outcomes.append(
             _run_model(settings, factory, ticker, kind, bars, newest, options, train, run_id, report.last_close, clock)
         )

@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forecaster.schema import AdjFactor, Bar, IngestLog, ModelVersion, Run
+from forecaster.schema import AdjFactor, Bar, IngestLog, JobRun, ModelVersion, Run
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,8 @@ def current_models(session: Session) -> list[tuple[ModelVersion, int]]:
 
 def last_run(session: Session) -> Run | None:
     return session.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+
+
+def recent_job_runs(session: Session, *, limit: int = 5) -> list[JobRun]:
+    """The newest daemon job runs, newest first."""
+    return list(session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit)))

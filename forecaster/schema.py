@@ -146,7 +146,7 @@ class Run(Base):
     command: Mapped[str] = mapped_column(String(32))  # run | backfill | daemon
     as_of: Mapped[date | None] = mapped_column(Date)
     tickers: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # running | ok | partial | error
+    status: Mapped[str] = mapped_column(String(16))  # running | ok | partial | error | interrupted
     error: Mapped[str | None] = mapped_column(Text)
     timings: Mapped[str | None] = mapped_column(Text)  # JSON: seconds per step
     pid: Mapped[int | None] = mapped_column(Integer)
@@ -202,3 +202,24 @@ class SmokeRun(Base):
     # Versions, because "it passed last week" means little after an upgrade of either.
     keras_version: Mapped[str] = mapped_column(String(32))
     tf_version: Mapped[str] = mapped_column(String(32))
+
+
+class JobRun(Base):
+    """One execution of a daemon job (daily update, weekly retrain, their retries and catch-ups)."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))  # daily_update | weekly_retrain
+    # The fire time this execution stands for (UTC): what misfire catch-up compares against.
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))  # running | ok | no-data | failed | interrupted | skipped
+    as_of: Mapped[date | None] = mapped_column(Date)  # newest bar the routine forecast from
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+    __table_args__ = (Index("ix_job_runs_job_scheduled_for", "job", "scheduled_for"),)
