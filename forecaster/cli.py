@@ -311,11 +311,37 @@ def _run(
                 )
     seconds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()))
     click.echo(f"run {report.run_id}: {'ok' if report.ok else 'with failures'} ({seconds})")
+    if not no_plots:  # the report is mostly plots; a failure is a warning, not a failed run
+        from forecaster.report import refresh_report
+
+        page = refresh_report(settings.data_dir, factory)
+        click.echo(f"report: {page}" if page else "report: not updated (see the warning)")
     if not report.ok:
         raise CliError(f"run {report.run_id} finished with failures (see above)")
 
 
 FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def _check_models(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...]:
+    # A callback, not click.Choice, so that the model list is imported only when it is used.
+    from forecaster.spec import BASELINES, MODEL_KINDS
+
+    names = tuple(v.strip().lower() for v in value)
+    unknown = [n for n in names if n not in MODEL_KINDS + BASELINES]
+    if unknown:
+        known = ", ".join(MODEL_KINDS + BASELINES)
+        raise click.BadParameter(f"unknown model(s) {', '.join(unknown)}; choose from {known}")
+    return names
+
+
+MODEL_FILTER_OPTION = click.option(
+    "--model",
+    "-m",
+    multiple=True,
+    callback=_check_models,
+    help="Only this model's rows: rnn, lstm, gru, naive or drift; repeatable (default: all).",
+)
 _SCORE_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
 
 
@@ -501,6 +527,7 @@ def _backfill(
 @click.option(
     "--epochs", type=click.IntRange(min=1), help="With --preset/--split: cap the training epochs (for a quick look)."
 )
+@MODEL_FILTER_OPTION
 @click.pass_obj
 def evaluate(
     settings: Settings,
@@ -513,6 +540,7 @@ def evaluate(
     seeds: int,
     models: str | None,
     epochs: int | None,
+    model: Sequence[str],
 ) -> None:
     """Accuracy of the stored forecasts per (ticker, model, horizon), beside naive and drift.
 
@@ -536,8 +564,95 @@ def evaluate(
 
     tickers = [normalize_ticker(t) for t in ticker] or None
     with session_factory(open_db(settings))() as session:
-        rows = [r.as_dict() for r in accuracy(session, tickers=tickers, since=since, until=until)]
+        scored = accuracy(session, tickers=tickers, since=since, until=until)
+    # Filtered after scoring: rel_mae still compares with naive on the same days.
+    rows = [r.as_dict() for r in scored if not model or r.model in model]
     echo_scores(rows, fmt)
+
+
+_FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat", "actual", "error"]
+
+
+@cli.command()
+@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@MODEL_FILTER_OPTION
+@click.option("--as-of", "as_of", type=DAY, help="Only the forecasts made as of this day.")
+@click.option("--since", type=DAY, help="First as-of day shown.")
+@click.option("--until", type=DAY, help="Last as-of day shown.")
+@click.option("--latest", is_flag=True, help="Only the newest as-of of each (ticker, model), within the other filters.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
+@click.pass_obj
+def forecasts(
+    settings: Settings,
+    ticker: Sequence[str],
+    model: Sequence[str],
+    as_of: date | None,
+    since: date | None,
+    until: date | None,
+    latest: bool,
+    fmt: str,
+) -> None:
+    """The stored forecasts, with the actual and the error once the target day's bar is in.
+
+    The same rows as the v_forecasts view (see the README); CSV and JSON carry every column,
+    with empty / null where the actual is not known yet.
+    """
+    if as_of is not None and (since is not None or until is not None):
+        raise click.BadParameter("give either --as-of or --since/--until, not both")
+    if since and until and since > until:
+        raise click.BadParameter(f"--since {since} is after --until {until}")
+    from forecaster.db import session_factory
+    from forecaster.queries import forecasts as query_forecasts
+    from forecaster.tickers import normalize_ticker
+
+    tickers = [normalize_ticker(t) for t in ticker] or None
+    with session_factory(open_db(settings))() as session:
+        frame = query_forecasts(
+            session, tickers=tickers, models=list(model) or None, as_of=as_of, since=since, until=until, latest=latest
+        )
+    if fmt == "table" and frame.empty:
+        click.echo("no forecasts match")
+        return
+    echo_scores(_forecast_records(frame, fmt), fmt, columns=_FORECAST_TABLE)
+
+
+def _forecast_records(frame: Any, fmt: str) -> list[dict[str, Any]]:
+    """Rows for echo_scores: ISO dates; unknown values null in JSON, empty in CSV, '-' in a table."""
+    missing = "-" if fmt == "table" else None
+    records: list[dict[str, Any]] = []
+    for row in frame.to_dict("records"):
+        records.append(
+            {
+                k: v.isoformat() if isinstance(v, date) else missing if v is None or v != v else v  # v != v: NaN
+                for k, v in row.items()
+            }
+        )
+    return records
+
+
+@cli.command()
+@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write index.html and its images into (default: <data dir>/report).",
+)
+@click.pass_obj
+def report(settings: Settings, ticker: Sequence[str], out_dir: Path | None) -> None:
+    """Write a static HTML report: latest forecasts, accuracy vs baselines, and the plots.
+
+    The page opens from disk (no server): images are copied next to it. The daily job and
+    `forecaster run` regenerate the default one.
+    """
+    from forecaster.db import session_factory
+    from forecaster.report import write_report
+    from forecaster.tickers import normalize_ticker
+
+    tickers = [normalize_ticker(t) for t in ticker] or None
+    with session_factory(open_db(settings))() as session:
+        page = write_report(session, settings.data_dir, out_dir or settings.data_dir / "report", tickers=tickers)
+    click.echo(f"report: {page}")
 
 
 @cli.command()

@@ -285,6 +285,9 @@ def run_routine_for(ctx: JobContext, record: JobRecord, *, force: Force, ingest:
     seconds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()))
     record.summary = f"run {report.run_id} as of {record.as_of}: {actions or 'nothing'} ({seconds})"
     log.info("routine: %s", record.summary)
+    from forecaster.report import refresh_report  # never raises: a stale report is only a warning
+
+    refresh_report(ctx.settings.data_dir, ctx.factory)
     if not report.ok:
         record.status = "failed"
         record.error = f"run {report.run_id} finished with failures (see its run items)"

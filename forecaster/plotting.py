@@ -17,6 +17,7 @@ from forecaster.windows import FloatArray
 # One colour per model, stable across plots; baselines are grey and dashed.
 COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "naive": "0.35", "drift": "0.6"}
 HISTORY_DAYS = 60
+ROLLING_DAYS = 20  # the window of the rolling mean absolute error
 
 
 @dataclass(frozen=True)
@@ -120,4 +121,32 @@ def backfill_figure(ticker: str, frame: pd.DataFrame, title: str) -> Figure:
         ax.set_title(f"{ticker} {model}: {title}", fontsize="medium")
         ax.legend(loc="upper left", fontsize="small")
         ax.grid(alpha=0.3)
+    return fig
+
+
+def rolling_error_figure(ticker: str, frame: pd.DataFrame) -> Figure:
+    """Rolling mean absolute error of each model's one-day-ahead (else shortest) forecasts.
+
+    `frame`: matured forecasts (columns model, horizon, target_date, yhat, actual).
+    """
+    horizon = 1 if (frame["horizon"] == 1).any() else int(frame["horizon"].min())
+    rows = frame[frame["horizon"] == horizon]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.subplots()
+    for model in sorted(set(rows["model"])):
+        one = rows[rows["model"] == model].sort_values("target_date")
+        err = (one["yhat"] - one["actual"]).abs().rolling(ROLLING_DAYS, min_periods=1).mean()
+        dashed = model in ("naive", "drift")
+        ax.plot(
+            pd.to_datetime(one["target_date"]),
+            err.to_numpy(),
+            color=COLOURS.get(model),
+            linestyle="--" if dashed else "-",
+            linewidth=1.0,
+            label=model,
+        )
+    ax.set_title(f"{ticker}: {ROLLING_DAYS}-forecast rolling MAE, horizon {horizon}", fontsize="medium")
+    ax.set_ylabel("mean |forecast - actual|")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
     return fig

@@ -1,0 +1,210 @@
+"""The read side: `queries.forecasts`, the SQL views, the README's queries, the `forecasts` command."""
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.calendar import trading_days
+from forecaster.cli import cli
+from forecaster.db import transaction
+from forecaster.queries import forecasts, latest_forecasts
+from forecaster.schema import Bar, Forecast
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+TICKERS = ("600519.SH", "000001.SZ")
+MODELS = ("rnn", "naive", "drift")
+DAYS = trading_days(date(2024, 1, 2), date(2024, 3, 29))  # 58 trading days
+BARS = 50  # bars exist for the first 50 days; later targets are still pending
+RNN_BIAS = 0.3
+
+
+def close_of(ticker: str, i: int) -> float:
+    # A zig-zag, so that direction hits and misses both occur.
+    return 10.0 + TICKERS.index(ticker) + 0.1 * i + (0.25 if i % 3 == 0 else 0.0)
+
+
+def seed_forecasts(
+    session: Session, tickers: Sequence[str] = TICKERS, models: Sequence[str] = MODELS, horizons: Sequence[int] = (1, 2)
+) -> None:
+    """Bars for the first BARS days and one forecast per (ticker, model, as_of, horizon) as of each
+    of them: naive = last close, drift = last close + 0.05 h, rnn = last close + RNN_BIAS."""
+    now = datetime(2024, 4, 1, tzinfo=UTC).replace(tzinfo=None)
+    for ticker in tickers:
+        for i in range(BARS):
+            c = close_of(ticker, i)
+            session.add(
+                Bar(
+                    ticker=ticker,
+                    trade_date=DAYS[i],
+                    open=c,
+                    high=c + 0.1,
+                    low=c - 0.1,
+                    close=c,
+                    pre_close=None,
+                    volume=1000.0,
+                    amount=None,
+                    source="test",
+                    ingested_at=now,
+                )
+            )
+            for model in models:
+                for h in horizons:
+                    offset = {"naive": 0.0, "drift": 0.05 * h, "rnn": RNN_BIAS}[model]
+                    session.add(
+                        Forecast(
+                            ticker=ticker,
+                            model=model,
+                            model_version_id=None,
+                            run_id=None,
+                            as_of=DAYS[i],
+                            target_date=DAYS[i + h],
+                            horizon=h,
+                            target="close",
+                            yhat=c + offset,
+                            last_close=c,
+                            actual=close_of(ticker, i + h) if i + h < BARS else None,
+                            created_at=now,
+                        )
+                    )
+
+
+@pytest.fixture
+def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    with transaction(factory) as session:
+        seed_forecasts(session)
+    return factory
+
+
+def test_forecasts_carry_actuals_and_errors(seeded):
+    with seeded() as s:
+        frame = forecasts(s, tickers=["600519.SH"], models=["rnn"], as_of=DAYS[10])
+    assert list(frame["horizon"]) == [1, 2]
+    assert list(frame["target_date"]) == [DAYS[11], DAYS[12]]
+    assert frame["actual"].tolist() == [close_of("600519.SH", 11), close_of("600519.SH", 12)]
+    assert frame["error"].tolist() == pytest.approx((frame["yhat"] - frame["actual"]).tolist())
+    assert frame["abs_error"].tolist() == pytest.approx(frame["error"].abs().tolist())
+    assert frame["pct_error"].iloc[0] == pytest.approx(100 * frame["error"].iloc[0] / frame["actual"].iloc[0])
+    with seeded() as s:
+        pending = forecasts(s, tickers=["600519.SH"], models=["naive"], as_of=DAYS[BARS - 1])
+    assert pending["actual"].isna().all() and pending["error"].isna().all()
+    assert pending["model_version"].tolist() == [None, None]
+
+
+def test_since_until_filter_on_the_as_of_day(seeded):
+    with seeded() as s:
+        frame = forecasts(s, tickers=["000001.SZ"], since=DAYS[5], until=DAYS[7])
+    assert sorted(set(frame["as_of"])) == DAYS[5:8]
+    assert len(frame) == 3 * len(MODELS) * 2
+
+
+def test_latest_is_the_newest_as_of_of_each_ticker_and_model_and_matches_the_view(seeded):
+    with seeded() as s:
+        frame = latest_forecasts(s)
+        view = s.execute(text("select * from v_latest_forecasts order by ticker, model, target_date")).all()
+        until = forecasts(s, tickers=["600519.SH"], until=DAYS[20], latest=True)
+    assert set(frame["as_of"]) == {DAYS[BARS - 1]}
+    assert len(frame) == len(TICKERS) * len(MODELS) * 2  # both horizons of the newest as-of
+    got = sorted(zip(frame["ticker"], frame["model"], frame["target_date"].map(str), frame["yhat"], strict=True))
+    assert got == sorted((r.ticker, r.model, r.target_date, r.yhat) for r in view)
+    assert set(until["as_of"]) == {DAYS[20]} and set(until["model"]) == set(MODELS)
+
+
+def test_the_one_ticker_latest_query_is_index_seeks_only(seeded):
+    # The performance design (see bench/queries.py): no full pass over forecasts for one ticker.
+    with seeded() as s:
+        plan = s.execute(text("explain query plan select * from v_latest_forecasts where ticker = 'x'")).all()
+    details = [str(row[-1]) for row in plan]
+    assert not [d for d in details if d.startswith("SCAN forecasts") or d.startswith("SCAN f ")], details
+
+
+def test_accuracy_windows_agree_with_v_accuracy_and_take_the_newest_days(seeded):
+    with seeded() as s:
+        full = {(r.ticker, r.model, r.horizon): r for r in s.execute(text("select * from v_accuracy")).all()}
+        windows = s.execute(text("select * from v_accuracy_windows")).all()
+        last20 = forecasts(s, tickers=["600519.SH"], models=["drift"])
+    assert {r.window for r in windows} == {"all", "last_20", "last_60"}
+    for r in windows:
+        ref = full[(r.ticker, r.model, r.horizon)]
+        if r.window in ("all", "last_60"):  # fewer than 60 matured: the same set
+            assert (r.n, r.first_target, r.hit_rate) == (ref.n, ref.first_target, ref.hit_rate)
+            assert (r.mae, r.rmse) == pytest.approx((ref.mae, ref.rmse))
+        else:
+            assert r.n == 20 and r.last_target == ref.last_target and r.first_target > ref.first_target
+    matured = last20[(last20["horizon"] == 1) & last20["actual"].notna()].sort_values("target_date").tail(20)
+    (row,) = [r for r in windows if (r.ticker, r.model, r.horizon, r.window) == ("600519.SH", "drift", 1, "last_20")]
+    assert row.mae == pytest.approx(matured["abs_error"].mean())
+
+
+def _readme_queries() -> list[str]:
+    """Every SQL example of the README's "Querying the database" section: ```sql blocks and the
+    `sqlite3 data/forecaster.db "..."` lines of ```sh blocks."""
+    section = README.read_text(encoding="utf-8").split("## Querying the database", 1)[1].split("\n## ", 1)[0]
+    queries: list[str] = []
+    for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S):
+        if lang == "sql":
+            queries += [q.strip() for q in body.split(";") if q.strip()]
+        elif lang == "sh":
+            queries += re.findall(r'sqlite3 data/forecaster\.db "(.*?)"', body, flags=re.S)
+    return queries
+
+
+def test_the_readme_queries_run_and_return_rows(seeded, settings):
+    queries = _readme_queries()
+    assert len(queries) >= 5 and any("v_latest_forecasts" in q for q in queries)
+    assert any("v_accuracy_windows" in q for q in queries)
+    db = sqlite3.connect(settings.data_dir / "forecaster.db")
+    try:
+        for query in queries:
+            assert db.execute(query).fetchall(), f"no rows from the README's query: {query}"
+    finally:
+        db.close()
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_forecasts_command_formats_are_machine_clean(seeded):
+    as_json = invoke("-v", "forecasts", "--ticker", "600519.SH", "--latest", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)  # logging (-v) goes to stderr, never into the JSON
+    assert len(data) == len(MODELS) * 2 and {d["as_of"] for d in data} == {DAYS[BARS - 1].isoformat()}
+    assert all(d["actual"] is None and d["error"] is None for d in data)
+    as_csv = invoke("forecasts", "-t", "600519.SH", "-m", "rnn", "--as-of", DAYS[3].isoformat(), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert list(rows[0]) == ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "target", "yhat",
+                             "last_close", "actual", "error", "abs_error", "pct_error"]  # fmt: skip
+    expected = close_of("600519.SH", 3) + RNN_BIAS - close_of("600519.SH", 4)
+    assert len(rows) == 2 and float(rows[0]["error"]) == pytest.approx(expected) and rows[0]["model_version"] == ""
+    table = invoke("forecasts", "--model", "naive", "--latest").stdout.splitlines()
+    assert table[0].split() == ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat",
+                                "actual", "error"]  # fmt: skip
+    assert len(table) == 1 + len(TICKERS) * 2 and table[1].split()[-1] == "-"
+
+
+def test_forecasts_command_usage_errors(seeded):
+    both = invoke("forecasts", "--as-of", "2024-01-02", "--since", "2024-01-02")
+    assert both.exit_code == 2 and "not both" in both.stderr
+    unknown = invoke("forecasts", "--model", "transformer")
+    assert unknown.exit_code == 2 and "unknown model" in unknown.stderr
+    none = invoke("forecasts", "--ticker", "600000.SH")
+    assert none.exit_code == 0 and none.stdout.strip() == "no forecasts match"
+
+
+def test_evaluate_takes_the_model_filter(seeded):
+    result = invoke("evaluate", "--model", "rnn", "--model", "drift", "--format", "json")
+    rows = json.loads(result.stdout)
+    assert {(r["ticker"], r["model"]) for r in rows} == {(t, m) for t in TICKERS for m in ("rnn", "drift")}
+    everything = json.loads(invoke("evaluate", "--format", "json").stdout)
+    # Filtered after scoring: the same numbers, rel_mae still against naive on the same days.
+    assert rows == [r for r in everything if r["model"] in ("rnn", "drift")]

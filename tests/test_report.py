@@ -1,0 +1,136 @@
+"""The static HTML report: its content, its images, and that a real browser renders it from disk."""
+
+import logging
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from matplotlib.figure import Figure
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.cli import cli
+from forecaster.db import transaction
+from forecaster.plotting import save_png
+from forecaster.records import record_plot
+from forecaster.report import refresh_report, write_report
+from tests.test_queries import BARS, DAYS, MODELS, TICKERS, seed_forecasts
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def recorded_plot(data_dir: Path, ticker: str, kind: str, session: Session) -> None:
+    """A small real PNG where the routine would write it, and its `plots` row."""
+    fig = Figure(figsize=(3, 2))
+    fig.subplots().plot([0, 1, 2], [1, 3, 2])
+    rel = Path("plots") / ticker / f"{DAYS[BARS - 1].isoformat()}-{kind}.png"
+    save_png(fig, data_dir / rel)
+    now = datetime(2024, 4, 1, tzinfo=UTC).replace(tzinfo=None)
+    record_plot(session, ticker=ticker, as_of=DAYS[BARS - 1], kind=kind, path=rel.as_posix(), run_id=None, now=now)
+
+
+@pytest.fixture
+def reported(factory: sessionmaker[Session], settings) -> sessionmaker[Session]:
+    with transaction(factory) as session:
+        seed_forecasts(session)
+        for ticker in TICKERS:
+            recorded_plot(settings.data_dir, ticker, "forecast", session)
+        recorded_plot(settings.data_dir, TICKERS[0], f"backfill-{DAYS[0].isoformat()}", session)
+    return factory
+
+
+def table_rows(page: str, table_id: str) -> int:
+    match = re.search(rf'<table id="{table_id}">(.*?)</table>', page, flags=re.S)
+    assert match, f"no table {table_id}"
+    return match.group(1).count("<tr>") - 1  # minus the header row
+
+
+def test_report_has_the_tables_and_copies_the_images(reported, settings, tmp_path):
+    with reported() as session:
+        page = write_report(session, settings.data_dir, tmp_path / "out")
+    html = page.read_text(encoding="utf-8")
+    assert table_rows(html, "latest-forecasts") == len(TICKERS) * len(MODELS) * 2
+    assert table_rows(html, "accuracy") == len(TICKERS) * len(MODELS) * 2  # (ticker, model, horizon)
+    images = re.findall(r'<img src="([^"]+)"', html)
+    # Each ticker: its forecast plot and rolling error; the first also its backfill plot.
+    assert len(images) == 2 * len(TICKERS) + 1 and all(src.startswith("img/") for src in images)
+    for src in images:
+        assert (page.parent / src).read_bytes().startswith(PNG_MAGIC)
+    with reported() as session:  # a narrower report drops the other ticker's images
+        write_report(session, settings.data_dir, tmp_path / "out", tickers=[TICKERS[1]])
+    assert sorted(p.name for p in (tmp_path / "out" / "img").iterdir()) == [
+        f"{TICKERS[1]}-forecast.png",
+        f"{TICKERS[1]}-rolling-error.png",
+    ]
+
+
+def test_report_command_writes_to_the_data_dir_by_default(reported, settings):
+    result = CliRunner().invoke(cli, ["report", "--ticker", TICKERS[0]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    page = settings.data_dir.resolve() / "report" / "index.html"
+    assert result.stdout.strip() == f"report: {Path('data') / 'report' / 'index.html'}"
+    assert page.is_file() and TICKERS[0] in page.read_text(encoding="utf-8")
+
+
+def test_a_failing_report_is_a_warning_not_an_error(reported, settings, monkeypatch, caplog):
+    def broken(*args: object, **kwargs: object) -> Path:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("forecaster.report.write_report", broken)
+    with caplog.at_level(logging.WARNING, logger="forecaster.report"):
+        assert refresh_report(settings.data_dir, reported) is None
+    assert "report was not updated: OSError: disk full" in caplog.text
+
+
+# Added to a copy of the page (same folder, so the same relative paths): after the load event,
+# write each image's decoded width and each table's row count into the DOM that is dumped.
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const out = document.createElement("pre");
+  out.id = "probe";
+  const widths = [...document.images].map((i) => (i.complete ? i.naturalWidth : 0));
+  const rows = [...document.querySelectorAll("table")].map((t) => t.id + "=" + t.tBodies[0].rows.length);
+  out.textContent = "widths:" + widths.join(",") + " rows:" + rows.join(",");
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
+def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_path):
+    with reported() as session:
+        page = write_report(session, settings.data_dir, tmp_path / "out")
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    assert CHROMIUM is not None
+    result = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chromium-profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    match = re.search(r'<pre id="probe">widths:([\d,]*) rows:([^<]*)</pre>', result.stdout)
+    assert match, f"no probe output; chromium said: {result.stderr[-2000:]}"
+    widths = [int(w) for w in match.group(1).split(",") if w]
+    assert len(widths) == 2 * len(TICKERS) + 1 and all(w > 0 for w in widths), widths
+    rows = dict(item.split("=") for item in match.group(2).split(","))
+    n = len(TICKERS) * len(MODELS) * 2
+    assert rows == {"latest-forecasts": str(n), "accuracy": str(n)}
