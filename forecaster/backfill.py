@@ -20,7 +20,7 @@ from forecaster.db import transaction
 from forecaster.evaluation import matured_forecasts
 from forecaster.pipeline import RoutineOptions, RunReport, run_routine
 from forecaster.plotting import backfill_figure, save_png
-from forecaster.records import record_plot
+from forecaster.records import close_dead_runs, record_plot
 from forecaster.schema import Bar, Forecast
 from forecaster.spec import BASELINES
 
@@ -96,6 +96,9 @@ def backfill(
 ) -> BackfillReport:
     """Run the routine as of every stored bar day in [start, end] that is not complete yet."""
     started = time.perf_counter()
+    with transaction(factory) as session:
+        # A killed earlier backfill may have finished its last day but not its run row.
+        close_dead_runs(session, now=datetime.now(UTC).replace(tzinfo=None))
     with factory() as session:
         days = bar_days(session, tickers, start, end)
         done = complete_days(session, tickers, options.kinds, start, end)

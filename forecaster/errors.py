@@ -34,6 +34,10 @@ class RateLimitError(SourceError):
     """The data source asked us to slow down; retried with backoff before it surfaces."""
 
 
+class RefusedError(SourceError):
+    """The source answered, and refused the request itself (e.g. an API the account may not call)."""
+
+
 class EmptyAnswerError(SourceError):
     """The source answered nothing for a range that should hold trading days."""
 

@@ -31,6 +31,7 @@ from forecaster.plotting import ValidationSeries, forecast_figure, save_png, val
 from forecaster.policy import Between, Decision, Force, decide
 from forecaster.records import (
     add_run_item,
+    close_dead_runs,
     fill_actuals,
     finish_run,
     recent_mae_ratio,
@@ -142,6 +143,7 @@ def run_routine(
     once up front)."""
     clock = _Clock()
     with transaction(factory) as session:
+        close_dead_runs(session, now=_now())  # rows a killed process left `running`
         run_id = start_run(
             session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=_now()
         ).id
@@ -217,7 +219,11 @@ def _run_ticker(
         report.actuals_filled = fill_actuals(session, ticker)
     if options.plots:
         with clock.step("plot"):
-            report.plots = _plots(settings, factory, ticker, newest, bars, report, run_id)
+            try:
+                report.plots = _plots(settings, factory, ticker, newest, bars, report, run_id)
+            except OSError as exc:  # a full or read-only disk: the forecasts above are stored
+                report.error = f"plots not written: {exc}"
+                log.error("%s: %s", ticker, report.error)
     return report
 
 

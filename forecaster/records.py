@@ -2,6 +2,7 @@
 caller's Session and never commits."""
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from forecaster.forecasting import Point
-from forecaster.schema import Bar, Base, Forecast, Run, RunItem
+from forecaster.schema import Bar, Base, Forecast, JobRun, Run, RunItem
 
 
 def _upsert(
@@ -135,6 +136,38 @@ def start_run(
     session.add(run)
     session.flush()
     return run
+
+
+def process_alive(pid: int | None) -> bool:
+    """Is process `pid` still there (on this machine)? A reused pid reads as alive: safe side."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
+def close_dead_runs(session: Session, *, now: datetime) -> int:
+    """Mark `running` runs / job_runs rows whose process is gone (kill -9, power loss) as
+    interrupted, so no row claims to be running forever. Rows of live processes are left alone,
+    so this is safe without the run lock."""
+    reason = "the process ended before the run finished"
+    closed = 0
+    for table in (Run, JobRun):
+        rows = session.execute(select(table.id, table.pid).where(table.status == "running")).all()
+        dead = [row_id for row_id, pid in rows if not process_alive(pid)]
+        if dead:
+            session.execute(
+                update(table)
+                .where(table.id.in_(dead), table.status == "running")
+                .values(status="interrupted", error=reason, finished_at=now)
+            )
+            closed += len(dead)
+    return closed
 
 
 def finish_run(

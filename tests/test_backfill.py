@@ -25,6 +25,7 @@ from forecaster.ingest import ingest_ticker
 from forecaster.pipeline import RoutineOptions
 from forecaster.sources.csvfile import CsvSource
 from tests.conftest import poison_after
+from tests.invariants import check_invariants
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 
 TICKER = "000001.SZ"
@@ -200,6 +201,7 @@ def test_backfill_resumes_after_a_kill_with_the_same_rows(tmp_path):
     assert "already complete" not in resumed.stderr  # no terminal: no progress bar noise
     assert f"backfill {START}..{END}: 10 day(s), " in resumed.stdout
     killed = session_factory(open_database(f"sqlite:///{db}"))
+    assert check_invariants(db, db.parent) == []  # the killed run's `running` row is closed too
     assert forecast_rows(killed) == forecast_rows(whole)
     with killed() as s, whole() as w:
         query = "select kind, as_of, action, epochs_run, train_loss from model_versions order by id"

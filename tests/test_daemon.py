@@ -31,6 +31,7 @@ from forecaster.schema import JobRun, ModelVersion, Run
 from forecaster.sources.csvfile import CsvSource
 from forecaster.triggers import cron_trigger, missed_fire_time
 from jobs import daily_update
+from tests.invariants import check_invariants
 
 REPO = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -335,6 +336,7 @@ def test_sigterm_during_a_run_stops_cleanly_and_the_next_run_completes(tmp_path)
     assert (record.status, record.as_of, record.run_id) == ("ok", NEWEST_CSV_BAR, 2), record.error
     with ctx.factory() as session:
         assert session.scalar(select(Run.status).where(Run.id == 2)) == "ok"
+    assert check_invariants(db, tmp_path / "data") == []
 
 
 # --- start-up, status, logs ---------------------------------------------------------------------

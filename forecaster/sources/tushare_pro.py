@@ -21,6 +21,7 @@ from forecaster.errors import (
     AuthError,
     EmptyAnswerError,
     RateLimitError,
+    RefusedError,
     SourceError,
 )
 from forecaster.sources import BAR_COLUMNS, FACTOR_COLUMNS, Fetched
@@ -96,10 +97,10 @@ class TushareSource:
         if not daily.empty:
             try:
                 factors = _factor_frame(self._paged("adj_factor", ticker, start, end, expect_rows=True))
-            except AuthError:
-                raise
-            except SourceError as exc:
-                # Lower account tiers are refused adj_factor: bars are still worth having.
+            except RefusedError as exc:
+                # Lower account tiers are refused adj_factor: bars are still worth having. Only a
+                # refusal: a network failure fails the ingest whole, else the factors of these
+                # days would be missing for good (later ingests re-read only a few days).
                 warnings.append(f"adj_factor unavailable ({exc}); bars stored unadjusted only")
                 log.warning("%s: %s", ticker, warnings[-1])
         return Fetched(ticker, self.name, _bar_frame(daily, ticker), factors, warnings)
@@ -166,7 +167,7 @@ class TushareSource:
             return RateLimitError(f"tushare {api_name} rate limit: {message}")
         if any(m in message.lower() for m in _TOKEN_MARKERS):
             return AuthError(f"tushare refused the token: {message}")
-        return SourceError(f"tushare {api_name} refused: {message}")
+        return RefusedError(f"tushare {api_name} refused: {message}")
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
