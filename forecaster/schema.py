@@ -223,3 +223,14 @@ class JobRun(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
 
     __table_args__ = (Index("ix_job_runs_job_scheduled_for", "job", "scheduled_for"),)
+
+
+class LatestAsOf(Base):
+    """The newest as-of date per (ticker, model), kept current by triggers on `forecasts`
+    (migration 0007), so `v_latest_forecasts` never has to group a million rows."""
+
+    __tablename__ = "latest_as_of"
+
+    ticker: Mapped[str] = mapped_column(String(16), primary_key=True)
+    model: Mapped[str] = mapped_column(String(16), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)

@@ -208,3 +208,43 @@ def test_evaluate_takes_the_model_filter(seeded):
     everything = json.loads(invoke("evaluate", "--format", "json").stdout)
     # Filtered after scoring: the same numbers, rel_mae still against naive on the same days.
     assert rows == [r for r in everything if r["model"] in ("rnn", "drift")]
+
+
+def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from forecaster.db import transaction
+    from forecaster.forecasting import Point
+    from forecaster.records import write_forecasts
+
+    def write(as_of: date, yhat: float) -> None:
+        with transaction(factory) as s:
+            write_forecasts(
+                s,
+                ticker="600519.SH",
+                model="naive",
+                model_version_id=None,
+                run_id=None,
+                as_of=as_of,
+                target="close",
+                last_close=1.0,
+                forecast=[Point(date(2030, 1, 1), 1, yhat)],
+                now=datetime.now(UTC).replace(tzinfo=None),
+            )
+
+    def latest() -> list[tuple[object, ...]]:
+        with factory() as s:
+            return [tuple(r) for r in s.execute(text("select ticker, model, as_of from latest_as_of")).all()]
+
+    write(date(2020, 1, 3), 1.0)
+    write(date(2020, 1, 2), 1.0)  # an older as-of (a backfill) does not move it back
+    assert latest() == [("600519.SH", "naive", "2020-01-03")]
+    write(date(2020, 1, 3), 2.0)  # replaced in place
+    assert latest() == [("600519.SH", "naive", "2020-01-03")]
+    with factory() as s:
+        assert s.execute(text("select as_of, yhat from v_latest_forecasts")).all() == [("2020-01-03", 2.0)]
+    with transaction(factory) as s:
+        s.execute(text("delete from forecasts where as_of = '2020-01-03'"))
+    assert latest() == [("600519.SH", "naive", "2020-01-02")]
