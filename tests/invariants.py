@@ -6,11 +6,12 @@ readers cannot hide a bug in its writers.
 """
 
 import hashlib
-import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from forecaster.records import process_alive
 
 BASELINES = ("naive", "drift")
 # Natural keys that must be unique (the schema enforces most; a check costs nothing).
@@ -22,18 +23,6 @@ NATURAL_KEYS = {
 }
 # The rows a run that never faulted must reproduce exactly.
 FORECAST_QUERY = "select model, as_of, target_date, yhat from forecasts order by model, as_of, target_date"
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def check_invariants(db: Path, data_dir: Path, *, live_pids: Iterable[int] = ()) -> list[str]:
@@ -111,7 +100,7 @@ def _stale_running(conn: sqlite3.Connection, tables: set[str], live: set[int]) -
         if table not in tables:
             continue
         for row_id, pid in conn.execute(f"select id, pid from {table} where status = 'running'"):
-            if pid not in live and not pid_alive(pid):
+            if pid not in live and not process_alive(pid):
                 problems.append(f"{table} row {row_id} is 'running' but its process {pid} is gone")
     return problems
 
