@@ -259,65 +259,51 @@ def run(
 
     kinds = _parse_kinds(models, settings)  # before any data or TensorFlow work
     tickers = [normalize_ticker(t) for t in ticker] if ticker else settings.tickers
-    with run_lock(settings, "run"):
-        _run(settings, tickers, kinds, as_of, force, source, no_ingest, seed, no_plots)
+    with run_lock(settings, "run"):  # after the argument checks: a usage error never waits
+        from forecaster.calendar import today_in
 
+        load_training_stack()
+        from forecaster.db import session_factory
+        from forecaster.pipeline import RoutineOptions, run_routine
+        from forecaster.sources import make_source
 
-def _run(
-    settings: Settings,
-    tickers: list[str],
-    kinds: tuple[str, ...],
-    as_of: date | None,
-    force: str | None,
-    source: str,
-    no_ingest: bool,
-    seed: int | None,
-    no_plots: bool,
-) -> None:
-    from forecaster.calendar import today_in
-
-    load_training_stack()
-    from forecaster.db import session_factory
-    from forecaster.pipeline import RoutineOptions, run_routine
-    from forecaster.sources import make_source
-
-    bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
-    factory = session_factory(open_db(settings))
-    if bar_source is not None:
-        click.echo(f"source: {bar_source.description}")
-    options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)  # type: ignore[arg-type]
-    report = run_routine(
-        settings, factory, tickers=tickers, options=options, source=bar_source, today=today_in(settings.timezone)
-    )
-    for result in report.ingests:
-        click.echo(result.summary())
-    click.echo(
-        f"{'ticker':<10} {'model':<6} {'version':>7} {'action':<9} {'target date':<11} {'forecast':>10} "
-        f"{'last close':>10}  plot"
-    )
-    for t in report.tickers:
-        if t.error:
-            click.echo(f"{t.ticker:<10} FAILED: {t.error}")
-            continue
-        plot = settings.data_dir / t.plots["forecast"] if "forecast" in t.plots else "-"
-        for o in t.outcomes:
-            if not o.ok:
-                click.echo(f"{t.ticker:<10} {o.model:<6} {'-':>7} {o.action:<9} FAILED: {o.error}")
+        bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
+        factory = session_factory(open_db(settings))
+        if bar_source is not None:
+            click.echo(f"source: {bar_source.description}")
+        options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)  # type: ignore[arg-type]
+        report = run_routine(
+            settings, factory, tickers=tickers, options=options, source=bar_source, today=today_in(settings.timezone)
+        )
+        for result in report.ingests:
+            click.echo(result.summary())
+        click.echo(
+            f"{'ticker':<10} {'model':<6} {'version':>7} {'action':<9} {'target date':<11} {'forecast':>10} "
+            f"{'last close':>10}  plot"
+        )
+        for t in report.tickers:
+            if t.error:
+                click.echo(f"{t.ticker:<10} FAILED: {t.error}")
                 continue
-            for p in o.forecast:
-                click.echo(
-                    f"{t.ticker:<10} {o.model:<6} {o.version_id or '-':>7} {o.action:<9} "
-                    f"{p.target_date.isoformat():<11} {p.yhat:>10.2f} {t.last_close or 0:>10.2f}  {plot}"
-                )
-    seconds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()))
-    click.echo(f"run {report.run_id}: {'ok' if report.ok else 'with failures'} ({seconds})")
-    if not no_plots:  # the report is mostly plots; a failure is a warning, not a failed run
-        from forecaster.report import refresh_report
+            plot = settings.data_dir / t.plots["forecast"] if "forecast" in t.plots else "-"
+            for o in t.outcomes:
+                if not o.ok:
+                    click.echo(f"{t.ticker:<10} {o.model:<6} {'-':>7} {o.action:<9} FAILED: {o.error}")
+                    continue
+                for p in o.forecast:
+                    click.echo(
+                        f"{t.ticker:<10} {o.model:<6} {o.version_id or '-':>7} {o.action:<9} "
+                        f"{p.target_date.isoformat():<11} {p.yhat:>10.2f} {t.last_close or 0:>10.2f}  {plot}"
+                    )
+        seconds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()))
+        click.echo(f"run {report.run_id}: {'ok' if report.ok else 'with failures'} ({seconds})")
+        if not no_plots:  # the report is mostly plots; a failure is a warning, not a failed run
+            from forecaster.report import refresh_report
 
-        page = refresh_report(settings.data_dir, factory)
-        click.echo(f"report: {page}" if page else "report: not updated (see the warning)")
-    if not report.ok:
-        raise CliError(f"run {report.run_id} finished with failures (see above)")
+            page = refresh_report(settings.data_dir, factory)
+            click.echo(f"report: {page}" if page else "report: not updated (see the warning)")
+        if not report.ok:
+            raise CliError(f"run {report.run_id} finished with failures (see above)")
 
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -342,11 +328,13 @@ MODEL_FILTER_OPTION = click.option(
     callback=_check_models,
     help="Only this model's rows: rnn, lstm, gru, naive or drift; repeatable (default: all).",
 )
-_SCORE_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
 
 
-def echo_scores(rows: list[dict[str, Any]], fmt: str, columns: list[str] = _SCORE_COLUMNS) -> None:
+def echo_scores(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None = None) -> None:
     """Scores as an aligned table, or machine-clean CSV / JSON on stdout (logs go to stderr)."""
+    from forecaster.evaluation import SCORE_COLUMNS
+
+    columns = columns or SCORE_COLUMNS
     if fmt == "json":
         import json
 
@@ -433,72 +421,58 @@ def backfill(
     if finetune_epochs is not None:
         updates["finetune_epochs"] = finetune_epochs
     settings = settings.model_copy(update=updates)
-    with run_lock(settings, "backfill"):
-        _backfill(settings, start, end, tickers, kinds, between, source, no_ingest, seed)
+    with run_lock(settings, "backfill"):  # after the argument checks: a usage error never waits
+        load_training_stack()
+        from forecaster.backfill import backfill as run_backfill
+        from forecaster.backfill import backfill_plot
+        from forecaster.calendar import today_in
+        from forecaster.db import session_factory
+        from forecaster.evaluation import accuracy
+        from forecaster.ingest import ingest_for_range
+        from forecaster.pipeline import RoutineOptions
+        from forecaster.progress import progress_bar
+        from forecaster.sources import make_source
 
+        factory = session_factory(open_db(settings))
+        today = today_in(settings.timezone)
+        if not no_ingest:
+            bar_source = make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
+            click.echo(f"source: {bar_source.description}")
+            for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
+                click.echo(result.summary())
+        options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
+        with progress_bar(desc="backfill", unit="day") as bar:
 
-def _backfill(
-    settings: Settings,
-    start: date,
-    end: date,
-    tickers: list[str],
-    kinds: tuple[str, ...],
-    between: str,
-    source: str,
-    no_ingest: bool,
-    seed: int | None,
-) -> None:
-    load_training_stack()
-    from forecaster.backfill import backfill as run_backfill
-    from forecaster.backfill import backfill_plot
-    from forecaster.calendar import today_in
-    from forecaster.db import session_factory
-    from forecaster.evaluation import accuracy
-    from forecaster.ingest import ingest_for_range
-    from forecaster.pipeline import RoutineOptions
-    from forecaster.progress import progress_bar
-    from forecaster.sources import make_source
+            def on_day(day: date, run: Any, total: int) -> None:
+                if bar.total != total:
+                    bar.total = total
+                    bar.refresh()
+                bar.set_postfix_str(f"{day} {'already complete' if run is None else 'done'}")
+                bar.update(1)
 
-    factory = session_factory(open_db(settings))
-    today = today_in(settings.timezone)
-    if not no_ingest:
-        bar_source = make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
-        click.echo(f"source: {bar_source.description}")
-        for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
-            click.echo(result.summary())
-    options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
-    with progress_bar(desc="backfill", unit="day") as bar:
-
-        def on_day(day: date, run: Any, total: int) -> None:
-            if bar.total != total:
-                bar.total = total
-                bar.refresh()
-            bar.set_postfix_str(f"{day} {'already complete' if run is None else 'done'}")
-            bar.update(1)
-
-        report = run_backfill(
-            settings,
-            factory,
-            tickers=tickers,
-            start=start,
-            end=end,
-            options=options,
-            today=today,
-            on_day=on_day,
+            report = run_backfill(
+                settings,
+                factory,
+                tickers=tickers,
+                start=start,
+                end=end,
+                options=options,
+                today=today,
+                on_day=on_day,
+            )
+        click.echo(
+            f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "
+            f"{len(report.runs)} run in {report.seconds:.0f} s"
         )
-    click.echo(
-        f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "
-        f"{len(report.runs)} run in {report.seconds:.0f} s"
-    )
-    with factory() as session:
-        rows = [r.as_dict() for r in accuracy(session, tickers=tickers, since=start, until=end)]
-    echo_scores(rows, "table")
-    for path in backfill_plot(settings, factory, tickers, start, end):
-        click.echo(f"plot: {path}")
-    if not report.ok:
-        for failure in report.failures[:20]:
-            click.echo(f"FAILED {failure}")
-        raise CliError(f"{len(report.failures)} (day, ticker, model) step(s) failed; run again to retry them")
+        with factory() as session:
+            rows = [r.as_dict() for r in accuracy(session, tickers=tickers, since=start, until=end)]
+        echo_scores(rows, "table")
+        for path in backfill_plot(settings, factory, tickers, start, end):
+            click.echo(f"plot: {path}")
+        if not report.ok:
+            for failure in report.failures[:20]:
+                click.echo(f"FAILED {failure}")
+            raise CliError(f"{len(report.failures)} (day, ticker, model) step(s) failed; run again to retry them")
 
 
 @cli.command()
@@ -556,7 +530,7 @@ def evaluate(
         from forecaster.experiment import course_experiment
 
         rows = course_experiment(settings, kinds=kinds, course_settings=preset is not None, seeds=seeds, epochs=epochs)
-        echo_scores(rows, fmt, columns=list(rows[0]) if rows else _SCORE_COLUMNS)
+        echo_scores(rows, fmt, columns=list(rows[0]) if rows else None)
         return
     from forecaster.db import session_factory
     from forecaster.evaluation import accuracy

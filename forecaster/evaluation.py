@@ -18,6 +18,9 @@ from forecaster.schema import Forecast
 from forecaster.spec import BASELINES
 from forecaster.store import load_bars
 
+# The columns a score table shows, in order (CSV / JSON carry every field of as_dict()).
+SCORE_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
+
 
 @dataclass(frozen=True)
 class AccuracyRow:

@@ -7,8 +7,8 @@ Baselines are defined in shared/docs/EVALUATION.md and are the bar every model m
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -16,6 +16,9 @@ from forecaster.calendar import next_trading_days
 from forecaster.scaling import Scaler
 from forecaster.spec import ModelSpec
 from forecaster.windows import FloatArray, last_window
+
+if TYPE_CHECKING:  # Keras is only needed by whoever built the model; plots and reports skip its import
+    import keras
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ def target_dates(as_of: date, horizon: int) -> list[date]:
     return next_trading_days(as_of, horizon)
 
 
-def model_forecast(model: keras.Model, scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec) -> FloatArray:
+def model_forecast(model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec) -> FloatArray:
     """(horizon,) forecasts in price units from the newest `window` rows of `bars`."""
     x = last_window(bars[list(spec.features)].to_numpy(dtype="float64"), window=spec.window)
     scaled = np.asarray(model(scaler.transform_x(x), training=False), dtype="float64")  # (1, horizon)

@@ -20,25 +20,15 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.evaluation import accuracy, matured_forecasts
+from forecaster.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
 from forecaster.plotting import rolling_error_figure, save_png
-from forecaster.queries import latest_forecasts
+from forecaster.queries import FORECAST_COLUMNS, latest_forecasts
 from forecaster.schema import Plot
 
 log = logging.getLogger(__name__)
 
-_LATEST_COLUMNS = [
-    "ticker",
-    "model",
-    "model_version",
-    "as_of",
-    "target_date",
-    "horizon",
-    "yhat",
-    "last_close",
-    "actual",
-]
-_ACCURACY_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
+# The page shows forecasts and outcomes; the error columns are left to the accuracy table.
+_LATEST_COLUMNS = [c for c in FORECAST_COLUMNS if c not in ("target", "error", "abs_error", "pct_error")]
 
 
 @dataclass(frozen=True)
@@ -123,7 +113,7 @@ def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figu
         ),
         "<h2>Accuracy beside the baselines</h2>",
         "<p>All matured forecasts. rel_mae is MAE divided by naive's MAE on the same days: below 1 beats naive.</p>",
-        _table(scores, _ACCURACY_COLUMNS, "accuracy", "no matured forecasts yet"),
+        _table(scores, SCORE_COLUMNS, "accuracy", "no matured forecasts yet"),
     ]
     for f in figures:
         parts.append(f"<h2>{html.escape(f.ticker)}</h2>")

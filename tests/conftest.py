@@ -5,6 +5,7 @@ import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -61,3 +62,20 @@ def poison_after(factory: sessionmaker[Session], day: date, factor: float = 100.
             ),
             {"f": factor, "d": day.isoformat()},
         )
+
+
+# Tiny networks for tests (seconds, not minutes): one source for the settings object and for the
+# environment that subprocess and CLI tests pass.
+TINY: dict[str, Any] = {"window": 10, "units": [4, 4], "max_epochs": 1, "patience": 1, "finetune_epochs": 1}
+
+
+def tiny_settings(tmp_path: Path, **extra: Any) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", **{**TINY, **extra})
+
+
+def tiny_env(**extra: Any) -> dict[str, str]:
+    """TINY (and `extra`) as FORECASTER_* environment variables."""
+    return {
+        f"FORECASTER_{key.upper()}": ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        for key, value in {**TINY, **extra}.items()
+    }

@@ -24,22 +24,15 @@ from forecaster.experiment import course_experiment
 from forecaster.ingest import ingest_ticker
 from forecaster.pipeline import RoutineOptions
 from forecaster.sources.csvfile import CsvSource
-from tests.conftest import poison_after
+from tests.conftest import poison_after, tiny_env, tiny_settings
 from tests.invariants import check_invariants
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 
 TICKER = "000001.SZ"
 TODAY = date(2026, 11, 27)
 START, END = date(2023, 7, 3), date(2023, 7, 14)  # 10 trading days
-TINY = {"window": 10, "units": [4, 4], "max_epochs": 1, "patience": 1, "retrain_every": 5, "models": ["rnn"]}
-TINY_ENV = {
-    "FORECASTER_WINDOW": "10",
-    "FORECASTER_UNITS": "4,4",
-    "FORECASTER_MAX_EPOCHS": "1",
-    "FORECASTER_PATIENCE": "1",
-    "FORECASTER_MODELS": "rnn",
-    "FORECASTER_TICKERS": TICKER,
-}
+TINY = {"retrain_every": 5, "models": ["rnn"]}  # on top of conftest.TINY
+TINY_ENV = {**tiny_env(models=["rnn"]), "FORECASTER_TICKERS": TICKER}
 
 
 def synthetic_csv(folder: Path) -> Path:
@@ -50,7 +43,7 @@ def synthetic_csv(folder: Path) -> Path:
 
 
 def setup(folder: Path, **extra: Any) -> tuple[Settings, Any]:
-    settings = load_settings(data_dir=folder / "data", **{**TINY, **extra})
+    settings = tiny_settings(folder, **{**TINY, **extra})
     factory = session_factory(open_database(settings.db_url))
     assert ingest_ticker(factory, CsvSource(synthetic_csv(folder)), TICKER, today=TODAY).ok
     return settings, factory

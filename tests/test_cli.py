@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
+from tests.conftest import tiny_env
 from tests.tushare_server import FakeTushare, serve
 
 
@@ -115,12 +116,7 @@ def test_database_newer_than_code_is_refused(command, tmp_path):
     assert result.exit_code == 1 and "newer version" in result.stderr
 
 
-TINY = {
-    "FORECASTER_WINDOW": "10",
-    "FORECASTER_UNITS": "4,4",
-    "FORECASTER_MAX_EPOCHS": "1",
-    "FORECASTER_FINETUNE_EPOCHS": "1",
-}
+TINY = tiny_env()
 
 
 def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):

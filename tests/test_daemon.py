@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from forecaster.cli import cli
-from forecaster.config import BUNDLED_CSV, Settings, load_settings
+from forecaster.config import BUNDLED_CSV, Settings
 from forecaster.db import open_database, session_factory, transaction
 from forecaster.errors import ConfigError, LockBusy
 from forecaster.ingest import ingest_ticker
@@ -31,32 +31,17 @@ from forecaster.schema import JobRun, ModelVersion, Run
 from forecaster.sources.csvfile import CsvSource
 from forecaster.triggers import cron_trigger, missed_fire_time
 from jobs import daily_update
+from tests.conftest import tiny_env, tiny_settings
 from tests.invariants import check_invariants
 
 REPO = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEWEST_CSV_BAR = date(2020, 4, 24)
-TINY = {
-    "FORECASTER_WINDOW": "10",
-    "FORECASTER_UNITS": "4,4",
-    "FORECASTER_MAX_EPOCHS": "1",
-    "FORECASTER_FINETUNE_EPOCHS": "1",
-    "FORECASTER_PATIENCE": "1",
-}
+TINY = tiny_env()
 
 
 def tiny(tmp_path: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "data",
-        "window": 10,
-        "units": [4, 4],
-        "max_epochs": 1,
-        "patience": 1,
-        "finetune_epochs": 1,
-        "models": ["rnn"],
-    }
-    values.update(extra)
-    return load_settings(**values)
+    return tiny_settings(tmp_path, **{"models": ["rnn"], **extra})
 
 
 def context(settings: Settings, *, today: date, now: datetime) -> JobContext:

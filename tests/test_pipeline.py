@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import BUNDLED_CSV, Settings, load_settings
+from forecaster.config import BUNDLED_CSV, Settings
 from forecaster.db import open_database, session_factory, transaction
 from forecaster.forecasting import drift_forecast, naive_forecast
 from forecaster.ingest import ingest_ticker
@@ -18,6 +18,7 @@ from forecaster.pipeline import RoutineOptions, run_routine
 from forecaster.schema import Bar, Forecast, ModelVersion, Plot, Run, RunItem
 from forecaster.sources.csvfile import CsvSource
 from forecaster.store import load_bars
+from tests import conftest
 from tests.conftest import poison_after
 
 TICKER = "600519.SH"
@@ -27,18 +28,8 @@ KINDS = ("rnn", "lstm", "gru")
 
 
 def tiny_settings(tmp_path: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "data",
-        "window": 10,
-        "units": [4, 4],
-        "max_epochs": 2,
-        "patience": 1,
-        "finetune_epochs": 1,
-        "finetune_days": 60,
-        "batch_size": 64,
-    }
-    values.update(extra)
-    return load_settings(**values)
+    # Two epochs here, so early stopping and best-epoch selection have something to choose.
+    return conftest.tiny_settings(tmp_path, **{"max_epochs": 2, "finetune_days": 60, "batch_size": 64, **extra})
 
 
 def ready_db(settings: Settings) -> sessionmaker[Session]:
