@@ -24,7 +24,7 @@ from forecaster.config import Settings
 from forecaster.db import transaction
 from forecaster.errors import ForecasterError, Interrupted, LockBusy
 from forecaster.ingest import IngestResult, ingest_ticker
-from forecaster.lock import RunLock, lock_path
+from forecaster.lock import run_lock
 from forecaster.policy import Force
 from forecaster.schema import Bar, JobRun, Run
 from forecaster.sources import BarSource
@@ -135,9 +135,7 @@ def _tail(record: JobRecord) -> str:
 def _run_body(ctx: JobContext, job: str, record: JobRecord, body: Callable[[JobRecord], None]) -> None:
     try:
         ctx.check_stop()
-        lock = RunLock(
-            lock_path(ctx.settings), f"daemon {job}", wait_s=ctx.settings.job_lock_wait_s, should_stop=ctx.stopping
-        )
+        lock = run_lock(ctx.settings, f"daemon {job}", wait_s=ctx.settings.job_lock_wait_s, should_stop=ctx.stopping)
         with lock:
             with transaction(ctx.factory) as session:
                 close_stale_rows(session, keep=record.row_id, now=_naive_utc(ctx.now()))

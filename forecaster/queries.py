@@ -24,21 +24,23 @@ class TickerSummary:
 
 def ticker_summaries(session: Session) -> list[TickerSummary]:
     """One row per ticker with bars: counts, date range, sources, and its newest ingest."""
+    # Grouped by (ticker, source) in SQL and merged here: string aggregation is spelled
+    # differently in SQLite (group_concat) and PostgreSQL (string_agg), and sources are few.
     rows = session.execute(
-        select(
-            Bar.ticker,
-            func.count(),
-            func.min(Bar.trade_date),
-            func.max(Bar.trade_date),
-            func.group_concat(Bar.source.distinct()),
-        )
-        .group_by(Bar.ticker)
-        .order_by(Bar.ticker)
+        select(Bar.ticker, Bar.source, func.count(), func.min(Bar.trade_date), func.max(Bar.trade_date))
+        .group_by(Bar.ticker, Bar.source)
+        .order_by(Bar.ticker, Bar.source)
     ).all()
+    merged: dict[str, tuple[int, date, date, list[str]]] = {}
+    for ticker, source, count, first, last in rows:
+        n, lo, hi, sources = merged.get(ticker, (0, first, last, []))
+        merged[ticker] = (n + count, min(lo, first), max(hi, last), [*sources, source])
     factor_counts = dict(session.execute(select(AdjFactor.ticker, func.count()).group_by(AdjFactor.ticker)).all())
     return [
-        TickerSummary(ticker, count, first, last, sources, factor_counts.get(ticker, 0), last_ingest(session, ticker))
-        for ticker, count, first, last, sources in rows
+        TickerSummary(
+            ticker, count, first, last, ",".join(sources), factor_counts.get(ticker, 0), last_ingest(session, ticker)
+        )
+        for ticker, (count, first, last, sources) in merged.items()
     ]
 
 

@@ -11,15 +11,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, DateTime, Table, func, insert, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 from forecaster.schema import AdjFactor, Bar, Base, IngestLog
 
 Adjust = Literal["none", "qfq", "hfq"]
 _VALUE_COLUMNS = ["open", "high", "low", "close", "pre_close", "volume", "amount"]
-# How SQLAlchemy's SQLite DateTime type writes a naive datetime.
+# How SQLAlchemy's SQLite DateTime type writes a naive datetime (PostgreSQL's COPY reads it too).
 _DATETIME_TEXT = "%Y-%m-%d %H:%M:%S.%f"
+# The advisory-lock key space of per-ticker writes ("bars" in ASCII); the ticker's hash is the key.
+_BARS = 0x62617273
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,13 @@ def _none_for_nan(values: np.ndarray) -> list[float | None]:
 
 
 def _bulk_insert(session: Session, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert many rows whose date/datetime values are already ISO text.
+    """Insert many rows whose date/datetime values are already ISO text, by each database's own
+    bulk path: SQLAlchemy's per-row parameter processing would otherwise be most of an ingest.
 
-    On SQLite this goes straight to the driver's executemany: SQLAlchemy's per-row parameter
-    processing would otherwise be most of a bulk ingest's time. The text is exactly what
-    SQLAlchemy's own SQLite Date/DateTime types store and parse, so reads are unaffected.
-    Other databases take the portable Core path.
+    SQLite: the driver's executemany; the text is exactly what SQLAlchemy's SQLite Date/DateTime
+    types store and parse, so reads are unaffected. PostgreSQL: COPY FROM STDIN in text format,
+    where the server parses the ISO text into its date and timestamp columns. Both run inside
+    the session's transaction. (`db.make_engine` admits no other database.)
     """
     if not rows:
         return
@@ -56,17 +59,25 @@ def _bulk_insert(session: Session, table: Table, names: list[str], rows: list[tu
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         conn.exec_driver_sql(sql, rows)
         return
-    converters = [_from_iso_for(table.c[n].type) for n in names]
-    dicts = [{n: conv(v) for n, conv, v in zip(names, converters, row, strict=True)} for row in rows]
-    session.execute(insert(table), dicts)
+    driver = conn.connection.driver_connection  # psycopg 3's connection, in the session's transaction
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
-def _from_iso_for(column_type: Any) -> Any:
-    if isinstance(column_type, DateTime):
-        return lambda v: datetime.strptime(v, _DATETIME_TEXT)
-    if isinstance(column_type, Date):
-        return date.fromisoformat
-    return lambda v: v
+def _one_writer_per_ticker(session: Session, ticker: str) -> None:
+    """PostgreSQL: until this transaction ends, other writers of `ticker`'s bars and factors wait.
+
+    The upserts below read what is stored, then insert the rest. SQLite lets one writer in at a
+    time anyway; PostgreSQL (read committed) would let two ingests of one ticker (two machines,
+    or `forecaster ingest` beside a run) both insert the same new days, and the second fail on
+    the primary key. Waiting on a transaction-level advisory lock, the second reads after the
+    first commits and finds those bars unchanged.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        lock = text("SELECT pg_advisory_xact_lock(:space, hashtext(:ticker))")
+        session.execute(lock, {"space": _BARS, "ticker": ticker})
 
 
 def upsert_bars(session: Session, ticker: str, bars: pd.DataFrame, source: str, now: datetime) -> WriteCounts:
@@ -77,6 +88,7 @@ def upsert_bars(session: Session, ticker: str, bars: pd.DataFrame, source: str, 
     """
     if bars.empty:
         return WriteCounts()
+    _one_writer_per_ticker(session, ticker)
     days = bars["trade_date"].dt.strftime("%Y-%m-%d").tolist()
     existing = {
         row[0].isoformat(): tuple(row[1:])
@@ -119,6 +131,7 @@ def upsert_factors(session: Session, ticker: str, factors: pd.DataFrame, source:
     """Write adjustment factors; returns how many were new or different."""
     if factors.empty:
         return 0
+    _one_writer_per_ticker(session, ticker)
     days = factors["trade_date"].dt.strftime("%Y-%m-%d").tolist()
     existing = {
         d.isoformat(): f

@@ -52,8 +52,11 @@ def run_migrations_online() -> None:
         return
     if not config.get_main_option("sqlalchemy.url"):
         from forecaster.config import load_settings
+        from forecaster.db import parse_url
 
-        config.set_main_option("sqlalchemy.url", load_settings().db_url.replace("%", "%%"))
+        # parse_url: the same URLs as forecaster itself (`postgresql://` meaning psycopg 3).
+        url = parse_url(load_settings().db_url).render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     engine = engine_from_config(
         config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
     )

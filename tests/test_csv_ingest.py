@@ -14,6 +14,9 @@ from forecaster.schema import Bar, IngestLog
 from forecaster.sources.csvfile import CsvSource
 from forecaster.store import load_bars
 
+# Storage tests: each runs on SQLite and on PostgreSQL (see conftest).
+pytestmark = pytest.mark.both_databases
+
 TICKER = "600519.SH"
 TODAY = date(2026, 11, 27)
 COURSE_HEADER = ",date,open,close,high,low,volume,code"
@@ -69,7 +72,8 @@ def test_v_bars_view_gives_iso_dates(factory):
     assert ingest_ticker(factory, CsvSource(BUNDLED_CSV), TICKER, today=TODAY).ok
     with factory() as s:
         row = s.execute(text("select * from v_bars order by trade_date limit 1")).mappings().one()
-    assert dict(row) == {
+    # SQLite stores ISO text; PostgreSQL a date, which the driver gives as `date` (printed ISO).
+    assert {**row, "trade_date": str(row["trade_date"])} == {
         "ticker": TICKER,
         "trade_date": "2010-04-26",
         "open": 88.702,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.calendar import trading_days
 from forecaster.cli import cli
 from forecaster.db import transaction
-from forecaster.queries import forecasts, latest_forecasts
+from forecaster.queries import forecasts, latest_forecasts, ticker_summaries
 from forecaster.schema import Bar, Forecast
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -85,6 +85,7 @@ def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     return factory
 
 
+@pytest.mark.both_databases
 def test_forecasts_carry_actuals_and_errors(seeded):
     with seeded() as s:
         frame = forecasts(s, tickers=["600519.SH"], models=["rnn"], as_of=DAYS[10])
@@ -100,6 +101,7 @@ def test_forecasts_carry_actuals_and_errors(seeded):
     assert pending["model_version"].tolist() == [None, None]
 
 
+@pytest.mark.both_databases
 def test_since_until_filter_on_the_as_of_day(seeded):
     with seeded() as s:
         frame = forecasts(s, tickers=["000001.SZ"], since=DAYS[5], until=DAYS[7])
@@ -107,6 +109,7 @@ def test_since_until_filter_on_the_as_of_day(seeded):
     assert len(frame) == 3 * len(MODELS) * 2
 
 
+@pytest.mark.both_databases
 def test_latest_is_the_newest_as_of_of_each_ticker_and_model_and_matches_the_view(seeded):
     with seeded() as s:
         frame = latest_forecasts(s)
@@ -115,7 +118,7 @@ def test_latest_is_the_newest_as_of_of_each_ticker_and_model_and_matches_the_vie
     assert set(frame["as_of"]) == {DAYS[BARS - 1]}
     assert len(frame) == len(TICKERS) * len(MODELS) * 2  # both horizons of the newest as-of
     got = sorted(zip(frame["ticker"], frame["model"], frame["target_date"].map(str), frame["yhat"], strict=True))
-    assert got == sorted((r.ticker, r.model, r.target_date, r.yhat) for r in view)
+    assert got == sorted((r.ticker, r.model, str(r.target_date), r.yhat) for r in view)
     assert set(until["as_of"]) == {DAYS[20]} and set(until["model"]) == set(MODELS)
 
 
@@ -127,6 +130,7 @@ def test_the_one_ticker_latest_query_is_index_seeks_only(seeded):
     assert not [d for d in details if d.startswith("SCAN forecasts") or d.startswith("SCAN f ")], details
 
 
+@pytest.mark.both_databases
 def test_accuracy_windows_agree_with_v_accuracy_and_take_the_newest_days(seeded):
     with seeded() as s:
         full = {(r.ticker, r.model, r.horizon): r for r in s.execute(text("select * from v_accuracy")).all()}
@@ -174,6 +178,7 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+@pytest.mark.both_databases
 def test_forecasts_command_formats_are_machine_clean(seeded):
     as_json = invoke("-v", "forecasts", "--ticker", "600519.SH", "--latest", "--format", "json")
     assert as_json.exit_code == 0, as_json.output
@@ -201,6 +206,7 @@ def test_forecasts_command_usage_errors(seeded):
     assert none.exit_code == 0 and none.stdout.strip() == "no forecasts match"
 
 
+@pytest.mark.both_databases
 def test_evaluate_takes_the_model_filter(seeded):
     result = invoke("evaluate", "--model", "rnn", "--model", "drift", "--format", "json")
     rows = json.loads(result.stdout)
@@ -210,6 +216,7 @@ def test_evaluate_takes_the_model_filter(seeded):
     assert rows == [r for r in everything if r["model"] in ("rnn", "drift")]
 
 
+@pytest.mark.both_databases
 def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
     from datetime import UTC, datetime
 
@@ -236,7 +243,8 @@ def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
 
     def latest() -> list[tuple[object, ...]]:
         with factory() as s:
-            return [tuple(r) for r in s.execute(text("select ticker, model, as_of from latest_as_of")).all()]
+            rows = s.execute(text("select ticker, model, as_of from latest_as_of")).all()
+        return [(ticker, model, str(as_of)) for ticker, model, as_of in rows]  # text or date: ISO
 
     write(date(2020, 1, 3), 1.0)
     write(date(2020, 1, 2), 1.0)  # an older as-of (a backfill) does not move it back
@@ -244,7 +252,24 @@ def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
     write(date(2020, 1, 3), 2.0)  # replaced in place
     assert latest() == [("600519.SH", "naive", "2020-01-03")]
     with factory() as s:
-        assert s.execute(text("select as_of, yhat from v_latest_forecasts")).all() == [("2020-01-03", 2.0)]
+        assert [(str(d), y) for d, y in s.execute(text("select as_of, yhat from v_latest_forecasts"))] == [
+            ("2020-01-03", 2.0)
+        ]
     with transaction(factory) as s:
-        s.execute(text("delete from forecasts where as_of = '2020-01-03'"))
+        s.execute(text("delete from forecasts where as_of = :d"), {"d": date(2020, 1, 3)})
     assert latest() == [("600519.SH", "naive", "2020-01-02")]
+
+
+@pytest.mark.both_databases
+def test_ticker_summaries_count_bars_per_ticker_with_their_sources(factory):
+    with transaction(factory) as session:
+        seed_forecasts(session, models=("naive",), horizons=(1,))
+        values = {"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "pre_close": None, "volume": 1.0, "amount": None}
+        stamp = datetime(2024, 4, 1)
+        session.add(Bar(ticker="000001.SZ", trade_date=DAYS[BARS], source="csv", ingested_at=stamp, **values))
+    with factory() as s:
+        summaries = {t.ticker: t for t in ticker_summaries(s)}
+    assert sorted(summaries) == sorted(TICKERS)
+    other = summaries["000001.SZ"]
+    assert (other.bars, other.first, other.last, other.sources) == (BARS + 1, DAYS[0], DAYS[BARS], "csv,test")
+    assert (summaries["600519.SH"].bars, summaries["600519.SH"].sources) == (BARS, "test")

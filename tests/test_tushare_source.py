@@ -56,6 +56,7 @@ def bar_count(factory: sessionmaker[Session]) -> int:
         return int(s.scalar(select(func.count()).select_from(Bar)) or 0)
 
 
+@pytest.mark.both_databases  # bars and factors bulk-written, revised, read adjusted
 def test_normal_answer_is_stored_in_time_order_with_factors(fake, factory):
     rows = fake.add_bars(TICKER, date(2024, 1, 2), date(2024, 6, 27))
     source, _ = make_source(fake)
@@ -208,6 +209,7 @@ def test_unknown_ticker_is_an_error(fake, factory):
     assert not result.ok and "returned nothing" in (result.error or "")
 
 
+@pytest.mark.both_databases  # bars and factors bulk-written, revised, read adjusted
 def test_incremental_ingest_asks_only_for_recent_days_and_catches_revisions(fake, factory):
     rows = fake.add_bars(TICKER, date(2024, 1, 2), date(2024, 6, 27))
     source, _ = make_source(fake)

@@ -4,6 +4,11 @@ Grouping all forecasts to find each (ticker, model)'s newest as-of costs ~130 ms
 view at a million rows; a 2-column summary kept current on every insert makes the whole view a
 handful of index seeks per (ticker, model).
 
+SQLite and PostgreSQL each get their own triggers (SQLite's are unchanged since this revision
+first shipped); nothing else in the migrations differs between the two. PostgreSQL's are
+statement-level over transition tables: one summary upsert per INSERT statement, however many
+rows it writes, where SQLite (no statement-level triggers) fires per row.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-27
@@ -39,6 +44,54 @@ TRIGGERS = [
             GROUP BY ticker, model;
     END
     """,
+]
+
+# The same rules in plpgsql. An AFTER INSERT trigger's transition table holds only the rows the
+# statement really inserted (an upsert's updated rows go to UPDATE triggers, and as_of never
+# changes on update), so it plays the part of SQLite's per-row NEW.
+PG_TRIGGERS = [
+    """
+    CREATE FUNCTION latest_as_of_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO latest_as_of AS l (ticker, model, as_of)
+            SELECT ticker, model, max(as_of) FROM inserted GROUP BY ticker, model
+        ON CONFLICT (ticker, model) DO UPDATE SET as_of = greatest(l.as_of, excluded.as_of);
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER trg_forecasts_latest_insert AFTER INSERT ON forecasts
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION latest_as_of_after_insert()
+    """,
+    """
+    CREATE FUNCTION latest_as_of_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM latest_as_of AS l USING deleted AS d WHERE l.ticker = d.ticker AND l.model = d.model;
+        INSERT INTO latest_as_of (ticker, model, as_of)
+            SELECT f.ticker, f.model, max(f.as_of) FROM forecasts AS f
+            WHERE (f.ticker, f.model) IN (SELECT ticker, model FROM deleted)
+            GROUP BY f.ticker, f.model;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER trg_forecasts_latest_delete AFTER DELETE ON forecasts
+    REFERENCING OLD TABLE AS deleted
+    FOR EACH STATEMENT EXECUTE FUNCTION latest_as_of_after_delete()
+    """,
+]
+PG_DROP_TRIGGERS = [
+    "DROP TRIGGER IF EXISTS trg_forecasts_latest_delete ON forecasts",
+    "DROP TRIGGER IF EXISTS trg_forecasts_latest_insert ON forecasts",
+    "DROP FUNCTION IF EXISTS latest_as_of_after_delete()",
+    "DROP FUNCTION IF EXISTS latest_as_of_after_insert()",
+]
+SQLITE_DROP_TRIGGERS = [
+    "DROP TRIGGER IF EXISTS trg_forecasts_latest_delete",
+    "DROP TRIGGER IF EXISTS trg_forecasts_latest_insert",
 ]
 
 # CROSS JOIN makes SQLite loop over the small summary first and seek into forecasts by its
@@ -77,7 +130,7 @@ def upgrade() -> None:
         "INSERT INTO latest_as_of (ticker, model, as_of) "
         "SELECT ticker, model, max(as_of) FROM forecasts GROUP BY ticker, model"
     )
-    for trigger in TRIGGERS:
+    for trigger in PG_TRIGGERS if _postgresql() else TRIGGERS:
         op.execute(trigger)
     op.execute("DROP VIEW IF EXISTS v_latest_forecasts")
     op.execute(V_LATEST_FORECASTS)
@@ -86,6 +139,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS v_latest_forecasts")
     op.execute(V_LATEST_FORECASTS_0006)
-    op.execute("DROP TRIGGER IF EXISTS trg_forecasts_latest_delete")
-    op.execute("DROP TRIGGER IF EXISTS trg_forecasts_latest_insert")
+    for statement in PG_DROP_TRIGGERS if _postgresql() else SQLITE_DROP_TRIGGERS:
+        op.execute(statement)
     op.drop_table("latest_as_of")
+
+
+def _postgresql() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
