@@ -8,7 +8,8 @@ adds nothing; a day cut short is simply run again (each of its writes is idempot
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings
 from forecaster.db import transaction
 from forecaster.evaluation import matured_forecasts
+from forecaster.executor import Executor, open_executor
 from forecaster.pipeline import RoutineOptions, RunReport, run_routine
 from forecaster.plotting import backfill_figure, save_png
 from forecaster.records import close_dead_runs, record_plot
@@ -93,8 +95,12 @@ def backfill(
     options: RoutineOptions,
     today: date,
     on_day: Callable[[date, RunReport | None, int], None] = lambda day, report, total: None,
+    executor: Executor | None = None,
 ) -> BackfillReport:
-    """Run the routine as of every stored bar day in [start, end] that is not complete yet."""
+    """Run the routine as of every stored bar day in [start, end] that is not complete yet.
+
+    `executor=None`: the one the settings name, opened once for the whole range (a Dask cluster's
+    workers keep TensorFlow loaded from one day to the next)."""
     started = time.perf_counter()
     with transaction(factory) as session:
         # A killed earlier backfill may have finished its last day but not its run row.
@@ -103,34 +109,39 @@ def backfill(
         days = bar_days(session, tickers, start, end)
         done = complete_days(session, tickers, options.kinds, start, end)
     report = BackfillReport(days=days, skipped=len(done & set(days)))
-    for day in days:
-        if day in done:
-            on_day(day, None, len(days))
-            continue
-        with factory() as session:
-            present = list(
-                session.scalars(select(Bar.ticker).where(Bar.ticker.in_(list(tickers)), Bar.trade_date == day))
-            )
-        run = run_routine(
-            settings,
-            factory,
-            tickers=present,
-            options=RoutineOptions(
-                kinds=options.kinds,
-                as_of=day,
-                force=options.force,
-                seed=options.seed,
-                plots=False,
-                between=options.between,
-            ),
-            source=None,
-            today=today,
-            command="backfill",
-        )
-        report.runs.append(run)
-        on_day(day, run, len(days))
+    with nullcontext(executor) if executor is not None else open_executor(settings) as chosen:
+        for day in days:
+            if day in done:
+                on_day(day, None, len(days))
+            else:
+                run = _replay_day(settings, factory, tickers, day, options, today, chosen)
+                report.runs.append(run)
+                on_day(day, run, len(days))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _replay_day(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    tickers: Sequence[str],
+    day: date,
+    options: RoutineOptions,
+    today: date,
+    executor: Executor,
+) -> RunReport:
+    with factory() as session:
+        present = list(session.scalars(select(Bar.ticker).where(Bar.ticker.in_(list(tickers)), Bar.trade_date == day)))
+    return run_routine(
+        settings,
+        factory,
+        tickers=present,
+        options=replace(options, as_of=day, plots=False),
+        source=None,
+        today=today,
+        command="backfill",
+        executor=executor,
+    )
 
 
 def backfill_plot(

@@ -58,6 +58,23 @@ DAY = DayType()
 TICKER_OPTION = click.option(
     "--ticker", "-t", multiple=True, help="ts_code such as 600519.SH; repeatable (default: FORECASTER_TICKERS)."
 )
+TICKERS_FILE_OPTION = click.option(
+    "--tickers-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File of ts_codes, one a line, # comments (a watch-list, an index); adds to --ticker.",
+)
+
+
+def tickers_from(ticker: Sequence[str], tickers_file: Path | None) -> list[str]:
+    """The --ticker codes, then the --tickers-file ones, each once; [] when neither is given."""
+    from forecaster.tickers import normalize_ticker, read_tickers_file
+
+    codes = [normalize_ticker(t) for t in ticker]
+    if tickers_file is not None:
+        codes += read_tickers_file(tickers_file)
+    return list(dict.fromkeys(codes))
+
+
 MODELS_OPTION = click.option("--models", help="Comma-separated model kinds: rnn,lstm,gru (default: FORECASTER_MODELS).")
 SEED_OPTION = click.option(
     "--seed", type=int, help="Training seed (default: FORECASTER_SEED); same seed and data, same forecast."
@@ -102,9 +119,9 @@ def load_training_stack() -> None:
 @contextmanager
 def run_lock(settings: Settings, command: str) -> Iterator[None]:
     """One run at a time per database (see forecaster.lock); waits FORECASTER_LOCK_WAIT_S."""
-    from forecaster.lock import RunLock, lock_path
+    from forecaster.lock import run_lock as database_run_lock
 
-    with RunLock(lock_path(settings), command, wait_s=settings.lock_wait_s):
+    with database_run_lock(settings, command, wait_s=settings.lock_wait_s):
         yield
 
 
@@ -164,6 +181,7 @@ def db_current(settings: Settings) -> None:
 
 @cli.command()
 @TICKER_OPTION
+@TICKERS_FILE_OPTION
 @source_option("auto = tushare when a token is set, else the bundled CSV.")
 @click.option(
     "--csv", "csv_path", type=click.Path(path_type=Path), help="CSV file to read (course or tushare daily layout)."
@@ -174,6 +192,7 @@ def db_current(settings: Settings) -> None:
 def ingest(
     settings: Settings,
     ticker: Sequence[str],
+    tickers_file: Path | None,
     source: str,
     csv_path: Path | None,
     start: date | None,
@@ -185,9 +204,8 @@ def ingest(
     from forecaster.ingest import ingest_ticker
     from forecaster.progress import progress
     from forecaster.sources import make_source
-    from forecaster.tickers import normalize_ticker
 
-    tickers = [normalize_ticker(t) for t in ticker] if ticker else settings.tickers
+    tickers = tickers_from(ticker, tickers_file) or settings.tickers
     if start and end and start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
     bar_source = make_source(source, settings, csv_path)  # type: ignore[arg-type]  # Choice checked it
@@ -220,6 +238,7 @@ def _parse_kinds(models: str | None, settings: Settings) -> tuple[str, ...]:
 
 @cli.command()
 @TICKER_OPTION
+@TICKERS_FILE_OPTION
 @click.option(
     "--as-of",
     "as_of",
@@ -241,6 +260,7 @@ def _parse_kinds(models: str | None, settings: Settings) -> tuple[str, ...]:
 def run(
     settings: Settings,
     ticker: Sequence[str],
+    tickers_file: Path | None,
     as_of: date | None,
     models: str | None,
     force: str | None,
@@ -255,10 +275,8 @@ def run(
     run, each model's outcome and every forecast are recorded in the database. Exits 1 if any
     ticker or model failed (the others still ran).
     """
-    from forecaster.tickers import normalize_ticker
-
     kinds = _parse_kinds(models, settings)  # before any data or TensorFlow work
-    tickers = [normalize_ticker(t) for t in ticker] if ticker else settings.tickers
+    tickers = tickers_from(ticker, tickers_file) or settings.tickers
     with run_lock(settings, "run"):  # after the argument checks: a usage error never waits
         from forecaster.calendar import today_in
 
@@ -371,6 +389,7 @@ def echo_scores(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None 
 @click.option("--start", type=DAY, required=True, help="First as-of date to replay.")
 @click.option("--end", type=DAY, required=True, help="Last as-of date to replay.")
 @TICKER_OPTION
+@TICKERS_FILE_OPTION
 @MODELS_OPTION
 @click.option(
     "--retrain-every", type=click.IntRange(min=1), help="Retrain from scratch every N trading days (default 20)."
@@ -394,6 +413,7 @@ def backfill(
     start: date,
     end: date,
     ticker: Sequence[str],
+    tickers_file: Path | None,
     models: str | None,
     retrain_every: int | None,
     between: str,
@@ -409,12 +429,10 @@ def backfill(
     that day. Resumable: interrupted and started again, it continues with the first day not yet
     complete; a finished range adds nothing. Ends with the scores over the range and a plot.
     """
-    from forecaster.tickers import normalize_ticker
-
     if start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
     kinds = _parse_kinds(models, settings)
-    tickers = [normalize_ticker(t) for t in ticker] if ticker else settings.tickers
+    tickers = tickers_from(ticker, tickers_file) or settings.tickers
     updates: dict[str, Any] = {}
     if retrain_every is not None:
         updates["retrain_every"] = retrain_every
@@ -477,6 +495,7 @@ def backfill(
 
 @cli.command()
 @click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@TICKERS_FILE_OPTION
 @click.option("--since", type=DAY, help="First target date scored.")
 @click.option("--until", type=DAY, help="Last target date scored.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
@@ -506,6 +525,7 @@ def backfill(
 def evaluate(
     settings: Settings,
     ticker: Sequence[str],
+    tickers_file: Path | None,
     since: date | None,
     until: date | None,
     fmt: str,
@@ -534,9 +554,8 @@ def evaluate(
         return
     from forecaster.db import session_factory
     from forecaster.evaluation import accuracy
-    from forecaster.tickers import normalize_ticker
 
-    tickers = [normalize_ticker(t) for t in ticker] or None
+    tickers = tickers_from(ticker, tickers_file) or None
     with session_factory(open_db(settings))() as session:
         scored = accuracy(session, tickers=tickers, since=since, until=until)
     # Filtered after scoring: rel_mae still compares with naive on the same days.
@@ -549,6 +568,7 @@ _FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "
 
 @cli.command()
 @click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@TICKERS_FILE_OPTION
 @MODEL_FILTER_OPTION
 @click.option("--as-of", "as_of", type=DAY, help="Only the forecasts made as of this day.")
 @click.option("--since", type=DAY, help="First as-of day shown.")
@@ -559,6 +579,7 @@ _FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "
 def forecasts(
     settings: Settings,
     ticker: Sequence[str],
+    tickers_file: Path | None,
     model: Sequence[str],
     as_of: date | None,
     since: date | None,
@@ -577,9 +598,8 @@ def forecasts(
         raise click.BadParameter(f"--since {since} is after --until {until}")
     from forecaster.db import session_factory
     from forecaster.queries import forecasts as query_forecasts
-    from forecaster.tickers import normalize_ticker
 
-    tickers = [normalize_ticker(t) for t in ticker] or None
+    tickers = tickers_from(ticker, tickers_file) or None
     with session_factory(open_db(settings))() as session:
         frame = query_forecasts(
             session, tickers=tickers, models=list(model) or None, as_of=as_of, since=since, until=until, latest=latest
@@ -606,6 +626,7 @@ def _forecast_records(frame: Any, fmt: str) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@TICKERS_FILE_OPTION
 @click.option(
     "--out",
     "out_dir",
@@ -613,7 +634,7 @@ def _forecast_records(frame: Any, fmt: str) -> list[dict[str, Any]]:
     help="Folder to write index.html and its images into (default: <data dir>/report).",
 )
 @click.pass_obj
-def report(settings: Settings, ticker: Sequence[str], out_dir: Path | None) -> None:
+def report(settings: Settings, ticker: Sequence[str], tickers_file: Path | None, out_dir: Path | None) -> None:
     """Write a static HTML report: latest forecasts, accuracy vs baselines, and the plots.
 
     The page opens from disk (no server): images are copied next to it. The daily job and
@@ -621,9 +642,8 @@ def report(settings: Settings, ticker: Sequence[str], out_dir: Path | None) -> N
     """
     from forecaster.db import session_factory
     from forecaster.report import write_report
-    from forecaster.tickers import normalize_ticker
 
-    tickers = [normalize_ticker(t) for t in ticker] or None
+    tickers = tickers_from(ticker, tickers_file) or None
     with session_factory(open_db(settings))() as session:
         page = write_report(session, settings.data_dir, out_dir or settings.data_dir / "report", tickers=tickers)
     click.echo(f"report: {page}")

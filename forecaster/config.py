@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from forecaster.errors import ConfigError
 from forecaster.spec import MODEL_KINDS, ModelSpec, TrainSpec
-from forecaster.tickers import normalize_ticker
+from forecaster.tickers import normalize_ticker, read_tickers_file
 
 DEFAULT_CONFIG_FILE = Path("forecaster.toml")
 TUSHARE_URL = "http://api.waditu.com/dataapi"
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     # None means `sqlite:///<data_dir>/forecaster.db`, i.e. `sqlite:///data/forecaster.db`.
+    # `postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB` shares one database between machines.
     database_url: str | None = None
     tushare_token: SecretStr | None = Field(
         default=None,
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     scaling: str = _MODEL.scaling
     units: Annotated[list[int], NoDecode] = list(_MODEL.units)
     dropout: float = Field(default=_MODEL.dropout, ge=0, lt=1)
+    members: int = Field(default=_MODEL.members, ge=1, le=10)
     max_epochs: int = Field(default=_TRAIN.max_epochs, ge=1)
     batch_size: int = Field(default=_TRAIN.batch_size, ge=1)
     learning_rate: float = Field(default=_TRAIN.learning_rate, gt=0)
@@ -96,6 +98,16 @@ class Settings(BaseSettings):
     job_lock_wait_s: float = Field(default=1800, ge=0)
     log_format: Literal["text", "json"] = "text"
 
+    # Many tickers: a file of ts_codes (one a line, `#` comments) instead of FORECASTER_TICKERS;
+    # tushare calls at most this many a minute (set it to your account's limit).
+    tickers_file: Path | None = None
+    tushare_calls_per_minute: int = Field(default=200, ge=1)
+    # Where (ticker, model) tasks run: in this process, or on a Dask cluster (`dask_address`, e.g.
+    # tcp://scheduler:8786; unset: a cluster of this machine's cores). See forecaster.executor.
+    executor: Literal["local", "dask"] = "local"
+    dask_address: str | None = None
+    dask_retries: int = Field(default=1, ge=0)
+
     @field_validator("tickers", mode="before")
     @classmethod
     def _split_tickers(cls, value: Any) -> Any:
@@ -123,6 +135,14 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one ticker is needed")
         return list(dict.fromkeys(normalize_ticker(v) for v in value))
+
+    @model_validator(mode="after")
+    def _tickers_from_file(self) -> "Settings":
+        if self.tickers_file is not None:
+            if "tickers" in self.model_fields_set:
+                raise ConfigError("set FORECASTER_TICKERS or FORECASTER_TICKERS_FILE, not both")
+            self.tickers = read_tickers_file(self.tickers_file)
+        return self
 
     @property
     def db_url(self) -> str:

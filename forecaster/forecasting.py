@@ -28,6 +28,15 @@ class Point:
     yhat: float
 
 
+@dataclass(frozen=True)
+class ValidationSeries:
+    """Predicted vs actual on a model's validation slice (first horizon), for its plot."""
+
+    dates: pd.DatetimeIndex
+    actual: FloatArray
+    predicted: FloatArray
+
+
 def target_dates(as_of: date, horizon: int) -> list[date]:
     """The next `horizon` trading days (weekdays past the calendar's end, with a warning)."""
     return next_trading_days(as_of, horizon)

@@ -6,9 +6,12 @@ smoke test trains as a quick health check of the whole training stack. Compiling
 loss) belongs to whoever trains the model, not here.
 """
 
+from collections.abc import Iterator
+from itertools import count
 from typing import Literal, get_args
 
 import keras
+import numpy as np
 
 from forecaster.errors import ConfigError
 
@@ -24,10 +27,15 @@ def build_model(
     units: tuple[int, int] = (80, 100),
     dropout: float = 0.2,
     outputs: int = 1,
+    seed: int | None = None,
 ) -> keras.Model:
     """The course's stock forecaster: recurrent → dropout → recurrent → dropout → dense.
 
     Input (batch, window, n_features); output (batch, outputs), linear (a regression head).
+    Every initializer and dropout layer gets its own seed, derived from `seed`; None: from one
+    draw of NumPy's global generator, which `training.seed_everything` seeds. Never from Python's
+    global `random` (Keras' default): a Dask worker's own threads draw from it while a task
+    builds its network, so seeds taken from it differ from run to run there.
     """
     # `kind` usually comes from settings or the CLI, so the Literal alone does not guard it;
     # fail with a user-facing error before any layer (or TensorFlow state) is created.
@@ -40,13 +48,24 @@ def build_model(
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
     layer = _recurrent_layer(kind)
+    seeds = count(int(np.random.randint(1, 2**31 - 1)) if seed is None else seed)
     inputs = keras.Input(shape=(window, n_features), name="window")  # (batch, window, features)
-    x = layer(units[0], return_sequences=True, name=f"{kind}_1")(inputs)  # (batch, window, u0)
-    x = keras.layers.Dropout(dropout, name="dropout_1")(x)
-    x = layer(units[1], name=f"{kind}_2")(x)  # (batch, u1): last step only
-    x = keras.layers.Dropout(dropout, name="dropout_2")(x)
-    outputs_ = keras.layers.Dense(outputs, name="forecast")(x)  # (batch, outputs)
+    x = layer(units[0], return_sequences=True, name=f"{kind}_1", **_seeded(seeds))(inputs)  # (batch, window, u0)
+    x = keras.layers.Dropout(dropout, name="dropout_1", seed=next(seeds))(x)
+    x = layer(units[1], name=f"{kind}_2", **_seeded(seeds))(x)  # (batch, u1): last step only
+    x = keras.layers.Dropout(dropout, name="dropout_2", seed=next(seeds))(x)
+    dense_init = keras.initializers.GlorotUniform(seed=next(seeds))
+    outputs_ = keras.layers.Dense(outputs, name="forecast", kernel_initializer=dense_init)(x)  # (batch, outputs)
     return keras.Model(inputs, outputs_, name=f"{kind}_forecaster")
+
+
+def _seeded(seeds: Iterator[int]) -> dict[str, object]:
+    """A recurrent layer's usual initializers (and its cell's dropout), each with its own seed."""
+    return {
+        "kernel_initializer": keras.initializers.GlorotUniform(seed=next(seeds)),
+        "recurrent_initializer": keras.initializers.Orthogonal(seed=next(seeds)),
+        "seed": next(seeds),
+    }
 
 
 def _recurrent_layer(kind: RecurrentKind) -> type[keras.layers.Layer]:

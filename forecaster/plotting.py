@@ -3,7 +3,6 @@
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -11,20 +10,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from forecaster.forecasting import Point
-from forecaster.windows import FloatArray
+from forecaster.forecasting import Point, ValidationSeries
 
 # One colour per model, stable across plots; baselines are grey and dashed.
 COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "naive": "0.35", "drift": "0.6"}
 HISTORY_DAYS = 60
 ROLLING_DAYS = 20  # the window of the rolling mean absolute error
-
-
-@dataclass(frozen=True)
-class ValidationSeries:
-    dates: pd.DatetimeIndex
-    actual: FloatArray
-    predicted: FloatArray
 
 
 def forecast_figure(

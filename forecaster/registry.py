@@ -1,25 +1,27 @@
 """Model versions: `.keras` files under <data_dir>/models, and their rows.
 
 A version is immutable: fine-tuning makes a child version (parent_id) with a new file. The file's
-sha256 is checked on every load; a mismatch or an unreadable file raises `ModelFileError`, and
-the routine then retrains instead of forecasting with a model it cannot trust.
+sha256 is checked on every load (by the task that loads it, wherever it runs); a mismatch or an
+unreadable file raises `ModelFileError`, and the routine then retrains instead of forecasting
+with a model it cannot trust. Only the driver reads and writes these files and rows: tasks get
+and return the files' bytes.
 """
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import keras
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecaster.modelfiles import load_model, save_model
-from forecaster.scaling import Scaler, scaler_from_params
+from forecaster.errors import ModelFileError
+from forecaster.modelfiles import read_model_file, write_atomic
 from forecaster.schema import ModelVersion
 from forecaster.spec import ModelSpec, TrainSpec
-from forecaster.training import Fitted
+from forecaster.tasks import ParentModel, TrainedModel
 
 
 @dataclass(frozen=True)
@@ -28,45 +30,44 @@ class SavedFile:
     sha256: str
 
 
-def save_file(data_dir: Path, ticker: str, kind: str, as_of: date, model: keras.Model) -> SavedFile:
+def save_file(data_dir: Path, ticker: str, as_of: date, trained: TrainedModel) -> SavedFile:
     """Write the model file (atomically) before its row exists: a crash in between leaves an
     unreferenced file, never a row pointing at a missing or half-written one."""
+    if hashlib.sha256(trained.data).hexdigest() != trained.sha256:  # changed on its way from the task
+        raise ModelFileError(f"the model file of {ticker} {trained.spec.kind} arrived damaged (sha256 mismatch)")
+    kind = trained.spec.kind
     relpath = Path("models") / ticker / kind / f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}.keras"
-    sha = save_model(model, data_dir / relpath)
-    return SavedFile(relpath.as_posix(), sha)
+    return SavedFile(relpath.as_posix(), write_atomic(data_dir / relpath, trained.data))
 
 
 def add_version(
     session: Session,
     *,
     ticker: str,
-    spec: ModelSpec,
+    trained: TrainedModel,
     train: TrainSpec,
-    fitted: Fitted,
     saved: SavedFile,
     as_of: date,
-    action: str,
-    parent_id: int | None,
     now: datetime,
 ) -> ModelVersion:
     version = ModelVersion(
         ticker=ticker,
-        kind=spec.kind,
-        parent_id=parent_id,
-        action=action,
+        kind=trained.spec.kind,
+        parent_id=trained.parent_id,
+        action=trained.action,
         as_of=as_of,
-        train_start=fitted.train_start,
-        train_end=fitted.train_end,
+        train_start=trained.train_start,
+        train_end=trained.train_end,
         path=saved.relpath,
         sha256=saved.sha256,
-        spec=spec.to_json(),
+        spec=trained.spec.to_json(),
         training=train.to_json(),
-        scaler=json.dumps(fitted.scaler.params(), sort_keys=True),
+        scaler=json.dumps(trained.scaler, sort_keys=True),
         seed=train.seed,
-        epochs_run=fitted.epochs_run,
-        train_loss=fitted.train_loss,
-        val_loss=fitted.val_loss,
-        train_seconds=fitted.seconds,
+        epochs_run=trained.epochs_run,
+        train_loss=trained.train_loss,
+        val_loss=trained.val_loss,
+        train_seconds=trained.seconds,
         created_at=now,
     )
     session.add(version)
@@ -85,6 +86,14 @@ def latest_version(session: Session, ticker: str, kind: str, as_of: date) -> Mod
     ).first()
 
 
-def load_version(version: ModelVersion, data_dir: Path) -> tuple[keras.Model, Scaler, ModelSpec]:
-    model = load_model(data_dir / version.path, expected_sha256=version.sha256)
-    return model, scaler_from_params(json.loads(version.scaler)), ModelSpec.from_json(version.spec)
+def read_parent(version: ModelVersion, data_dir: Path) -> ParentModel:
+    """What a task needs to fine-tune or reuse `version`; a missing file raises ModelFileError
+    (the bytes' sha256 is checked by the task, after they have travelled)."""
+    return ParentModel(
+        version_id=version.id,
+        path=version.path,
+        data=read_model_file(data_dir / version.path),
+        sha256=version.sha256,
+        scaler=json.loads(version.scaler),
+        spec=ModelSpec.from_json(version.spec),
+    )

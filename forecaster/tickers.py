@@ -1,6 +1,7 @@
 """Ticker codes: everything is stored in tushare's `ts_code` form, e.g. `600519.SH`."""
 
 import re
+from pathlib import Path
 
 from forecaster.errors import ConfigError
 
@@ -31,3 +32,24 @@ def normalize_ticker(raw: str | int) -> str:
         code = text.zfill(6)
         return f"{code}.{exchange_of(code)}"
     raise ConfigError(f"not a ticker: {raw!r} (expected a ts_code such as 600519.SH)")
+
+
+def read_tickers_file(path: Path) -> list[str]:
+    """A named set of tickers (a watch-list, an index): one ts_code a line, `#` starts a comment,
+    blank lines are skipped, repeats are dropped. A bad line is refused, naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read tickers file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    codes: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            codes.append(normalize_ticker(entry))
+        except ConfigError as exc:
+            raise ConfigError(f"tickers file {path} line {number}: {exc}") from None
+    if not codes:
+        raise ConfigError(f"tickers file {path} lists no ticker")
+    return list(dict.fromkeys(codes))

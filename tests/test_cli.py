@@ -35,6 +35,8 @@ def test_every_command_has_help_text():
         assert result.exit_code == 0 and "Usage:" in result.output
 
 
+@pytest.mark.both_databases
+@pytest.mark.usefixtures("db_url")  # a PostgreSQL variant runs with FORECASTER_DATABASE_URL set
 def test_ingest_then_status_on_the_bundled_csv():
     first = invoke("ingest")
     assert first.exit_code == 0, first.output
@@ -83,11 +85,17 @@ def test_tushare_source_without_token_is_refused():
     assert result.exit_code == 1 and "no tushare token" in result.stderr
 
 
-def test_db_commands():
+@pytest.mark.both_databases
+def test_db_commands(db_url: str):
+    from sqlalchemy import make_url
+
     up = invoke("db", "upgrade")
     assert up.exit_code == 0 and "at schema revision" in up.output
     current = invoke("db", "current")
     assert current.exit_code == 0 and "code head" in current.output
+    password = make_url(db_url).password
+    if password:  # shown as *** wherever the URL is printed
+        assert str(password) not in up.output + current.output and ":***@" in current.output
 
 
 def test_ingest_from_tushare_never_prints_the_token():

@@ -191,7 +191,7 @@ def test_one_failing_model_does_not_stop_the_others(settings, factory, monkeypat
             raise RuntimeError("simulated training crash")
         return real(bars, spec, train, **kw)
 
-    monkeypatch.setattr("forecaster.pipeline.train_new", flaky)
+    monkeypatch.setattr("forecaster.tasks.train_new", flaky)  # where the task looks it up
     report = routine(settings, factory)
     assert not report.ok
     outcomes = {o.model: o for o in report.tickers[0].outcomes}

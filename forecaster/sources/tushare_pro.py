@@ -8,6 +8,7 @@ bound, splits long ranges, and treats an empty answer for open days as the failu
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -46,6 +47,42 @@ def make_client(token: str, api_url: str, timeout_s: float) -> Any:
     return api
 
 
+class CallBudget:
+    """At most `per_minute` calls in any 60 seconds: one budget for every call a source makes,
+    so an ingest of many tickers paces itself instead of running into the service's limit.
+
+    A sliding window, not a token bucket: the service counts calls per minute, and a full
+    bucket's burst plus its refill would allow up to twice the limit within one minute.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        window_s: float = 60.0,
+    ) -> None:
+        self.per_minute = per_minute
+        self._clock, self._sleep, self._window_s = clock, sleep, window_s
+        self._calls: deque[float] = deque()  # when the calls of the last window were made
+
+    def acquire(self) -> float:
+        """Wait, if need be, until one more call fits; returns the seconds waited."""
+        waited = 0.0
+        now = self._clock()
+        while True:
+            while self._calls and now - self._calls[0] >= self._window_s:
+                self._calls.popleft()
+            if len(self._calls) < self.per_minute:
+                self._calls.append(now)
+                return waited
+            pause = self._calls[0] + self._window_s - now
+            self._sleep(pause)
+            waited += pause
+            now = self._clock()
+
+
 class TushareSource:
     name = "tushare"
 
@@ -62,6 +99,7 @@ class TushareSource:
         row_limit: int = ROW_LIMIT,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        calls_per_minute: int | None = None,
     ) -> None:
         self._token = token
         self.description = f"tushare Pro at {api_url}"
@@ -73,6 +111,8 @@ class TushareSource:
         self._row_limit = row_limit
         self._sleep = sleep
         self._clock = clock
+        # One budget per source: the ingest loop uses one source for all its tickers.
+        self.budget = CallBudget(calls_per_minute, clock=clock, sleep=sleep) if calls_per_minute else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TushareSource":
@@ -87,6 +127,7 @@ class TushareSource:
             retry_total_s=settings.tushare_retry_total_s,
             history_start=settings.history_start,
             timezone=settings.timezone,
+            calls_per_minute=settings.tushare_calls_per_minute,
         )
 
     def fetch(self, ticker: str, start: date | None, end: date) -> Fetched:
@@ -138,6 +179,10 @@ class TushareSource:
         attempt = 0
         while True:
             attempt += 1
+            if self.budget is not None:
+                # Retries count too (the service counts every call); pacing is not failing, so
+                # the time spent waiting for the budget does not use up the retry bound.
+                deadline += self.budget.acquire()
             try:
                 frame: pd.DataFrame = self._api.query(api_name, **params)
                 if frame.empty and expect_rows:

@@ -1,0 +1,204 @@
+"""The Dask executor: a 2-worker LocalCluster runs a multi-ticker daily job and writes the same
+rows as the local executor (same seeds, same forecasts), even when a worker dies mid-task."""
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster, WorkerPlugin
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import Settings
+from forecaster.db import open_database, session_factory
+from forecaster.errors import Interrupted
+from forecaster.executor import DaskExecutor, Executor
+from forecaster.pipeline import RoutineOptions, RunReport, run_routine
+from forecaster.policy import Decision
+from forecaster.sources.csvfile import CsvSource
+from forecaster.spec import ModelSpec, TrainSpec
+from forecaster.tasks import ModelResult, ModelTask, run_model_task
+from tests.conftest import tiny_settings
+from tests.tushare_server import DAILY_FIELDS, synthetic_daily
+
+TICKERS = ["600000.SH", "000001.SZ", "300750.SZ"]
+KINDS = ("rnn",)  # the cheapest network: the subject here is where tasks run, not what they train
+TODAY = date(2024, 6, 28)
+DAYS = (date(2024, 6, 26), date(2024, 6, 27))  # a first run (retrain), then a daily one (fine-tune)
+
+
+def synthetic_csv(folder: Path) -> Path:
+    """Short histories (about 100 trading days) of three tickers, in tushare's CSV layout."""
+    rows = [
+        row
+        for seed, ticker in enumerate(TICKERS)
+        for row in synthetic_daily(ticker, date(2024, 2, 1), DAYS[-1], seed=seed, price=10.0 + 20 * seed)
+    ]
+    path = folder / "bars.csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=DAILY_FIELDS).to_csv(path, index=False)
+    return path
+
+
+def daily_job(folder: Path, executor: Executor | None) -> tuple[sessionmaker[Session], list[RunReport]]:
+    settings: Settings = tiny_settings(folder, tickers=TICKERS, models=list(KINDS))
+    factory = session_factory(open_database(settings.db_url))
+    source = CsvSource(synthetic_csv(folder))
+    reports = [
+        run_routine(
+            settings,
+            factory,
+            tickers=TICKERS,
+            options=RoutineOptions(kinds=KINDS, as_of=day, plots=False),
+            source=source if day == DAYS[0] else None,
+            today=TODAY,
+            executor=executor,
+        )
+        for day in DAYS
+    ]
+    return factory, reports
+
+
+def rows(factory: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the job writes, without ids or timestamps (results come back in any order)."""
+    queries = {
+        "forecasts": "select f.ticker, f.model, f.as_of, f.target_date, f.horizon, f.yhat, v.as_of, v.action "
+        "from forecasts f left join model_versions v on v.id = f.model_version_id",
+        "versions": "select v.ticker, v.kind, v.as_of, v.action, p.as_of, v.epochs_run, v.train_loss, v.val_loss "
+        "from model_versions v left join model_versions p on p.id = v.parent_id",
+        "items": "select r.command, i.ticker, i.model, i.action, i.status, v.as_of from run_items i "
+        "join runs r on r.id = i.run_id left join model_versions v on v.id = i.model_version_id",
+    }
+    with factory() as s:
+        return {name: sorted(tuple(r) for r in s.execute(text(sql)).all()) for name, sql in queries.items()}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    # Two single-threaded worker processes, as on a small cluster; no dashboard (no bokeh here).
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster, set_as_default=False) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+def local_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[Any, ...]]]:
+    factory, reports = daily_job(tmp_path_factory.mktemp("local"), None)
+    assert all(r.ok for r in reports)
+    return rows(factory)
+
+
+def test_a_two_worker_cluster_writes_what_the_local_executor_writes(client, local_rows, tmp_path):
+    factory, reports = daily_job(tmp_path, DaskExecutor(client))
+    failures = [(t.ticker, o.model, o.error) for r in reports for t in r.tickers for o in t.outcomes if o.error]
+    assert all(r.ok for r in reports), failures
+    got = rows(factory)
+    assert len(got["forecasts"]) == 2 * len(TICKERS) * (len(KINDS) + 2)  # two days, models and baselines
+    assert {(v[3], v[4]) for v in got["versions"]} == {("retrain", None), ("finetune", DAYS[0].isoformat())}
+    assert got == local_rows
+
+
+class KillOnFirstTask(WorkerPlugin):
+    """Kills (os._exit) the worker that starts the cluster's first forecast task, a moment into
+    it; a marker file makes it once per cluster, so the worker the nanny restarts lives on."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if finish != "executing" or not str(key).startswith("forecast-"):
+            return
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        threading.Timer(0.2, os._exit, args=(1,)).start()
+
+
+def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(client, local_rows, tmp_path):
+    marker = tmp_path / "killed"
+    client.register_plugin(KillOnFirstTask(str(marker)), name="kill-once")
+    try:
+        factory, reports = daily_job(tmp_path / "job", DaskExecutor(client))
+    finally:
+        client.unregister_worker_plugin("kill-once")
+    assert marker.exists()  # a worker really died
+    assert all(r.ok for r in reports)
+    assert rows(factory) == local_rows
+
+
+# --- the driver loop, with a stand-in client (no cluster) ------------------------------------
+
+
+class FakeFuture:
+    def __init__(self, task: ModelTask, error: Exception | None) -> None:
+        self.task, self.error = task, error
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> ModelResult:
+        if self.error is not None:
+            raise self.error
+        return ModelResult(self.task.ticker, self.task.kind, self.task.as_of, "retrain", "test", forecast=[1.0])
+
+
+class FakeClient:
+    """Answers every task at once; `lost` tickers' futures raise as a KilledWorker would."""
+
+    def __init__(self, lost: set[str]) -> None:
+        self.lost = lost
+        self.keys: list[str] = []
+        self.cancelled: list[str] = []
+
+    def nthreads(self) -> dict[str, int]:
+        return {"tcp://w1": 1}
+
+    def submit(self, fn: Any, task: ModelTask, *, key: str, pure: bool, retries: int) -> FakeFuture:
+        assert fn is run_model_task and not pure and retries == 1
+        self.keys.append(key)
+        error = RuntimeError("Attempted to run task on 4 different workers\nmore") if task.ticker in self.lost else None
+        return FakeFuture(task, error)
+
+    def cancel(self, futures: list[FakeFuture]) -> None:
+        self.cancelled += [f.task.ticker for f in futures]
+
+
+def tasks(n: int) -> list[ModelTask]:
+    spec, decision = ModelSpec(kind="rnn"), Decision("retrain", "no model yet")
+    return [ModelTask(f"60000{i}.SH", "rnn", DAYS[0], pd.DataFrame(), spec, TrainSpec(), decision) for i in range(n)]
+
+
+def test_a_task_lost_on_the_cluster_is_one_failed_result_and_keys_are_never_reused():
+    client = FakeClient(lost={"600001.SH"})
+    results = list(DaskExecutor(client).map(tasks(3), lambda: None))
+    assert [r.ticker for r in results] == ["600000.SH", "600001.SH", "600002.SH"]
+    lost = "task lost on the Dask cluster: RuntimeError: Attempted to run task on 4 different workers"
+    assert [r.error for r in results] == [None, lost, None]
+    assert len(set(client.keys)) == 3 and client.cancelled == []
+
+
+def test_a_stop_writes_nothing_more_and_cancels_what_is_in_flight():
+    client = FakeClient(lost=set())
+    handed: list[str] = []
+
+    def checkpoint() -> None:  # the stop is asked once two results are written
+        if len(handed) == 2:
+            raise Interrupted("stop requested")
+
+    def write_all(results: Iterator[ModelResult]) -> None:
+        for result in results:
+            handed.append(result.ticker)
+
+    with pytest.raises(Interrupted):
+        write_all(DaskExecutor(client, window=4).map(tasks(10), checkpoint))
+    assert handed == ["600000.SH", "600001.SH"]
+    assert len(client.keys) == 4  # the window: the other 6 were never submitted
+    assert client.cancelled == ["600002.SH", "600003.SH"]
