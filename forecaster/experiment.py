@@ -10,7 +10,7 @@ end of the training rows, and the test rows are touched once, to score.
 with this product's current model settings, so improvements are measured on the same dates.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,27 @@ def load_course_bars(settings: Settings) -> pd.DataFrame:
     return bars.astype("float64")
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """One-day-ahead forecasts over a held-out block, with what they are scored against."""
+
+    yhat: FloatArray  # (targets,)
+    actual: FloatArray  # (targets,)
+    last_close: FloatArray  # (targets,) the close before each target: naive, and the direction pivot
+    epochs: int
+
+
+def holdout(train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> Holdout:
+    """Train once on `train_rows`, forecast every window inside `test_rows` (its first
+    `spec.window` rows are history only)."""
+    fitted = train_new(train_rows, spec, train, label=f"{spec.kind} seed {train.seed}")
+    test = prepare(test_rows, spec)
+    scaled = np.asarray(fitted.model(fitted.scaler.transform_x(test.x), training=False), dtype="float64")
+    actual = test.y[:, 0]
+    last_close = test_rows["close"].to_numpy()[spec.window - 1 : spec.window - 1 + len(actual)]
+    return Holdout(fitted.scaler.inverse_y(test.x, scaled)[:, 0], actual, last_close, fitted.epochs_run)
+
+
 def course_experiment(
     settings: Settings, *, kinds: tuple[str, ...], course_settings: bool, seeds: int, epochs: int | None = None
 ) -> list[dict[str, object]]:
@@ -69,44 +90,53 @@ def course_experiment(
     train_rows, test_rows = bars.iloc[:COURSE_TRAIN_ROWS], bars.iloc[COURSE_TRAIN_ROWS:]
     results: list[dict[str, object]] = []
     target = "open" if course_settings else settings.target
-    last_close: FloatArray | None = None
-    actual: FloatArray | None = None
+    scale = _scale(train_rows, target)
+    last: Holdout | None = None
     for kind in kinds:
         per_seed: list[Scores] = []
+        moves: list[float] = []
         for i in range(seeds):
-            seed = settings.seed + i
             spec = course_model_spec(kind) if course_settings else model_spec(settings, kind)
             spec = replace(spec, horizon=1, adjust="none")  # one day ahead; the file has no factors
+            # An averaged model of k members uses seeds seed .. seed + k - 1: space the runs k apart
+            # so that no two runs share a member.
+            seed = settings.seed + i * spec.members
             train = course_train_spec(seed) if course_settings else train_spec(settings, seed)
             if epochs is not None:
                 train = replace(train, max_epochs=epochs, patience=min(train.patience, epochs))
-            fitted = train_new(train_rows, spec, train, label=f"course {kind} seed {seed}")
-            test = prepare(test_rows, spec)  # windows inside the 300 test rows: 240 targets
-            scaled = np.asarray(fitted.model(fitted.scaler.transform_x(test.x), training=False), dtype="float64")
-            yhat = fitted.scaler.inverse_y(test.x, scaled)[:, 0]
-            actual = test.y[:, 0]
-            # The close on the day before each target: the naive forecast, and the direction pivot.
-            last_close = test_rows["close"].to_numpy()[spec.window - 1 : spec.window - 1 + len(actual)]
-            per_seed.append(score(yhat, actual, last_close, _scale(train_rows, target)))
-        results.append(_row(kind, target, per_seed, settings.seed))
-    if actual is None or last_close is None:
+            last = holdout(train_rows, test_rows, spec, train)
+            per_seed.append(score(last.yhat, last.actual, last.last_close, scale))
+            moves.append(float(np.mean(np.abs(last.yhat - last.last_close))))
+        results.append(_row(kind, target, per_seed, _seeds_label(settings.seed, seeds, spec.members), moves))
+    if last is None:
         return results
-    scale = _scale(train_rows, target)
     train_close = train_rows["close"].to_numpy()
     step = (train_close[-1] - train_close[0]) / (len(train_close) - 1)
-    naive = score(last_close, actual, last_close, scale)
-    drift = score(last_close + step, actual, last_close, scale)
-    results += [_row("naive", target, [naive], None), _row("drift", target, [drift], None)]
+    naive = score(last.last_close, last.actual, last.last_close, scale)
+    drift = score(last.last_close + step, last.actual, last.last_close, scale)
+    results += [_row("naive", target, [naive], "-", [0.0]), _row("drift", target, [drift], "-", [abs(step)])]
     for row in results:
         row["rel_mae"] = float(row["mae"]) / naive.mae  # type: ignore[arg-type]
+        row["rel_mae_sd"] = float(row["mae_sd"]) / naive.mae  # type: ignore[arg-type]
     return results
+
+
+def _seeds_label(first: int, runs: int, members: int) -> str:
+    """'7..9' for three single networks; '7..9, 10..12' for two runs of three averaged members."""
+    if members == 1:
+        return f"{first}..{first + runs - 1}"
+    return ", ".join(f"{first + i * members}..{first + (i + 1) * members - 1}" for i in range(runs))
 
 
 def _scale(train_rows: pd.DataFrame, target: str) -> float:
     return naive_scale(train_rows[target].to_numpy()[1:], train_rows["close"].to_numpy()[:-1])
 
 
-def _row(model: str, target: str, runs: list[Scores], first_seed: int | None) -> dict[str, object]:
+def _row(model: str, target: str, runs: list[Scores], seeds: str, moves: list[float]) -> dict[str, object]:
+    """Mean (and spread, over seeds) of each score. `move` is how far the forecasts stray from
+    the last close on average: naive's MAE is how far the price actually moved, so a model whose
+    `move` is a small fraction of it has learnt to stay near the last value."""
+
     def mean(name: str) -> float:
         return float(np.mean([getattr(r, name) for r in runs]))
 
@@ -116,7 +146,7 @@ def _row(model: str, target: str, runs: list[Scores], first_seed: int | None) ->
     return {
         "model": model,
         "target": target,
-        "seeds": "-" if first_seed is None else f"{first_seed}..{first_seed + len(runs) - 1}",
+        "seeds": seeds,
         "n": runs[0].n,
         "mse": mean("mse"),
         "rmse": mean("rmse"),
@@ -126,4 +156,6 @@ def _row(model: str, target: str, runs: list[Scores], first_seed: int | None) ->
         "mase": mean("mase"),
         "rel_mae": float("nan"),
         "hit_rate": mean("hit_rate"),
+        "hit_rate_sd": spread("hit_rate"),
+        "move": float(np.mean(moves)),
     }

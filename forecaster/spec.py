@@ -27,10 +27,13 @@ class ModelSpec:
     horizon: int = 1  # trading days forecast after the as-of date
     target: str = "close"  # the bar column forecast
     features: tuple[str, ...] = ("close",)  # bar columns fed to the network, per day
-    scaling: str = "relative"  # relative (per-window) | minmax (the course's)
+    # Defaults chosen by the walk-forward search in the training years (bench/search.py,
+    # bench/results/search.json): logret scaling and no dropout; everything else as it was.
+    scaling: str = "logret"  # logret (per-window, against the last close) | relative | minmax (the course's)
     units: tuple[int, int] = (80, 100)
-    dropout: float = 0.2
+    dropout: float = 0.0
     adjust: Literal["none", "qfq", "hfq"] = "qfq"  # price basis read for training and forecasting
+    members: int = 1  # networks trained with seeds seed, seed + 1, ... and averaged into one model
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -42,6 +45,8 @@ class ModelSpec:
         unknown = set(self.features) - set(FEATURE_COLUMNS)
         if unknown or self.target not in self.features:
             raise ConfigError(f"features must be among {FEATURE_COLUMNS} and include the target {self.target!r}")
+        if not 1 <= self.members <= 10:
+            raise ConfigError(f"members must be 1..10, not {self.members}")
         if self.window < 2 or not 1 <= self.horizon <= 20:
             raise ConfigError(f"window must be >= 2 and horizon 1..20 (got {self.window}, {self.horizon})")
 
@@ -86,6 +91,7 @@ def model_spec(settings: "Settings", kind: str) -> ModelSpec:
         scaling=settings.scaling,
         units=(settings.units[0], settings.units[1]),
         dropout=settings.dropout,
+        members=settings.members,
     )
 
 

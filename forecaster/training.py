@@ -63,20 +63,57 @@ def seed_everything(seed: int) -> None:
 
 
 def train_new(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = "") -> Fitted:
-    """Fresh weights on the whole history given (everything up to the as-of date)."""
+    """Fresh weights on the whole history given (everything up to the as-of date).
+
+    With `spec.members` > 1, that many networks are trained (seeds seed, seed + 1, ...), each
+    with its own early stop, and joined into one model whose output is their mean: averaging
+    independent fits cancels part of each one's noise around the naive forecast.
+    """
     data = prepare(bars, spec)
     split = train_val_split(len(data.x), val_fraction=train.val_fraction, horizon=spec.horizon)
-    scaler = make_scaler(spec.scaling).fit(data.x[split.train], data.y[split.train], spec.target_index)
-    seed_everything(train.seed)
-    model = build_model(
-        spec.kind,  # type: ignore[arg-type]  # ModelSpec validated it
-        window=spec.window,
-        n_features=len(spec.features),
-        units=spec.units,
-        dropout=spec.dropout,
-        outputs=spec.horizon,
+    scaler = make_scaler(spec.scaling, spec.features).fit(data.x[split.train], data.y[split.train], spec.target_index)
+    fits: list[Fitted] = []
+    for member in range(spec.members):
+        seed_everything(train.seed + member)
+        model = build_model(
+            spec.kind,  # type: ignore[arg-type]  # ModelSpec validated it
+            window=spec.window,
+            n_features=len(spec.features),
+            units=spec.units,
+            dropout=spec.dropout,
+            outputs=spec.horizon,
+        )
+        fits.append(
+            _fit(model, scaler, data, split.train, split.val, train, train.max_epochs, train.learning_rate, label)
+        )
+    return fits[0] if len(fits) == 1 else _averaged(fits, scaler, data, split.val)
+
+
+def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice) -> Fitted:
+    """One Keras model averaging the members' outputs, so it saves, loads, forecasts and
+    fine-tunes like a single network."""
+    first = fits[0]
+    inputs = keras.Input(shape=first.model.input_shape[1:], name="window")  # (batch, window, features)
+    name = first.model.name
+    for i, f in enumerate(fits):
+        f.model.name = f"{name}_{i}"  # Keras needs unique names for the nested models
+    mean = keras.layers.Average(name="mean")([f.model(inputs) for f in fits])  # (batch, horizon)
+    model = keras.Model(inputs, mean, name=f"{name}_x{len(fits)}")
+    x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
+    val_scaled = _predict(model, x_va)
+    return Fitted(
+        model=model,
+        scaler=scaler,
+        epochs_run=sum(f.epochs_run for f in fits),
+        train_loss=float(np.mean([f.train_loss for f in fits])),
+        val_loss=float(np.mean((val_scaled - y_va) ** 2)),
+        seconds=sum(f.seconds for f in fits),
+        train_start=first.train_start,
+        train_end=first.train_end,
+        val_dates=first.val_dates,
+        val_actual=first.val_actual,
+        val_predicted=scaler.inverse_y(data.x[va], val_scaled)[:, 0],
     )
-    return _fit(model, scaler, data, split.train, split.val, train, train.max_epochs, train.learning_rate, label)
 
 
 def fine_tune(

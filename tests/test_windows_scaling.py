@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forecaster.scaling import MinMaxScaler, RelativeScaler, make_scaler, scaler_from_params
+from forecaster.scaling import LogReturnScaler, MinMaxScaler, RelativeScaler, make_scaler, scaler_from_params
 from forecaster.windows import last_window, make_windows, train_val_split
 
 
@@ -74,7 +74,7 @@ def test_relative_scaler_is_fit_on_training_windows_only_and_is_scale_free():
     assert np.allclose(fitted.transform_x(x[:, -1:, :]), 0.0)  # each window ends at 0
 
 
-@pytest.mark.parametrize("kind", ["minmax", "relative"])
+@pytest.mark.parametrize("kind", ["minmax", "relative", "logret"])
 def test_scalers_invert_labels_and_round_trip_their_parameters(kind):
     _, x, y, split = windows_with_a_poisoned_future()
     scaler = make_scaler(kind).fit(x[split.train], y[split.train], target_index=0)
@@ -83,6 +83,33 @@ def test_scalers_invert_labels_and_round_trip_their_parameters(kind):
     restored = scaler_from_params(scaler.params())
     assert np.allclose(restored.transform_x(x), scaler.transform_x(x))
     assert np.allclose(restored.inverse_y(x, scaled), y)
+
+
+def test_logret_scaler_anchors_on_the_last_close_so_zero_means_the_naive_forecast():
+    rng = np.random.default_rng(3)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 200)))
+    opens = close * np.exp(rng.normal(0, 0.01, 200))
+    volume = rng.integers(1_000, 5_000, 200).astype(float)
+    volume[50] = 0.0  # a suspended day must not give -inf
+    features = np.column_stack([opens, close, volume])  # ("open", "close", "volume")
+    x, y = make_windows(features, opens, window=20, horizon=1)  # target: the next open
+    made = make_scaler("logret", ("open", "close", "volume"))
+    # The anchor is found by name: the close column, and volume is compared with itself.
+    assert isinstance(made, LogReturnScaler) and (made.anchor_index, made.volume_index) == (1, 2)
+    scaler = made.fit(x, y, target_index=0)
+    zero = np.zeros((len(x), 1))
+    # A network output of 0 is the last close, not the last open, whatever the target.
+    assert np.allclose(scaler.inverse_y(x, zero)[:, 0], x[:, -1, 1])
+    scaled = scaler.transform_x(x)
+    assert np.all(np.isfinite(scaled))
+    assert np.allclose(scaled[:, -1, 1], 0.0) and np.allclose(scaled[:, -1, 2], 0.0)
+    # The newest open keeps its gap to the close (the relative scaler zeroes it).
+    expected = np.log(x[:, -1, 0] / x[:, -1, 1]) / scaler.spread_x[0]
+    assert np.allclose(scaled[:, -1, 0], expected) and not np.allclose(expected, 0.0)
+    # Scale-free: prices x 50 change nothing (volume untouched).
+    bigger = x.copy()
+    bigger[:, :, :2] *= 50
+    assert np.allclose(scaler.transform_x(bigger), scaled)
 
 
 def test_unknown_scaling_is_refused():
