@@ -26,6 +26,7 @@ from forecaster.errors import ForecasterError, Interrupted, LockBusy
 from forecaster.ingest import IngestResult, ingest_ticker
 from forecaster.lock import run_lock
 from forecaster.policy import Force
+from forecaster.records import mine, this_host
 from forecaster.schema import Bar, JobRun, Run
 from forecaster.sources import BarSource
 
@@ -102,6 +103,7 @@ def run_job(ctx: JobContext, job: str, scheduled_for: datetime | None, body: Cal
                 started_at=_naive_utc(ctx.now()),
                 status="running",
                 pid=os.getpid(),
+                host=this_host(),
             )
             session.add(row)
             session.flush()
@@ -175,12 +177,12 @@ def mark_interrupted(session: Session, *, pid: int, now: datetime) -> None:
     reason = "stopped by a second signal mid-step"
     session.execute(
         update(JobRun)
-        .where(JobRun.status == "running", JobRun.pid == pid)
+        .where(JobRun.status == "running", JobRun.pid == pid, mine(JobRun))
         .values(status="interrupted", error=reason, finished_at=now)
     )
     session.execute(
         update(Run)
-        .where(Run.status == "running", Run.pid == pid)
+        .where(Run.status == "running", Run.pid == pid, mine(Run))
         .values(status="interrupted", error=reason, finished_at=now)
     )
 

@@ -3,11 +3,12 @@ caller's Session and never commits."""
 
 import json
 import os
+import socket
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -132,10 +133,28 @@ def recent_mae_ratio(session: Session, ticker: str, model: str, *, until: date, 
 def start_run(
     session: Session, *, command: str, as_of: date | None, tickers: list[str], pid: int, now: datetime
 ) -> Run:
-    run = Run(command=command, as_of=as_of, tickers=",".join(tickers), status="running", pid=pid, started_at=now)
+    run = Run(
+        command=command,
+        as_of=as_of,
+        tickers=",".join(tickers),
+        status="running",
+        pid=pid,
+        host=this_host(),
+        started_at=now,
+    )
     session.add(run)
     session.flush()
     return run
+
+
+def this_host() -> str:
+    """The name rows record beside their pid (a pid means nothing on another machine)."""
+    return socket.gethostname()[:255]
+
+
+def mine(table: type[Run] | type[JobRun]) -> ColumnElement[bool]:
+    """Rows started on this machine (or before hosts were recorded, when there was only one)."""
+    return or_(table.host == this_host(), table.host.is_(None))
 
 
 def process_alive(pid: int | None) -> bool:
@@ -154,11 +173,12 @@ def process_alive(pid: int | None) -> bool:
 def close_dead_runs(session: Session, *, now: datetime) -> int:
     """Mark `running` runs / job_runs rows whose process is gone (kill -9, power loss) as
     interrupted, so no row claims to be running forever. Rows of live processes are left alone,
-    so this is safe without the run lock."""
+    so this is safe without the run lock; so are other machines' rows, whose pids cannot be
+    checked from here (a shared PostgreSQL database)."""
     reason = "the process ended before the run finished"
     closed = 0
     for table in (Run, JobRun):
-        rows = session.execute(select(table.id, table.pid).where(table.status == "running")).all()
+        rows = session.execute(select(table.id, table.pid).where(table.status == "running", mine(table))).all()
         dead = [row_id for row_id, pid in rows if not process_alive(pid)]
         if dead:
             session.execute(

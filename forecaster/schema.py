@@ -150,6 +150,9 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     timings: Mapped[str | None] = mapped_column(Text)  # JSON: seconds per step
     pid: Mapped[int | None] = mapped_column(Integer)
+    # The machine `pid` lives on: with one database shared by several machines, only a row of
+    # this machine can be judged dead by its pid (migration 0008; NULL on older rows).
+    host: Mapped[str | None] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -220,6 +223,7 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(Text)
     pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))  # as Run.host
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
 
     __table_args__ = (Index("ix_job_runs_job_scheduled_for", "job", "scheduled_for"),)

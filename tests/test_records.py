@@ -84,3 +84,22 @@ def test_a_plot_is_recorded_once_per_ticker_day_and_kind(factory):
     with factory() as s:
         rows = s.execute(select(Plot.path, Plot.created_at)).all()
     assert [tuple(r) for r in rows] == [("plots/b.png", LATER)]
+
+
+def test_dead_runs_are_closed_only_for_this_machine(factory: sessionmaker[Session]):
+    """A pid is only meaningful on the machine that wrote it: with one database shared by several
+    machines, another machine's `running` row must be left alone even if no such pid lives here."""
+    from forecaster.records import close_dead_runs, this_host
+    from forecaster.schema import JobRun, Run
+
+    dead_pid = 2**22 + 12345  # above Linux's default pid_max: no process has it
+    with transaction(factory) as session:
+        for host in (this_host(), "other-machine", None):
+            session.add(Run(command="run", tickers=TICKER, status="running", pid=dead_pid, host=host, started_at=FIRST))
+            session.add(JobRun(job="daily_update", started_at=FIRST, status="running", pid=dead_pid, host=host))
+    with transaction(factory) as session:
+        assert close_dead_runs(session, now=LATER) == 4  # this machine's and the host-less rows
+    with factory() as s:
+        for table in (Run, JobRun):
+            status = {host: state for host, state in s.execute(select(table.host, table.status))}
+            assert status == {this_host(): "interrupted", None: "interrupted", "other-machine": "running"}
