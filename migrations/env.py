@@ -1,16 +1,20 @@
 """Alembic environment: `forecaster db upgrade` passes its own connection in."""
 
 from logging.config import fileConfig
+from pathlib import Path
 
 from alembic import context
-from sqlalchemy import Connection, engine_from_config, pool
+from sqlalchemy import URL, Connection, create_engine, pool
 from sqlalchemy.schema import SchemaItem
 
 from forecaster.schema import Base
 
 config = context.config
-if config.config_file_name is not None and config.config_file_name.endswith(".ini"):
-    fileConfig(config.config_file_name)
+# Logging comes from an alembic.ini only if one exists: the project configures Alembic in
+# pyproject.toml, and plain `alembic` still names the (absent) alembic.ini here.
+name = config.config_file_name
+if name is not None and name.endswith(".ini") and Path(name).is_file():
+    fileConfig(name)
 
 target_metadata = Base.metadata
 
@@ -34,9 +38,19 @@ def _configure(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _url() -> URL:
+    """Plain `alembic` from the repository: pyproject.toml holds Alembic's settings but no
+    database (there is no alembic.ini), so the database is the one forecaster itself would use
+    (`parse_url`: the same URLs as forecaster, `postgresql://` meaning psycopg 3)."""
+    from forecaster.config import load_settings
+    from forecaster.db import parse_url
+
+    return parse_url(load_settings().db_url)
+
+
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=_url(),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -50,16 +64,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure(connection)
         return
-    if not config.get_main_option("sqlalchemy.url"):
-        from forecaster.config import load_settings
-        from forecaster.db import parse_url
-
-        # parse_url: the same URLs as forecaster itself (`postgresql://` meaning psycopg 3).
-        url = parse_url(load_settings().db_url).render_as_string(hide_password=False)
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    engine = engine_from_config(
-        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
+    engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as conn:
         _configure(conn)
 

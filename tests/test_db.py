@@ -1,5 +1,6 @@
 """Migrations are the only way the schema is made; they must agree with the ORM models."""
 
+import os
 import re
 import sqlite3
 from datetime import date, datetime
@@ -232,3 +233,25 @@ def _upsert_in_own_transaction(factory, bars, now):
 
     with transaction(factory) as session:
         return upsert_bars(session, "600519.SH", bars, "csv", now)
+
+
+def test_plain_alembic_from_the_repository_uses_forecasters_database(tmp_path: Path):
+    """pyproject.toml configures Alembic without an alembic.ini; `alembic upgrade head` and
+    `alembic current` must work there, on the database forecaster's settings name."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "FORECASTER_DATA_DIR": str(tmp_path)}
+
+    def alembic(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    alembic("upgrade", "head")
+    assert (tmp_path / "forecaster.db").is_file()
+    head = alembic("heads").split()[0]
+    assert alembic("current").split()[0] == head
