@@ -275,7 +275,15 @@ def test_two_concurrent_runs_one_trains_the_other_exits_with_the_lock_message(tm
 
 
 def test_sigterm_during_a_run_stops_cleanly_and_the_next_run_completes(tmp_path):
-    env = subprocess_env(tmp_path, FORECASTER_MODELS="rnn,lstm,gru", FORECASTER_LOG_FORMAT="json")
+    # Enough epochs (no early stop) that each model takes seconds: the routine cannot finish
+    # all three between the run row appearing and the signal landing, however busy the machine.
+    env = subprocess_env(
+        tmp_path,
+        FORECASTER_MODELS="rnn,lstm,gru",
+        FORECASTER_LOG_FORMAT="json",
+        FORECASTER_MAX_EPOCHS="40",
+        FORECASTER_PATIENCE="40",
+    )
     db = tmp_path / "data" / "forecaster.db"
     daemon = subprocess.Popen(
         [sys.executable, "-m", "forecaster.cli", "daemon", "--run-now", "--skip-smoke"],
