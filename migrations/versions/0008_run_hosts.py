@@ -21,13 +21,16 @@ depends_on: str | Sequence[str] | None = None
 TABLES = ("runs", "job_runs")
 
 
+# Plain ALTER TABLE, not batch mode: both databases add and drop a plain nullable column in
+# place, while batch mode would copy and drop `runs`, which other tables' rows reference (a
+# foreign-key failure on any database with runs in it).
+
+
 def upgrade() -> None:
     for table in TABLES:
-        with op.batch_alter_table(table) as batch_op:
-            batch_op.add_column(sa.Column("host", sa.String(length=255), nullable=True))
+        op.add_column(table, sa.Column("host", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
     for table in TABLES:
-        with op.batch_alter_table(table) as batch_op:
-            batch_op.drop_column("host")
+        op.drop_column(table, "host")
