@@ -171,17 +171,16 @@ class Results:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.rows: list[dict[str, Any]] = []
+        # Keyed by (resolved settings, the fold's first target): a result is found whatever the
+        # candidate that produced it was called.
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
         if path.exists():
             with path.open(newline="") as fh:
-                self.rows = list(csv.DictReader(fh))
+                for row in csv.DictReader(fh):
+                    self.rows[row["settings"], row["first_target"]] = row
 
     def find(self, settings: str, first_target: str) -> dict[str, Any] | None:
-        """A result for exactly these resolved settings and fold (whatever the candidate was called)."""
-        for row in self.rows:
-            if (row["settings"], row["first_target"]) == (settings, first_target):
-                return row
-        return None
+        return self.rows.get((settings, first_target))
 
     def add(self, row: dict[str, Any]) -> None:
         new = not self.path.exists()
@@ -191,7 +190,7 @@ class Results:
             if new:
                 writer.writeheader()
             writer.writerow(row)
-        self.rows.append({k: str(v) for k, v in row.items()})
+        self.rows[row["settings"], row["first_target"]] = row
 
 
 @dataclass
