@@ -94,10 +94,29 @@ def test_stages_keep_the_incumbent_unless_beaten_by_the_margin_and_resume(tmp_pa
     assert calls == [] and again == best
 
 
-def test_the_search_starts_from_fixed_settings_not_todays_defaults():
-    # Changing the product defaults after the search must not change where it starts.
-    assert START.model["scaling"] == "relative" and START.model["units"] == (80, 100)
-    assert START.train["batch_size"] == 128 and START.model["members"] == 1
+def test_the_search_starts_from_fixed_settings_not_todays_defaults(tmp_path: Path, monkeypatch):
+    # Whatever the product's defaults become after a search, re-running it starts from START:
+    # settings far from START must not reach the specs it evaluates.
+    seen: list[tuple[ModelSpec, TrainSpec]] = []
+    fake = _fake_scores({})
+
+    def recording(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, fold: tuple[int, int]) -> Any:
+        seen.append((spec, train))
+        return fake(bars, spec, train, fold)
+
+    monkeypatch.setattr(search, "evaluate", recording)
+    moved = load_settings(scaling="minmax", units=[4, 4], dropout=0.5, batch_size=64, learning_rate=0.01)
+    options = SearchOptions(
+        out=tmp_path / "s.csv", kinds=("rnn",), folds=1, block=10, stages=[Stage("only", [Candidate()], 0.0)]
+    )
+    run_search(moved, options, report=lambda _: None)
+    ((spec, train),) = seen
+    assert (spec.scaling, spec.units, spec.dropout) == (
+        START.model["scaling"],
+        START.model["units"],
+        START.model["dropout"],
+    )
+    assert (train.batch_size, train.learning_rate) == (START.train["batch_size"], START.train["learning_rate"])
 
 
 def test_members_average_into_one_model_that_saves_and_loads(tmp_path: Path):
