@@ -17,17 +17,16 @@ from pathlib import Path
 from statistics import median
 
 import keras
-import numpy as np
 import pandas as pd
 
 from bench.course import EPOCHS as COURSE_EPOCHS
 from bench.course import TEST_ROWS, WINDOW, run_course
 from bench.section import QUICK_EPOCHS, Cell, Options, Section
 from forecaster.config import Settings
-from forecaster.experiment import COURSE_TRAIN_ROWS, load_course_bars
+from forecaster.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
 from forecaster.metrics import Scores, naive_scale, score
 from forecaster.spec import MODEL_KINDS, ModelSpec, TrainSpec, model_spec, train_spec
-from forecaster.training import prepare, train_new
+from forecaster.training import prepare
 from forecaster.windows import FloatArray, train_val_split
 
 SPEED_HEADERS = [
@@ -103,16 +102,14 @@ def our_trial(kind: str, settings: Settings, max_epochs: int | None) -> Trial:
     spec, train = our_specs(settings, kind, max_epochs)
     started = time.perf_counter()
     bars = load_course_bars(settings)
-    fitted = train_new(bars.iloc[:COURSE_TRAIN_ROWS], spec, train, label=f"bench {kind}")
-    wall = time.perf_counter() - started
+    read_s = time.perf_counter() - started
     # The course's targets whatever our window: each one's window is the rows just before it.
-    test = prepare(bars.iloc[-(TARGETS + spec.window) :], spec)
-    scaled = np.asarray(fitted.model(fitted.scaler.transform_x(test.x), training=False), dtype="float64")
-    yhat = fitted.scaler.inverse_y(test.x, scaled)[:, 0]
+    result = holdout(bars.iloc[:COURSE_TRAIN_ROWS], bars.iloc[-(TARGETS + spec.window) :], spec, train)
     windows = len(prepare(bars.iloc[:COURSE_TRAIN_ROWS], spec).x)
     samples = train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon).train_end
     targets = course_targets(bars, spec.target)
-    return Trial("ours", kind, wall, fitted.seconds, fitted.epochs_run, samples, spec.target, targets.score(yhat))
+    scores = targets.score(result.yhat)
+    return Trial("ours", kind, read_s + result.train_s, result.fit_s, result.epochs, samples, spec.target, scores)
 
 
 def run_trials(settings: Settings, opts: Options) -> list[Trial]:

@@ -10,6 +10,7 @@ end of the training rows, and the test rows are touched once, to score.
 with this product's current model settings, so improvements are measured on the same dates.
 """
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -68,17 +69,22 @@ class Holdout:
     actual: FloatArray  # (targets,)
     last_close: FloatArray  # (targets,) the close before each target: naive, and the direction pivot
     epochs: int
+    train_s: float  # wall seconds of the training (the network built, fit, the best weights kept)
+    fit_s: float  # of which in Keras' fit
 
 
 def holdout(train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> Holdout:
     """Train once on `train_rows`, forecast every window inside `test_rows` (its first
     `spec.window` rows are history only)."""
+    started = time.perf_counter()
     fitted = train_new(train_rows, spec, train, label=f"{spec.kind} seed {train.seed}")
+    train_s = time.perf_counter() - started
     test = prepare(test_rows, spec)
     scaled = np.asarray(fitted.model(fitted.scaler.transform_x(test.x), training=False), dtype="float64")
     actual = test.y[:, 0]
     last_close = test_rows["close"].to_numpy()[spec.window - 1 : spec.window - 1 + len(actual)]
-    return Holdout(fitted.scaler.inverse_y(test.x, scaled)[:, 0], actual, last_close, fitted.epochs_run)
+    yhat = fitted.scaler.inverse_y(test.x, scaled)[:, 0]
+    return Holdout(yhat, actual, last_close, fitted.epochs_run, train_s, fitted.seconds)
 
 
 def course_experiment(
