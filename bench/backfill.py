@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.child import ChildRun, data_env, forecaster_command, timed
 from bench.section import QUICK_MODELS, QUICK_NOTE, Options, Section
-from forecaster.calendar import trading_days
+from forecaster.market.calendar import trading_days
 
 FULL_RANGE = ("2019-05-06", "2020-04-24")  # the course's 240 test targets
 QUICK_RANGE = ("2020-04-13", "2020-04-24")  # 10 trading days: one retrain, then predictions

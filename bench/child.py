@@ -70,7 +70,7 @@ class RunRecord:
     """What the newest `runs` row of a data dir says about that run."""
 
     status: str
-    timings: dict[str, float]  # seconds per pipeline step (forecaster.pipeline's clock)
+    timings: dict[str, float]  # seconds per pipeline step (forecaster.routine.pipeline's clock)
     actions: dict[str, int]  # run items per action: retrain, finetune, reuse, baseline
 
 

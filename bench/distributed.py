@@ -33,14 +33,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.ingest import synthetic_bars
 from bench.markdown import markdown_table
 from bench.section import Cell, Options, Section
-from forecaster.calendar import trading_days
 from forecaster.config import Settings, load_settings
-from forecaster.db import open_database, session_factory, transaction
-from forecaster.executor import DaskExecutor, Executor, LocalExecutor, dask_client
-from forecaster.pipeline import RoutineOptions, run_routine
-from forecaster.schema import ModelVersion
-from forecaster.spec import MODEL_KINDS
-from forecaster.store import upsert_bars
+from forecaster.market.calendar import trading_days
+from forecaster.model.spec import MODEL_KINDS
+from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, dask_client
+from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.storage.bars import upsert_bars
+from forecaster.storage.db import open_database, session_factory, transaction
+from forecaster.storage.schema import ModelVersion
 
 HISTORY_DAYS = 400
 DAYS = trading_days(date(2022, 1, 4), date(2024, 6, 28))[-(HISTORY_DAYS + 1) :]  # the last one is the timed day
@@ -119,7 +119,7 @@ def measure(counts: Sequence[int], kinds: Sequence[str], root: Path) -> tuple[li
     """One row per ticker count, and the cluster's start-up seconds (workers with TensorFlow)."""
     started = time.perf_counter()
     with dask_client(None, workers=WORKERS) as client:
-        client.run(importlib.import_module, "forecaster.tasks")  # TensorFlow, in every worker
+        client.run(importlib.import_module, "forecaster.routine.tasks")  # TensorFlow, in every worker
         cluster_s = time.perf_counter() - started
         base = root / "setup"
         set_up(base, max(counts), kinds)  # once: a smaller run reads the first tickers only

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from bench.section import Options, Section
-from forecaster.calendar import trading_days
-from forecaster.db import open_database, session_factory, transaction
-from forecaster.store import upsert_bars
-from forecaster.validate import validate_bars
+from forecaster.ingest.validate import validate_bars
+from forecaster.market.calendar import trading_days
+from forecaster.storage.bars import upsert_bars
+from forecaster.storage.db import open_database, session_factory, transaction
 
 FULL_SIZE = (400, 2500)  # tickers, trading days: 1,000,000 bars
 QUICK_SIZE = (40, 2500)

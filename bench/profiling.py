@@ -34,7 +34,7 @@ PASS_THROUGH = (
     "builtins.exec",
     "builtins.__import__",
 )
-PLOTTING, KERAS_SAVING = "forecaster/plotting.py", "keras/src/saving/saving_lib.py"
+PLOTTING, KERAS_SAVING = "forecaster/reporting/plotting.py", "keras/src/saving/saving_lib.py"
 # Named costs of a daily run: (label, functions as (file suffix, name)), each the cumulative
 # time of functions that do not call one another. A cost none of whose functions ran (or exist
 # any more, after a refactor: update the names here) shows as "—".
@@ -45,9 +45,9 @@ BUCKETS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "tf.function tracing, in fit or in model calls (inside other rows)",
         (("tracing_compilation.py", "trace_function"),),
     ),
-    ("forecasts from the networks", (("forecaster/forecasting.py", "model_forecast"),)),
+    ("forecasts from the networks", (("forecaster/model/forecasting.py", "model_forecast"),)),
     ("plots: draw + PNG", ((PLOTTING, "forecast_figure"), (PLOTTING, "validation_figure"), (PLOTTING, "save_png"))),
-    ("HTML report", (("forecaster/report.py", "refresh_report"),)),
+    ("HTML report", (("forecaster/reporting/html.py", "refresh_report"),)),
     # Keras's own (de)serialisation: where forecaster's model-file functions spend their time,
     # whatever they are called.
     ("model files: Keras load + save", ((KERAS_SAVING, "load_model"), (KERAS_SAVING, "save_model"))),
@@ -63,7 +63,7 @@ StatRow = tuple[int, int, float, float, object]  # (primitive calls, calls, own 
 
 @dataclass(frozen=True)
 class Entry:
-    name: str  # "forecaster/pipeline.py:184(_run_ticker)"
+    name: str  # "forecaster/routine/pipeline.py:184(_run_ticker)"
     calls: int
     own_s: float
     cumulative_s: float

@@ -23,9 +23,9 @@ import numpy as np
 from sqlalchemy import text
 
 from bench.section import Options, Section
-from forecaster.calendar import trading_days
-from forecaster.db import open_database, session_factory, transaction
-from forecaster.queries import forecasts
+from forecaster.market.calendar import trading_days
+from forecaster.storage.db import open_database, session_factory, transaction
+from forecaster.storage.queries import forecasts
 
 MODELS = ("rnn", "lstm", "gru", "naive", "drift")
 FULL_SIZE = (200, 1000)  # tickers, as-of days: x 5 models = 1,000,000 forecasts

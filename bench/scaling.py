@@ -26,7 +26,7 @@ from bench.child import (
 )
 from bench.ingest import synthetic_bars
 from bench.section import QUICK_NOTE, Cell, Options, Section
-from forecaster.calendar import trading_days
+from forecaster.market.calendar import trading_days
 
 FULL_COUNTS, QUICK_COUNTS = (1, 4, 16), (1, 4)
 HISTORY_DAYS = 400  # enough for 60-day windows, an inner validation slice and a 250-day fine-tune

@@ -1,6 +1,6 @@
 """The default-settings search (issue 6): `python -m bench.search [--quick]`.
 
-Walk-forward inside the course's training years only (see forecaster.search); writes every
+Walk-forward inside the course's training years only (see forecaster.scoring.search); writes every
 (candidate, kind, fold) result to a CSV as it goes (re-running resumes) and a JSON summary with
 the winner. The committed results are in bench/results/search.csv and search.json.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from forecaster.config import load_settings
-from forecaster.search import SearchOptions, run_search, write_summary
+from forecaster.scoring.search import SearchOptions, run_search, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,12 +1,12 @@
 """The four letter tasks: `forecaster smoke` as a user runs it (fresh process, TensorFlow's
-import included), and each task's own time from `forecaster.smoke.run_smoke` in this process."""
+import included), and each task's own time from `forecaster.course.letters.run_smoke` in this process."""
 
 import tempfile
 from pathlib import Path
 
 from bench.child import data_env, forecaster_command, timed
 from bench.section import Cell, Options, Section
-from forecaster.smoke import run_smoke
+from forecaster.course.letters import run_smoke
 
 SEED = 0
 GOAL_S = 30.0  # the smoke issue's goal for the whole command on 2 cores

@@ -3,9 +3,9 @@ network kind, on the same file and split, alternating in one process, repeated; 
 
 Ours is `forecaster evaluate --split course`'s path: the product's model and training settings
 as `Settings()` gives them at run time (whatever the defaults are today), trained by
-`forecaster.training.train_new` on the course's 2126 training rows (early stopping on the
+`forecaster.model.training.train_new` on the course's 2126 training rows (early stopping on the
 newest 10 % of those), then scored on the course's 240 test targets. Both are scored with
-forecaster.metrics against the naive forecast (the last close) on the same targets.
+forecaster.scoring.metrics against the naive forecast (the last close) on the same targets.
 """
 
 import tempfile
@@ -23,11 +23,11 @@ from bench.course import EPOCHS as COURSE_EPOCHS
 from bench.course import TEST_ROWS, WINDOW, run_course
 from bench.section import QUICK_EPOCHS, Cell, Options, Section
 from forecaster.config import Settings
-from forecaster.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
-from forecaster.metrics import Scores, naive_scale, score
-from forecaster.spec import MODEL_KINDS, ModelSpec, TrainSpec, model_spec, train_spec
-from forecaster.training import prepare
-from forecaster.windows import FloatArray, train_val_split
+from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
+from forecaster.model.spec import MODEL_KINDS, ModelSpec, TrainSpec, model_spec, train_spec
+from forecaster.model.training import prepare
+from forecaster.model.windows import FloatArray, train_val_split
+from forecaster.scoring.metrics import Scores, naive_scale, score
 
 SPEED_HEADERS = [
     "model",

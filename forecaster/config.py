@@ -21,8 +21,8 @@ from pydantic_settings import (
 )
 
 from forecaster.errors import ConfigError
-from forecaster.spec import MODEL_KINDS, ModelSpec, TrainSpec
-from forecaster.tickers import normalize_ticker, read_tickers_file
+from forecaster.market.tickers import normalize_ticker, read_tickers_file
+from forecaster.model.spec import MODEL_KINDS, ModelSpec, TrainSpec
 
 DEFAULT_CONFIG_FILE = Path("forecaster.toml")
 TUSHARE_URL = "http://api.waditu.com/dataapi"
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     ingest_overlap_days: int = Field(default=5, ge=0)
     timezone: str = "Asia/Shanghai"
 
-    # Models: defaults come from the spec dataclasses (see forecaster.spec for what each means).
+    # Models: defaults come from the spec dataclasses (see forecaster.model.spec for what each means).
     models: Annotated[list[str], NoDecode] = list(MODEL_KINDS)
     window: int = Field(default=_MODEL.window, ge=2)
     horizon: int = Field(default=_MODEL.horizon, ge=1, le=20)
@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     tickers_file: Path | None = None
     tushare_calls_per_minute: int = Field(default=200, ge=1)
     # Where (ticker, model) tasks run: in this process, or on a Dask cluster (`dask_address`, e.g.
-    # tcp://scheduler:8786; unset: a cluster of this machine's cores). See forecaster.executor.
+    # tcp://scheduler:8786; unset: a cluster of this machine's cores). See forecaster.routine.executor.
     executor: Literal["local", "dask"] = "local"
     dask_address: str | None = None
     dask_retries: int = Field(default=1, ge=0)

@@ -1,2 +1,2 @@
 """The daemon's scheduled jobs: one short module each, declaring its trigger (`trigger`) and
-composing library functions (`run`). `forecaster.scheduler` builds the scheduler from them."""
+composing library functions (`run`). `forecaster.daemon.scheduler` builds the scheduler from them."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from apscheduler.triggers.base import BaseTrigger
 
 from forecaster.config import Settings
-from forecaster.jobrun import (
+from forecaster.daemon.jobrun import (
     JobContext,
     JobRecord,
     ingest_all,
@@ -17,7 +17,7 @@ from forecaster.jobrun import (
     run_routine_for,
     schedule_late_retry,
 )
-from forecaster.triggers import cron_trigger
+from forecaster.daemon.triggers import cron_trigger
 
 JOB_ID = "daily_update"
 

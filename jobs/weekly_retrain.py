@@ -6,8 +6,8 @@ from datetime import datetime
 from apscheduler.triggers.base import BaseTrigger
 
 from forecaster.config import Settings
-from forecaster.jobrun import JobContext, JobRecord, run_job, run_routine_for
-from forecaster.triggers import cron_trigger
+from forecaster.daemon.jobrun import JobContext, JobRecord, run_job, run_routine_for
+from forecaster.daemon.triggers import cron_trigger
 
 JOB_ID = "weekly_retrain"
 

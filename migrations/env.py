@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import URL, Connection, create_engine, pool
 from sqlalchemy.schema import SchemaItem
 
-from forecaster.schema import Base
+from forecaster.storage.schema import Base
 
 config = context.config
 # Logging comes from an alembic.ini only if one exists: the project configures Alembic in
@@ -43,7 +43,7 @@ def _url() -> URL:
     database (there is no alembic.ini), so the database is the one forecaster itself would use
     (`parse_url`: the same URLs as forecaster, `postgresql://` meaning psycopg 3)."""
     from forecaster.config import load_settings
-    from forecaster.db import parse_url
+    from forecaster.storage.db import parse_url
 
     return parse_url(load_settings().db_url)
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from forecaster.config import Settings, load_settings
-from forecaster.db import open_database, parse_url, session_factory
+from forecaster.storage.db import open_database, parse_url, session_factory
 
 # Read once at import: the autouse `_clean_env` below removes every FORECASTER_* variable.
 PG_ADMIN_URL = os.environ.get("FORECASTER_TEST_PG_URL") or None
@@ -108,7 +108,7 @@ def poison_after(factory: sessionmaker[Session], day: date, factor: float = 100.
     """Multiply every price after `day` by `factor`: a future no forecast as of `day` may see."""
     from sqlalchemy import text
 
-    from forecaster.db import transaction
+    from forecaster.storage.db import transaction
 
     with transaction(factory) as session:
         session.execute(

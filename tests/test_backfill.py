@@ -15,15 +15,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from forecaster.backfill import backfill
 from forecaster.cli import cli
 from forecaster.config import Settings, load_settings
-from forecaster.db import open_database, session_factory
-from forecaster.evaluation import accuracy
-from forecaster.experiment import course_experiment
-from forecaster.ingest import ingest_ticker
-from forecaster.pipeline import RoutineOptions
-from forecaster.sources.csvfile import CsvSource
+from forecaster.course.experiment import course_experiment
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.routine.backfill import backfill
+from forecaster.routine.pipeline import RoutineOptions
+from forecaster.scoring.evaluation import accuracy
+from forecaster.storage.db import open_database, session_factory
 from tests.conftest import poison_after, tiny_env, tiny_settings
 from tests.invariants import check_invariants
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily

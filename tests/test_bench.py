@@ -18,11 +18,11 @@ from bench.markdown import markdown_table, render_document
 from bench.scaling import Daily, Scaled, scaling_section, synthetic_csv
 from bench.section import Options, Section, fmt
 from bench.training import course_targets
-from forecaster.calendar import trading_days
 from forecaster.config import BUNDLED_CSV, Settings
-from forecaster.experiment import load_course_bars
-from forecaster.sources.csvfile import read_bar_csv
-from forecaster.validate import validate_bars
+from forecaster.course.experiment import load_course_bars
+from forecaster.ingest.sources.csvfile import read_bar_csv
+from forecaster.ingest.validate import validate_bars
+from forecaster.market.calendar import trading_days
 
 # Parameters by hand: SimpleRNN u(in + u + 1); LSTM 4u(in + u + 1); GRU (reset_after, Keras 3's
 # default) 3u(in + u + 2); then Dense(100 -> 1) = 101.

@@ -3,7 +3,7 @@
 import logging
 from datetime import date
 
-import forecaster.calendar as cal
+import forecaster.market.calendar as cal
 
 
 def test_known_holidays_and_weekends():

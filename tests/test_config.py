@@ -7,7 +7,7 @@ import pytest
 
 from forecaster.config import BUNDLED_CSV, TUSHARE_URL, load_settings
 from forecaster.errors import ConfigError
-from forecaster.tickers import normalize_ticker
+from forecaster.market.tickers import normalize_ticker
 
 
 def test_defaults():

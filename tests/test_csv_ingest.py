@@ -9,10 +9,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import BUNDLED_CSV
-from forecaster.ingest import ingest_ticker
-from forecaster.schema import Bar, IngestLog
-from forecaster.sources.csvfile import CsvSource
-from forecaster.store import load_bars
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.storage.bars import load_bars
+from forecaster.storage.schema import Bar, IngestLog
 
 # Storage tests: each runs on SQLite and on PostgreSQL (see conftest).
 pytestmark = pytest.mark.both_databases

@@ -19,17 +19,17 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from forecaster.cli import cli
+from forecaster.cli.logsetup import JsonFormatter
 from forecaster.config import BUNDLED_CSV, Settings
-from forecaster.db import open_database, session_factory, transaction
+from forecaster.daemon.jobrun import JobContext
+from forecaster.daemon.scheduler import build_scheduler, planned_runs
+from forecaster.daemon.triggers import cron_trigger, missed_fire_time
 from forecaster.errors import ConfigError, LockBusy
-from forecaster.ingest import ingest_ticker
-from forecaster.jobrun import JobContext
-from forecaster.lock import RunLock, lock_path
-from forecaster.logsetup import JsonFormatter
-from forecaster.scheduler import build_scheduler, planned_runs
-from forecaster.schema import JobRun, ModelVersion, Run
-from forecaster.sources.csvfile import CsvSource
-from forecaster.triggers import cron_trigger, missed_fire_time
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.routine.lock import RunLock, lock_path
+from forecaster.storage.db import open_database, session_factory, transaction
+from forecaster.storage.schema import JobRun, ModelVersion, Run
 from jobs import daily_update
 from tests.conftest import tiny_env, tiny_settings
 from tests.invariants import check_invariants
@@ -214,7 +214,7 @@ def test_the_lock_refuses_a_second_holder_with_the_first_ones_pid_and_command(tm
 def test_a_killed_holder_never_leaves_a_stale_lock(tmp_path):
     path = tmp_path / "forecaster.lock"
     code = (
-        "import sys, time; from pathlib import Path; from forecaster.lock import RunLock; "
+        "import sys, time; from pathlib import Path; from forecaster.routine.lock import RunLock; "
         f"lock = RunLock(Path({str(path)!r}), 'run'); lock.acquire(); print('held', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=REPO)
@@ -336,7 +336,7 @@ def test_sigterm_during_a_run_stops_cleanly_and_the_next_run_completes(tmp_path)
 
 
 def test_a_failing_smoke_test_refuses_to_start(monkeypatch):
-    from forecaster import smoke
+    from forecaster.course import letters as smoke
 
     def failing(*args: Any, **kwargs: Any) -> list[Any]:
         result = smoke.run_task(smoke.TASKS["onehot-1to1"], 1, 0, Path("smoke"))
@@ -361,6 +361,9 @@ def test_status_shows_recent_job_runs_and_next_fire_times(handled_db):
 
 
 def test_json_log_lines():
-    record = logging.LogRecord("forecaster.jobrun", logging.INFO, __file__, 1, "ingest %s in %.1f s", ("x", 1.25), None)
+    record = logging.LogRecord(
+        "forecaster.daemon.jobrun", logging.INFO, __file__, 1, "ingest %s in %.1f s", ("x", 1.25), None
+    )
     entry = json.loads(JsonFormatter().format(record))
-    assert (entry["level"], entry["logger"], entry["message"]) == ("INFO", "forecaster.jobrun", "ingest x in 1.2 s")
+    expected = ("INFO", "forecaster.daemon.jobrun", "ingest x in 1.2 s")
+    assert (entry["level"], entry["logger"], entry["message"]) == expected

@@ -11,7 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, make_url, text
 
-from forecaster.db import (
+from forecaster.errors import DatabaseError
+from forecaster.storage.db import (
     current_revision,
     downgrade,
     head_revision,
@@ -21,8 +22,7 @@ from forecaster.db import (
     transaction,
     upgrade,
 )
-from forecaster.errors import DatabaseError
-from forecaster.schema import Base
+from forecaster.storage.schema import Base
 
 
 @pytest.mark.both_databases
@@ -113,7 +113,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path):
 def test_a_locked_database_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     open_database(url).dispose()
-    monkeypatch.setattr("forecaster.db.BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("forecaster.storage.db.BUSY_TIMEOUT_MS", 200)
     engine = open_database(url)  # at head already: opening needs no write lock
     holder = sqlite3.connect(tmp_path / "x.db")
     holder.execute("begin immediate")  # another process holds the write lock
@@ -145,7 +145,7 @@ def test_an_unreachable_postgresql_server_is_one_clear_line_without_the_password
 def test_driver_messages_become_one_line_without_the_password():
     from sqlalchemy import exc as sa_exc
 
-    from forecaster.db import reason
+    from forecaster.storage.db import reason
 
     driver_error = Exception('connection failed: bad "password=pw-123"\n\tIs the server running?')
     exc = sa_exc.OperationalError("select 1", {}, driver_error)
@@ -208,7 +208,7 @@ def test_two_ingests_of_one_ticker_at_once_do_not_collide(factory):
 
     import pandas as pd
 
-    from forecaster.store import WriteCounts, upsert_bars
+    from forecaster.storage.bars import WriteCounts, upsert_bars
 
     bars = pd.DataFrame(
         {"trade_date": pd.to_datetime(["2021-03-01", "2021-03-02"]), "open": [1.0, 2.0], "high": [1.0, 2.0],
@@ -229,7 +229,7 @@ def test_two_ingests_of_one_ticker_at_once_do_not_collide(factory):
 
 
 def _upsert_in_own_transaction(factory, bars, now):
-    from forecaster.store import upsert_bars
+    from forecaster.storage.bars import upsert_bars
 
     with transaction(factory) as session:
         return upsert_bars(session, "600519.SH", bars, "csv", now)

@@ -15,14 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
-from forecaster.db import open_database, session_factory
 from forecaster.errors import Interrupted
-from forecaster.executor import DaskExecutor, Executor
-from forecaster.pipeline import RoutineOptions, RunReport, run_routine
-from forecaster.policy import Decision
-from forecaster.sources.csvfile import CsvSource
-from forecaster.spec import ModelSpec, TrainSpec
-from forecaster.tasks import ModelResult, ModelTask, run_model_task
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.routine.executor import DaskExecutor, Executor
+from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
+from forecaster.routine.policy import Decision
+from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
+from forecaster.storage.db import open_database, session_factory
 from tests.conftest import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 

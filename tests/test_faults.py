@@ -30,13 +30,13 @@ from sqlalchemy import select, text
 from bench import faults as bench_faults
 from forecaster.cli import cli
 from forecaster.config import Settings
-from forecaster.db import downgrade, head_revision, open_database, session_factory
 from forecaster.errors import DatabaseError
-from forecaster.forecasting import Point
-from forecaster.ingest import ingest_ticker
-from forecaster.records import write_forecasts
-from forecaster.schema import IngestLog, ModelVersion, Run
-from forecaster.sources.csvfile import CsvSource
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.model.forecasting import Point
+from forecaster.storage.db import downgrade, head_revision, open_database, session_factory
+from forecaster.storage.records import write_forecasts
+from forecaster.storage.schema import IngestLog, ModelVersion, Run
 from tests.invariants import bar_rows, check_invariants, forecast_rows
 from tests.test_pipeline import ready_db, routine, tiny_settings
 from tests.test_tushare_source import make_source
@@ -291,7 +291,7 @@ def test_a_database_locked_by_another_process_beyond_the_busy_timeout(tmp_path, 
     settings = tiny_settings(tmp_path)
     factory = ready_db(settings)
     before = bar_rows(db_of(settings))
-    monkeypatch.setattr("forecaster.db.BUSY_TIMEOUT_MS", 300)
+    monkeypatch.setattr("forecaster.storage.db.BUSY_TIMEOUT_MS", 300)
     locked = session_factory(open_database(settings.db_url))
     holder = subprocess.Popen(
         [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from forecaster.errors import Interrupted, LockBusy
-from forecaster.lock import AdvisoryRunLock, RunLock, run_lock
+from forecaster.routine.lock import AdvisoryRunLock, RunLock, run_lock
 
 pytestmark = pytest.mark.both_databases
 
@@ -24,7 +24,7 @@ def test_the_database_decides_the_kind_of_lock(settings):
 
 def test_a_second_holder_is_refused_then_a_killed_holder_frees_the_lock(settings, tmp_path):
     code = (
-        "import time; from forecaster.config import load_settings; from forecaster.lock import run_lock; "
+        "import time; from forecaster.config import load_settings; from forecaster.routine.lock import run_lock; "
         f"s = load_settings(data_dir={str(tmp_path / 'data')!r}, database_url={settings.db_url!r}); "
         "lock = run_lock(s, 'run'); lock.acquire(); print('held', flush=True); time.sleep(60)"
     )

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from forecaster.metrics import hit_rate, mae, mape, mse, naive_scale, rmse, score
+from forecaster.scoring.metrics import hit_rate, mae, mape, mse, naive_scale, rmse, score
 
 YHAT = np.array([101.0, 99.0, 103.0, 100.0])
 ACTUAL = np.array([102.0, 97.0, 103.0, 104.0])

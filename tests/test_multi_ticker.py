@@ -12,10 +12,10 @@ from sqlalchemy import select, text
 from forecaster.cli import cli
 from forecaster.config import load_settings
 from forecaster.errors import ConfigError
-from forecaster.pipeline import RoutineOptions, run_routine
-from forecaster.schema import IngestLog, Run
-from forecaster.sources.tushare_pro import CallBudget, TushareSource
-from forecaster.tickers import read_tickers_file
+from forecaster.ingest.sources.tushare_pro import CallBudget, TushareSource
+from forecaster.market.tickers import read_tickers_file
+from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.storage.schema import IngestLog, Run
 from tests.conftest import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, FakeTushare, serve, synthetic_daily
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from forecaster import networks
 from forecaster.errors import ConfigError
-from forecaster.networks import build_letter_model, build_model
+from forecaster.model import networks
+from forecaster.model.networks import build_letter_model, build_model
 
 
 @pytest.mark.parametrize(("kind", "layer"), [("rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU")])

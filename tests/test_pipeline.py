@@ -11,13 +11,13 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import BUNDLED_CSV, Settings
-from forecaster.db import open_database, session_factory, transaction
-from forecaster.forecasting import drift_forecast, naive_forecast
-from forecaster.ingest import ingest_ticker
-from forecaster.pipeline import RoutineOptions, run_routine
-from forecaster.schema import Bar, Forecast, ModelVersion, Plot, Run, RunItem
-from forecaster.sources.csvfile import CsvSource
-from forecaster.store import load_bars
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.model.forecasting import drift_forecast, naive_forecast
+from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.storage.bars import load_bars
+from forecaster.storage.db import open_database, session_factory, transaction
+from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot, Run, RunItem
 from tests import conftest
 from tests.conftest import poison_after
 
@@ -184,14 +184,14 @@ def test_actuals_are_filled_when_the_bars_exist(settings, factory):
 
 
 def test_one_failing_model_does_not_stop_the_others(settings, factory, monkeypatch):
-    from forecaster.training import train_new as real
+    from forecaster.model.training import train_new as real
 
     def flaky(bars, spec, train, **kw):
         if spec.kind == "lstm":
             raise RuntimeError("simulated training crash")
         return real(bars, spec, train, **kw)
 
-    monkeypatch.setattr("forecaster.tasks.train_new", flaky)  # where the task looks it up
+    monkeypatch.setattr("forecaster.routine.tasks.train_new", flaky)  # where the task looks it up
     report = routine(settings, factory)
     assert not report.ok
     outcomes = {o.model: o for o in report.tickers[0].outcomes}

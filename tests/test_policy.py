@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from forecaster.policy import Decision, decide
+from forecaster.routine.policy import Decision, decide
 
 AS_OF = date(2020, 4, 24)
 

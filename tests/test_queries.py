@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.calendar import trading_days
 from forecaster.cli import cli
-from forecaster.db import transaction
-from forecaster.queries import forecasts, latest_forecasts, ticker_summaries
-from forecaster.schema import Bar, Forecast
+from forecaster.market.calendar import trading_days
+from forecaster.storage.db import transaction
+from forecaster.storage.queries import forecasts, latest_forecasts, ticker_summaries
+from forecaster.storage.schema import Bar, Forecast
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TICKERS = ("600519.SH", "000001.SZ")
@@ -222,9 +222,9 @@ def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
 
     from sqlalchemy import text
 
-    from forecaster.db import transaction
-    from forecaster.forecasting import Point
-    from forecaster.records import write_forecasts
+    from forecaster.model.forecasting import Point
+    from forecaster.storage.db import transaction
+    from forecaster.storage.records import write_forecasts
 
     def write(as_of: date, yhat: float) -> None:
         with transaction(factory) as s:

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db import transaction
-from forecaster.forecasting import Point
-from forecaster.records import fill_actuals, record_plot, write_forecasts
-from forecaster.schema import Bar, Forecast, Plot
+from forecaster.model.forecasting import Point
+from forecaster.storage.db import transaction
+from forecaster.storage.records import fill_actuals, record_plot, write_forecasts
+from forecaster.storage.schema import Bar, Forecast, Plot
 
 pytestmark = pytest.mark.both_databases
 
@@ -89,8 +89,8 @@ def test_a_plot_is_recorded_once_per_ticker_day_and_kind(factory):
 def test_dead_runs_are_closed_only_for_this_machine(factory: sessionmaker[Session]):
     """A pid is only meaningful on the machine that wrote it: with one database shared by several
     machines, another machine's `running` row must be left alone even if no such pid lives here."""
-    from forecaster.records import close_dead_runs, this_host
-    from forecaster.schema import JobRun, Run
+    from forecaster.storage.records import close_dead_runs, this_host
+    from forecaster.storage.schema import JobRun, Run
 
     dead_pid = 2**22 + 12345  # above Linux's default pid_max: no process has it
     with transaction(factory) as session:

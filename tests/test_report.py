@@ -13,10 +13,10 @@ from matplotlib.figure import Figure
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
-from forecaster.db import transaction
-from forecaster.plotting import save_png
-from forecaster.records import record_plot
-from forecaster.report import refresh_report, write_report
+from forecaster.reporting.html import refresh_report, write_report
+from forecaster.reporting.plotting import save_png
+from forecaster.storage.db import transaction
+from forecaster.storage.records import record_plot
 from tests.test_queries import BARS, DAYS, MODELS, TICKERS, seed_forecasts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -80,8 +80,8 @@ def test_a_failing_report_is_a_warning_not_an_error(reported, settings, monkeypa
     def broken(*args: object, **kwargs: object) -> Path:
         raise OSError("disk full")
 
-    monkeypatch.setattr("forecaster.report.write_report", broken)
-    with caplog.at_level(logging.WARNING, logger="forecaster.report"):
+    monkeypatch.setattr("forecaster.reporting.html.write_report", broken)
+    with caplog.at_level(logging.WARNING, logger="forecaster.reporting.html"):
         assert refresh_report(settings.data_dir, reported) is None
     assert "report was not updated: OSError: disk full" in caplog.text
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import search
 from forecaster.config import load_settings
-from forecaster.experiment import holdout
-from forecaster.modelfiles import load_model, save_model
-from forecaster.search import START, Candidate, SearchOptions, Stage, folds, run_search, search_bars
-from forecaster.spec import ModelSpec, TrainSpec
-from forecaster.training import train_new
+from forecaster.course.experiment import holdout
+from forecaster.model.files import load_model, save_model
+from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.training import train_new
+from forecaster.scoring import search
+from forecaster.scoring.search import START, Candidate, SearchOptions, Stage, folds, run_search, search_bars
 
 TINY_SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none")
 TINY_TRAIN = TrainSpec(max_epochs=1, patience=1)

@@ -10,9 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
-from forecaster.errors import ConfigError, ModelFileError
-from forecaster.modelfiles import file_sha256, load_model, save_model
-from forecaster.smoke import (
+from forecaster.course.letters import (
     TASKS,
     SmokeResult,
     answer,
@@ -23,6 +21,8 @@ from forecaster.smoke import (
     run_smoke,
     train_letter_model,
 )
+from forecaster.errors import ConfigError, ModelFileError
+from forecaster.model.files import file_sha256, load_model, save_model
 
 COURSE_PAIRS = {
     "onehot-1to1": ["a -> b", "b -> c", "c -> d", "d -> e", "e -> a"],

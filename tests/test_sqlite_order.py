@@ -8,7 +8,7 @@ import sys
 
 def test_sqrt_works_after_the_training_stack_is_imported_first():
     code = (
-        "import forecaster.training, sqlite3\n"
+        "import forecaster.model.training, sqlite3\n"
         "print(sqlite3.connect(':memory:').execute('select sqrt(16)').fetchone()[0])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

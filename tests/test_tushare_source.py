@@ -10,10 +10,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import AuthError, EmptyAnswerError, SourceError
-from forecaster.ingest import ingest_ticker
-from forecaster.schema import AdjFactor, Bar, IngestLog
-from forecaster.sources.tushare_pro import TushareSource
-from forecaster.store import load_bars
+from forecaster.ingest.sources.tushare_pro import TushareSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.storage.bars import load_bars
+from forecaster.storage.schema import AdjFactor, Bar, IngestLog
 from tests.tushare_server import RATE_LIMIT_MSG, FakeTushare, Fault, serve
 
 TICKER = "600519.SH"

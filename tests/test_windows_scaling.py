@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from forecaster.scaling import LogReturnScaler, MinMaxScaler, RelativeScaler, make_scaler, scaler_from_params
-from forecaster.windows import last_window, make_windows, train_val_split
+from forecaster.model.scaling import LogReturnScaler, MinMaxScaler, RelativeScaler, make_scaler, scaler_from_params
+from forecaster.model.windows import last_window, make_windows, train_val_split
 
 
 def test_window_and_label_alignment_is_pinned():

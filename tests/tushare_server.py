@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from forecaster.calendar import trading_days
+from forecaster.market.calendar import trading_days
 
 DAILY_FIELDS = [
     "ts_code",

@@ -1,0 +1,1 @@
+"""The course's experiments: the letter-prediction smoke test and the stock experiment."""

@@ -1,0 +1,1 @@
+"""The cron-style daemon: the APScheduler scheduler, one job's run, cron triggers."""

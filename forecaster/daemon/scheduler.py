@@ -1,0 +1,151 @@
+"""The daemon: an APScheduler 3.x BlockingScheduler built from the modules in `jobs/`.
+
+`build_scheduler` returns it unstarted, so its jobs and next fire times can be inspected (tests,
+`--list`, `status`); `serve` starts it and owns the signals.
+
+Misfires: jobs live in a MemoryJobStore, with `coalesce=True` and `misfire_grace_time` of
+`misfire_grace_s` (APScheduler's own default of 1 s would skip a fire the executor was late
+for). A daemon that was *down* at a fire time learns of it from the database instead: at start
+the newest fire time within the grace period is compared with the newest `job_runs.scheduled_for`
+and, if no execution covered it, one catch-up run is added — one, however many ticks were missed.
+"""
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import FrameType, ModuleType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
+
+from forecaster.config import Settings
+from forecaster.daemon.jobrun import JobContext, last_scheduled, mark_interrupted
+from forecaster.storage.db import transaction
+from jobs import daily_update, weekly_retrain
+
+log = logging.getLogger(__name__)
+
+JOBS: tuple[ModuleType, ...] = (daily_update, weekly_retrain)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    job_id: str
+    name: str
+    next_fire: datetime | None
+
+
+def scheduler_timezone(settings: Settings) -> str:
+    return settings.scheduler_timezone or settings.timezone
+
+
+def job_triggers(settings: Settings) -> dict[str, tuple[ModuleType, BaseTrigger]]:
+    """Each job's trigger; an invalid schedule or time zone raises ConfigError here, at start-up."""
+    tz = scheduler_timezone(settings)
+    return {module.JOB_ID: (module, module.trigger(settings, tz)) for module in JOBS}
+
+
+def build_scheduler(
+    ctx: JobContext, *, now: datetime | None = None, run_now: bool = False, catch_up: bool = True
+) -> BlockingScheduler:
+    """The scheduler with every job of `jobs/` (not started); `ctx.scheduler` is set to it."""
+    settings = ctx.settings
+    scheduler = BlockingScheduler(
+        timezone=scheduler_timezone(settings),
+        # One worker: the daemon's own jobs run one after another, never side by side.
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "misfire_grace_time": settings.misfire_grace_s, "max_instances": 1},
+    )
+    ctx.scheduler = scheduler
+    now = now or ctx.now()
+    grace = timedelta(seconds=settings.misfire_grace_s)
+    for job_id, (module, trigger) in job_triggers(settings).items():
+        # Explicit, not only job_defaults: APScheduler applies those when it starts, and tests and
+        # `--list` look at the jobs of a scheduler that never starts.
+        scheduler.add_job(
+            module.run,
+            trigger,
+            args=[ctx],
+            id=job_id,
+            name=job_id,
+            coalesce=True,
+            misfire_grace_time=settings.misfire_grace_s,
+        )
+        if run_now and module is daily_update:
+            scheduler.add_job(
+                module.run, DateTrigger(run_date=now), args=[ctx], id=f"{job_id}:now", name=f"{job_id} (run now)"
+            )
+            continue
+        missed = _missed(ctx, job_id, trigger, now, grace) if catch_up else None
+        if missed is not None:
+            log.info("%s: missed its fire time %s; one catch-up run now", job_id, missed.isoformat())
+            scheduler.add_job(
+                module.run,
+                DateTrigger(run_date=now),
+                args=[ctx],
+                kwargs={"scheduled_for": missed},
+                id=f"{job_id}:catch-up",
+                name=f"{job_id} (catch-up for {missed:%Y-%m-%d %H:%M})",
+            )
+    return scheduler
+
+
+def _missed(ctx: JobContext, job_id: str, trigger: BaseTrigger, now: datetime, grace: timedelta) -> datetime | None:
+    from forecaster.daemon.triggers import missed_fire_time
+
+    with ctx.factory() as session:
+        handled = last_scheduled(session, job_id)
+    return missed_fire_time(trigger, handled, now, grace)
+
+
+def planned_runs(scheduler: BaseScheduler, now: datetime) -> list[PlannedRun]:
+    """Each job's next fire time after `now`, computed from its trigger (works unstarted)."""
+    return [
+        PlannedRun(job.id, job.name, job.trigger.get_next_fire_time(None, now))
+        for job in sorted(scheduler.get_jobs(), key=lambda j: j.id)
+    ]
+
+
+def serve(
+    ctx: JobContext, scheduler: BlockingScheduler, signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
+) -> None:
+    """Run until SIGTERM / SIGINT, then return once the current job has stopped.
+
+    First signal: no new fires; the running job stops at its next step boundary (recording
+    `interrupted`). A second signal: this process's open rows are marked `interrupted` and it
+    exits at once (status 0); every write being its own transaction, the database stays consistent.
+    """
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if ctx.stop.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            with transaction(ctx.factory) as session:
+                mark_interrupted(session, pid=os.getpid(), now=ctx.now().replace(tzinfo=None))
+            logging.shutdown()
+            os._exit(0)
+        log.info("%s: stopping after the current step", signal.Signals(signum).name)
+        ctx.stop.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    previous = {s: signal.signal(s, on_signal) for s in signals}
+    try:
+        for run in planned_runs(scheduler, ctx.now()):
+            log.info("job %s: next run %s", run.name, run.next_fire.isoformat() if run.next_fire else "never")
+        if not ctx.stop.is_set():
+            scheduler.start()  # blocks until shutdown
+        # The pool's worker is still finishing (or abandoning) its job: wait, signals still heard.
+        stopped = threading.Event()
+        while ctx.busy.is_set() and not stopped.wait(0.1):
+            pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    log.info("daemon stopped")

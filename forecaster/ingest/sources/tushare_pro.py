@@ -1,0 +1,243 @@
+"""Bars from tushare Pro (`daily`, `adj_factor`) through the real tushare client.
+
+What the client does and does not do is in shared/docs/TUSHARE.md; in short: HTTP errors come
+back as an *empty* DataFrame, API errors as a bare `Exception(msg)`, timeouts as `requests`
+exceptions, and there is no retry. This module adds retries with backoff and a total time
+bound, splits long ranges, and treats an empty answer for open days as the failure it is.
+"""
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import requests
+
+from forecaster.config import Settings
+from forecaster.errors import (
+    AuthError,
+    EmptyAnswerError,
+    RateLimitError,
+    RefusedError,
+    SourceError,
+)
+from forecaster.ingest.sources import BAR_COLUMNS, FACTOR_COLUMNS, Fetched
+from forecaster.market.calendar import today_in, trading_days
+
+log = logging.getLogger(__name__)
+
+ROW_LIMIT = 6000  # rows per `daily` call; there is no offset paging, so we page by date
+_TOKEN_MARKERS = ("token",)
+_RATE_MARKERS = ("每分钟", "最多访问", "频率", "rate limit")
+
+
+def make_client(token: str, api_url: str, timeout_s: float) -> Any:
+    """A tushare `DataApi` talking to `api_url`.
+
+    The client has no public base-URL setting; the name-mangled class attribute is the only
+    hook. We set it on this instance alone, so other clients in the process are unaffected.
+    """
+    import tushare as ts
+
+    api = ts.pro_api(token, timeout=timeout_s)
+    api._DataApi__http_url = api_url.rstrip("/")
+    return api
+
+
+class CallBudget:
+    """At most `per_minute` calls in any 60 seconds: one budget for every call a source makes,
+    so an ingest of many tickers paces itself instead of running into the service's limit.
+
+    A sliding window, not a token bucket: the service counts calls per minute, and a full
+    bucket's burst plus its refill would allow up to twice the limit within one minute.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        window_s: float = 60.0,
+    ) -> None:
+        self.per_minute = per_minute
+        self._clock, self._sleep, self._window_s = clock, sleep, window_s
+        self._calls: deque[float] = deque()  # when the calls of the last window were made
+
+    def acquire(self) -> float:
+        """Wait, if need be, until one more call fits; returns the seconds waited."""
+        waited = 0.0
+        now = self._clock()
+        while True:
+            while self._calls and now - self._calls[0] >= self._window_s:
+                self._calls.popleft()
+            if len(self._calls) < self.per_minute:
+                self._calls.append(now)
+                return waited
+            pause = self._calls[0] + self._window_s - now
+            self._sleep(pause)
+            waited += pause
+            now = self._clock()
+
+
+class TushareSource:
+    name = "tushare"
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        *,
+        timeout_s: float = 30.0,
+        retry_base_s: float = 2.0,
+        retry_total_s: float = 120.0,
+        history_start: date = date(2010, 1, 1),
+        timezone: str = "Asia/Shanghai",
+        row_limit: int = ROW_LIMIT,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        calls_per_minute: int | None = None,
+    ) -> None:
+        self._token = token
+        self.description = f"tushare Pro at {api_url}"
+        self._api = make_client(token, api_url, timeout_s)
+        self._retry_base_s = retry_base_s
+        self._retry_total_s = retry_total_s
+        self._history_start = history_start
+        self._timezone = timezone
+        self._row_limit = row_limit
+        self._sleep = sleep
+        self._clock = clock
+        # One budget per source: the ingest loop uses one source for all its tickers.
+        self.budget = CallBudget(calls_per_minute, clock=clock, sleep=sleep) if calls_per_minute else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TushareSource":
+        token = settings.token()
+        if token is None:
+            raise AuthError("no tushare token: set TUSHARE_TOKEN or FORECASTER_TUSHARE_TOKEN")
+        return cls(
+            token,
+            settings.tushare_api_url,
+            timeout_s=settings.tushare_timeout_s,
+            retry_base_s=settings.tushare_retry_base_s,
+            retry_total_s=settings.tushare_retry_total_s,
+            history_start=settings.history_start,
+            timezone=settings.timezone,
+            calls_per_minute=settings.tushare_calls_per_minute,
+        )
+
+    def fetch(self, ticker: str, start: date | None, end: date) -> Fetched:
+        start = start or self._history_start
+        daily = self._paged("daily", ticker, start, end, expect_rows=self._expects_rows(start, end))
+        warnings: list[str] = []
+        factors: pd.DataFrame | None = None
+        if not daily.empty:
+            try:
+                factors = _factor_frame(self._paged("adj_factor", ticker, start, end, expect_rows=True))
+            except RefusedError as exc:
+                # Lower account tiers are refused adj_factor: bars are still worth having. Only a
+                # refusal: a network failure fails the ingest whole, else the factors of these
+                # days would be missing for good (later ingests re-read only a few days).
+                warnings.append(f"adj_factor unavailable ({exc}); bars stored unadjusted only")
+                log.warning("%s: %s", ticker, warnings[-1])
+        return Fetched(ticker, self.name, _bar_frame(daily, ticker), factors, warnings)
+
+    def _expects_rows(self, start: date, end: date) -> bool:
+        # Today's bar lands between 15:00 and ~17:00 Beijing time: its absence is not an error.
+        last_complete = min(end, today_in(self._timezone) - timedelta(days=1))
+        return bool(trading_days(start, last_complete))
+
+    def _paged(self, api_name: str, ticker: str, start: date, end: date, *, expect_rows: bool) -> pd.DataFrame:
+        """All rows of [start, end]: answers are newest first and capped at the row limit, so a full
+        page means older rows may remain; ask again up to the day before the oldest one."""
+        pages: list[pd.DataFrame] = []
+        page_end = end
+        while page_end >= start:
+            page = self._query(
+                api_name,
+                expect_rows=expect_rows and not pages,
+                ts_code=ticker,
+                start_date=f"{start:%Y%m%d}",
+                end_date=f"{page_end:%Y%m%d}",
+            )
+            pages.append(page)
+            if len(page) < self._row_limit:
+                break
+            oldest = pd.to_datetime(page["trade_date"], format="%Y%m%d").min().date()
+            page_end = oldest - timedelta(days=1)
+        frame = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame()
+        if not frame.empty:
+            frame = frame.drop_duplicates(subset=["trade_date"], keep="first")
+        return frame
+
+    def _query(self, api_name: str, *, expect_rows: bool, **params: Any) -> pd.DataFrame:
+        deadline = self._clock() + self._retry_total_s
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.budget is not None:
+                # Retries count too (the service counts every call); pacing is not failing, so
+                # the time spent waiting for the budget does not use up the retry bound.
+                deadline += self.budget.acquire()
+            try:
+                frame: pd.DataFrame = self._api.query(api_name, **params)
+                if frame.empty and expect_rows:
+                    raise EmptyAnswerError(
+                        f"tushare {api_name} returned nothing for {params['ts_code']} "
+                        f"{params['start_date']}..{params['end_date']} although the exchange was "
+                        "open (an HTTP error, an unknown ticker, or a suspension)"
+                    )
+                return frame
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                error: SourceError = SourceError(f"tushare {api_name}: {type(exc).__name__}: {self._scrub(str(exc))}")
+            except SourceError as exc:
+                error = exc
+            except Exception as exc:  # the client raises bare Exception(msg) for API errors
+                error = self._classify(api_name, exc)
+                if not isinstance(error, RateLimitError):
+                    raise error from exc
+            delay = self._retry_base_s * 2 ** (attempt - 1)
+            if self._clock() + delay > deadline:
+                raise type(error)(f"{error} (gave up after {attempt} tries)") from error
+            log.warning("tushare %s failed (%s); retry %d in %.1fs", api_name, error, attempt, delay)
+            self._sleep(delay)
+
+    def _classify(self, api_name: str, exc: Exception) -> SourceError:
+        message = self._scrub(str(exc))
+        if any(m in message for m in _RATE_MARKERS):
+            return RateLimitError(f"tushare {api_name} rate limit: {message}")
+        if any(m in message.lower() for m in _TOKEN_MARKERS):
+            return AuthError(f"tushare refused the token: {message}")
+        return RefusedError(f"tushare {api_name} refused: {message}")
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+def _bar_frame(daily: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    if daily.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in BAR_COLUMNS}).astype(
+            {"trade_date": "datetime64[ns]"}
+        )
+    if "ts_code" in daily and (daily["ts_code"] != ticker).any():
+        raise SourceError(f"tushare answered rows of another ticker than {ticker}")
+    frame = daily.rename(columns={"vol": "volume"})
+    frame["trade_date"] = pd.to_datetime(frame["trade_date"].astype(str), format="%Y%m%d", errors="coerce")
+    for column in BAR_COLUMNS:
+        if column not in frame:
+            frame[column] = float("nan")
+    # Answers come newest first; everything downstream wants time order.
+    return frame[BAR_COLUMNS].sort_values("trade_date", kind="stable").reset_index(drop=True)
+
+
+def _factor_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    frame = raw.copy()
+    frame["trade_date"] = pd.to_datetime(frame["trade_date"].astype(str), format="%Y%m%d", errors="coerce")
+    frame["adj_factor"] = pd.to_numeric(frame["adj_factor"], errors="coerce")
+    frame = frame.dropna(subset=["trade_date", "adj_factor"])
+    frame = frame[frame["adj_factor"] > 0]
+    return frame[FACTOR_COLUMNS].sort_values("trade_date").reset_index(drop=True)

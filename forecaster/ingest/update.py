@@ -1,0 +1,170 @@
+"""The ingest step: fetch → validate → write, one transaction per ticker, one log row each."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import Settings
+from forecaster.errors import ForecasterError
+from forecaster.ingest.sources import BarSource, Fetched
+from forecaster.ingest.validate import validate_bars
+from forecaster.market.calendar import previous_trading_days
+from forecaster.storage.bars import WriteCounts, add_ingest_log, last_bar_date, upsert_bars, upsert_factors
+from forecaster.storage.db import transaction
+from forecaster.storage.schema import Bar, IngestLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    ticker: str
+    source: str
+    start: date | None
+    end: date
+    ok: bool = False
+    counts: WriteCounts = field(default_factory=WriteCounts)
+    factors: int = 0
+    closed_days: list[date] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    fetch_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    def summary(self) -> str:
+        span = f"{self.start or 'all'}..{self.end}"
+        if not self.ok:
+            return f"{self.ticker}: FAILED ({self.source}, {span}): {self.error}"
+        c = self.counts
+        text = (
+            f"{self.ticker}: {c.new} new, {c.changed} revised, {c.unchanged} unchanged bars "
+            f"from {self.source} ({span}); {self.factors} adj factors"
+        )
+        if self.closed_days:
+            text += f"; {len(self.closed_days)} bar(s) on days the calendar says were closed"
+        for warning in self.warnings:
+            text += f"; warning: {warning}"
+        return text
+
+
+def incremental_start(session: Session, ticker: str, overlap_days: int) -> date | None:
+    """Where an incremental ingest starts: a few trading days before the last stored bar, so
+    revised bars are caught; None when nothing is stored yet (the source's own default)."""
+    last = last_bar_date(session, ticker)
+    if last is None:
+        return None
+    if overlap_days == 0:
+        return last
+    return previous_trading_days(last, overlap_days)[0]
+
+
+def ingest_ticker(
+    factory: sessionmaker[Session],
+    source: BarSource,
+    ticker: str,
+    *,
+    today: date,
+    start: date | None = None,
+    end: date | None = None,
+    overlap_days: int = 5,
+) -> IngestResult:
+    """Bring `ticker`'s bars up to date from `source`. Errors are returned, not raised, so one
+    ticker's failure never stops the others; a failed batch writes nothing but its log row."""
+    end = end or today
+    if start is None:
+        with factory() as session:
+            start = incremental_start(session, ticker, overlap_days)
+    result = IngestResult(ticker, source.name, start, end)
+    started = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        t0 = time.perf_counter()
+        fetched = source.fetch(ticker, start, end)
+        result.fetch_seconds = time.perf_counter() - t0
+        result.warnings = list(fetched.warnings)
+        result.closed_days = validate_bars(fetched.bars, ticker, today)
+        _trim(fetched, start, end)
+        t1 = time.perf_counter()
+        with transaction(factory) as session:
+            now = datetime.now(UTC).replace(tzinfo=None)
+            result.counts = upsert_bars(session, ticker, fetched.bars, fetched.source, now)
+            if fetched.factors is not None:
+                result.factors = upsert_factors(session, ticker, fetched.factors, fetched.source, now)
+            result.write_seconds = time.perf_counter() - t1
+            result.ok = True
+            add_ingest_log(session, _log_row(result, started))
+    except ForecasterError as exc:
+        result.ok = False
+        result.error = str(exc)
+        log.info("ingest of %s failed: %s", ticker, exc)
+        _record_failure(factory, result, started)
+    return result
+
+
+def _trim(fetched: Fetched, start: date | None, end: date) -> None:
+    dates = fetched.bars["trade_date"].dt.date
+    keep = dates <= end
+    if start is not None:
+        keep &= dates >= start
+    fetched.bars = fetched.bars.loc[keep].reset_index(drop=True)
+    if fetched.factors is not None:
+        fdates = fetched.factors["trade_date"].dt.date
+        fkeep = fdates <= end
+        if start is not None:
+            fkeep &= fdates >= start
+        fetched.factors = fetched.factors.loc[fkeep].reset_index(drop=True)
+
+
+def _log_row(result: IngestResult, started: datetime) -> IngestLog:
+    notes = list(result.warnings)
+    if result.closed_days:
+        shown = ", ".join(d.isoformat() for d in result.closed_days[:10])
+        notes.append(f"bars on closed days: {shown}")
+    return IngestLog(
+        ticker=result.ticker,
+        source=result.source,
+        start_date=result.start,
+        end_date=result.end,
+        status="ok" if result.ok else "error",
+        rows_new=result.counts.new,
+        rows_changed=result.counts.changed,
+        rows_unchanged=result.counts.unchanged,
+        factors_written=result.factors,
+        closed_day_bars=len(result.closed_days),
+        warnings="\n".join(notes) or None,
+        error=result.error,
+        started_at=started,
+        finished_at=datetime.now(UTC).replace(tzinfo=None),
+        fetch_seconds=result.fetch_seconds,
+        write_seconds=result.write_seconds,
+    )
+
+
+def _record_failure(factory: sessionmaker[Session], result: IngestResult, started: datetime) -> None:
+    result.counts, result.factors = WriteCounts(), 0
+    try:
+        with transaction(factory) as session:
+            add_ingest_log(session, _log_row(result, started))
+    except ForecasterError as exc:  # e.g. the database itself is locked: say so, keep going
+        log.error("could not record the failed ingest of %s: %s", result.ticker, exc)
+
+
+def ingest_for_range(
+    settings: Settings, factory: sessionmaker[Session], source: BarSource, tickers: list[str], start: date, today: date
+) -> list[IngestResult]:
+    """Make sure the bars a replay from `start` needs are stored: incremental where the stored
+    history already reaches back before `start`, else from the configured history start."""
+    results = []
+    for ticker in tickers:
+        with factory() as session:
+            first = session.scalar(select(func.min(Bar.trade_date)).where(Bar.ticker == ticker))
+        from_start = settings.history_start if first is None or first > start else None
+        results.append(
+            ingest_ticker(
+                factory, source, ticker, today=today, start=from_start, overlap_days=settings.ingest_overlap_days
+            )
+        )
+    return results

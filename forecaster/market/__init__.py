@@ -1,0 +1,1 @@
+"""Market facts: trading days of the exchange (calendar) and ticker codes."""

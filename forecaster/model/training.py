@@ -1,0 +1,200 @@
+"""Fit and fine-tune: seeds, inner validation slice, early stopping with best weights.
+
+Only data up to the as-of date ever reaches this module (the caller reads with `until=as_of`).
+The validation slice used for early stopping is the newest part of *that* history — never
+anything after the as-of date.
+"""
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from forecaster.model.networks import build_model
+from forecaster.model.scaling import Scaler, make_scaler
+from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.windows import FloatArray, make_windows, train_val_split
+
+
+@dataclass
+class Prepared:
+    """Windows over a bar history, with the date each sample's first label falls on."""
+
+    x: FloatArray  # (samples, window, n_features), raw prices
+    y: FloatArray  # (samples, horizon), raw target values
+    label_dates: pd.DatetimeIndex  # (samples,)
+    first_date: date
+    last_date: date
+
+
+@dataclass
+class Fitted:
+    model: keras.Model
+    scaler: Scaler
+    epochs_run: int
+    train_loss: float
+    val_loss: float
+    seconds: float
+    train_start: date
+    train_end: date
+    # The validation slice, for the plot of predicted vs actual (first horizon only).
+    val_dates: pd.DatetimeIndex
+    val_actual: FloatArray
+    val_predicted: FloatArray
+
+
+def prepare(bars: pd.DataFrame, spec: ModelSpec) -> Prepared:
+    features = bars[list(spec.features)].to_numpy(dtype="float64")
+    target = bars[spec.target].to_numpy(dtype="float64")
+    x, y = make_windows(features, target, window=spec.window, horizon=spec.horizon)
+    dates = pd.DatetimeIndex(bars.index)
+    return Prepared(x, y, dates[spec.window : spec.window + len(x)], dates[0].date(), dates[-1].date())
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same data, same machine -> same weights and forecasts."""
+    keras.utils.set_random_seed(seed)  # Python, NumPy and the backend's generators
+
+
+def train_new(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = "") -> Fitted:
+    """Fresh weights on the whole history given (everything up to the as-of date).
+
+    With `spec.members` > 1, that many networks are trained (seeds seed, seed + 1, ...), each
+    with its own early stop, and joined into one model whose output is their mean: averaging
+    independent fits cancels part of each one's noise around the naive forecast.
+    """
+    data = prepare(bars, spec)
+    split = train_val_split(len(data.x), val_fraction=train.val_fraction, horizon=spec.horizon)
+    scaler = make_scaler(spec.scaling, spec.features).fit(data.x[split.train], data.y[split.train], spec.target_index)
+    fits: list[Fitted] = []
+    for member in range(spec.members):
+        seed_everything(train.seed + member)
+        model = build_model(
+            spec.kind,  # type: ignore[arg-type]  # ModelSpec validated it
+            window=spec.window,
+            n_features=len(spec.features),
+            units=spec.units,
+            dropout=spec.dropout,
+            outputs=spec.horizon,
+        )
+        fits.append(
+            _fit(model, scaler, data, split.train, split.val, train, train.max_epochs, train.learning_rate, label)
+        )
+    return fits[0] if len(fits) == 1 else _averaged(fits, scaler, data, split.val)
+
+
+def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice) -> Fitted:
+    """One Keras model averaging the members' outputs, so it saves, loads, forecasts and
+    fine-tunes like a single network."""
+    first = fits[0]
+    inputs = keras.Input(shape=first.model.input_shape[1:], name="window")  # (batch, window, features)
+    name = first.model.name
+    for i, f in enumerate(fits):
+        f.model.name = f"{name}_{i}"  # Keras needs unique names for the nested models
+    mean = keras.layers.Average(name="mean")([f.model(inputs) for f in fits])  # (batch, horizon)
+    model = keras.Model(inputs, mean, name=f"{name}_x{len(fits)}")
+    x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
+    val_scaled = _predict(model, x_va)
+    return Fitted(
+        model=model,
+        scaler=scaler,
+        epochs_run=sum(f.epochs_run for f in fits),
+        train_loss=float(np.mean([f.train_loss for f in fits])),
+        val_loss=float(np.mean((val_scaled - y_va) ** 2)),
+        seconds=sum(f.seconds for f in fits),
+        train_start=first.train_start,
+        train_end=first.train_end,
+        val_dates=first.val_dates,
+        val_actual=first.val_actual,
+        val_predicted=scaler.inverse_y(data.x[va], val_scaled)[:, 0],
+    )
+
+
+def fine_tune(
+    model: keras.Model, scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = ""
+) -> Fitted:
+    """A few epochs at a lower learning rate on the most recent days, from the parent's weights.
+
+    The parent's scaler is kept: the weights were learnt on its scale.
+    """
+    recent = bars.iloc[-(train.finetune_days + spec.window + spec.horizon - 1) :]
+    data = prepare(recent, spec)
+    split = train_val_split(len(data.x), val_fraction=train.val_fraction, horizon=spec.horizon)
+    seed_everything(train.seed)
+    return _fit(
+        model, scaler, data, split.train, split.val, train, train.finetune_epochs, train.finetune_learning_rate, label
+    )
+
+
+def _fit(
+    model: keras.Model,
+    scaler: Scaler,
+    data: Prepared,
+    tr: slice,
+    va: slice,
+    train: TrainSpec,
+    epochs: int,
+    learning_rate: float,
+    label: str,
+) -> Fitted:
+    x_tr, y_tr = scaler.transform_x(data.x[tr]), scaler.transform_y(data.x[tr], data.y[tr])
+    x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience, restore_best_weights=True)
+    started = time.perf_counter()
+    history = model.fit(
+        x_tr,
+        y_tr,
+        validation_data=(x_va, y_va),
+        epochs=epochs,
+        batch_size=train.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[stop, EpochProgress(epochs, label)],
+    )
+    seconds = time.perf_counter() - started
+    losses: dict[str, Any] = history.history
+    best = int(np.argmin(losses["val_loss"]))
+    val_pred = scaler.inverse_y(data.x[va], _predict(model, x_va))
+    return Fitted(
+        model=model,
+        scaler=scaler,
+        epochs_run=len(losses["loss"]),
+        train_loss=float(losses["loss"][best]),
+        val_loss=float(losses["val_loss"][best]),
+        seconds=seconds,
+        train_start=data.first_date,
+        train_end=data.last_date,
+        val_dates=data.label_dates[va],
+        val_actual=data.y[va][:, 0],
+        val_predicted=val_pred[:, 0],
+    )
+
+
+def _predict(model: keras.Model, x: FloatArray) -> FloatArray:
+    # Calling the model directly avoids predict()'s per-call dataset set-up (slow for tiny inputs).
+    return np.asarray(model(x, training=False), dtype="float64")
+
+
+class EpochProgress(keras.callbacks.Callback):  # type: ignore[misc]
+    """One progress bar per training run (epochs, losses), drawn only on a terminal."""
+
+    def __init__(self, epochs: int, label: str) -> None:
+        super().__init__()
+        self._bar = tqdm(
+            total=epochs, desc=label or "train", unit="epoch", disable=not sys.stderr.isatty(), leave=False
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._bar.update(1)
+        if logs:
+            self._bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}", val=f"{logs.get('val_loss', 0):.4f}")
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        self._bar.close()

@@ -1,0 +1,1 @@
+"""Pictures and pages: matplotlib plots and the static HTML report."""

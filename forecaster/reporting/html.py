@@ -1,0 +1,165 @@
+"""The static HTML report: latest forecasts, accuracy beside the baselines, and the plots.
+
+One `index.html` with its images in `img/` next to it, referenced relatively, so the folder
+opens from disk (or is copied anywhere) without a server. The plots the routine and backfill
+recorded are copied in; the rolling-error figure is drawn here. Read-only on the database.
+"""
+
+import html
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.reporting.plotting import rolling_error_figure, save_png
+from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
+from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
+from forecaster.storage.schema import Plot
+
+log = logging.getLogger(__name__)
+
+# The page shows forecasts and outcomes; the error columns are left to the accuracy table.
+_LATEST_COLUMNS = [c for c in FORECAST_COLUMNS if c not in ("target", "error", "abs_error", "pct_error")]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The images of one ticker, as paths relative to the report folder (None: none yet)."""
+
+    ticker: str
+    forecast: str | None
+    backfill: str | None
+    rolling: str | None
+
+
+def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Sequence[str] | None = None) -> Path:
+    """Write `out_dir/index.html` and its images; returns the page's path."""
+    latest = latest_forecasts(session, tickers=tickers)
+    scores = [r.as_dict() for r in accuracy(session, tickers=tickers)]
+    shown = sorted(set(latest["ticker"]) | {str(r["ticker"]) for r in scores} | set(tickers or []))
+    img = out_dir / "img"
+    img.mkdir(parents=True, exist_ok=True)
+    figures = [_figures(session, data_dir, img, ticker) for ticker in shown]
+    written = {Path(p).name for f in figures for p in (f.forecast, f.backfill, f.rolling) if p}
+    for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
+        if old.name not in written:
+            old.unlink()
+    page = out_dir / "index.html"
+    _write_text(page, _page(latest, scores, figures))
+    return page
+
+
+def refresh_report(data_dir: Path, factory: sessionmaker[Session]) -> Path | None:
+    """Regenerate the default report after a run; a failure is logged, never raised.
+
+    The report is a view of what the run already recorded: it must not turn a good run into a
+    failed one, so this is a deliberate broad catch at that boundary.
+    """
+    try:
+        with factory() as session:
+            return write_report(session, data_dir, data_dir / "report")
+    except Exception as exc:
+        log.warning("the HTML report was not updated: %s: %s", type(exc).__name__, exc, exc_info=True)
+        return None
+
+
+def _figures(session: Session, data_dir: Path, img: Path, ticker: str) -> Figures:
+    safe = ticker.replace("/", "_")
+    forecast = _copy_plot(session, data_dir, img, ticker, Plot.kind == "forecast", f"{safe}-forecast.png")
+    backfill = _copy_plot(session, data_dir, img, ticker, Plot.kind.like("backfill-%"), f"{safe}-backfill.png")
+    frame = matured_forecasts(session, tickers=[ticker])
+    rolling = None
+    if not frame.empty:
+        save_png(rolling_error_figure(ticker, frame), img / f"{safe}-rolling-error.png")
+        rolling = f"img/{safe}-rolling-error.png"
+    return Figures(ticker, forecast, backfill, rolling)
+
+
+def _copy_plot(session: Session, data_dir: Path, img: Path, ticker: str, kind: Any, name: str) -> str | None:
+    """Copy the newest recorded plot of that kind whose file still exists."""
+    plots = session.scalars(
+        select(Plot).where(Plot.ticker == ticker, kind).order_by(Plot.as_of.desc(), Plot.id.desc()).limit(5)
+    )
+    for plot in plots:
+        source = data_dir / plot.path
+        if source.is_file():
+            shutil.copyfile(source, img / name)
+            return f"img/{name}"
+    return None
+
+
+def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figures]) -> str:
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>forecaster report</title>',
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>forecaster report</h1><p>Generated {generated}.</p>",
+        "<h2>Latest forecasts</h2>",
+        _table(
+            [{str(k): v for k, v in r.items()} for r in latest.to_dict("records")],
+            _LATEST_COLUMNS,
+            "latest-forecasts",
+            "no forecasts yet",
+        ),
+        "<h2>Accuracy beside the baselines</h2>",
+        "<p>All matured forecasts. rel_mae is MAE divided by naive's MAE on the same days: below 1 beats naive.</p>",
+        _table(scores, SCORE_COLUMNS, "accuracy", "no matured forecasts yet"),
+    ]
+    for f in figures:
+        parts.append(f"<h2>{html.escape(f.ticker)}</h2>")
+        for path, caption in ((f.forecast, "newest forecast"), (f.backfill, "predicted vs actual (newest backfill)"),
+                              (f.rolling, "rolling error by model")):  # fmt: skip
+            if path:
+                alt = html.escape(f"{f.ticker} {caption}")
+                parts.append(
+                    f'<figure><img src="{html.escape(path)}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
+                )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], css_id: str, empty: str) -> str:
+    if not rows:
+        return f'<p id="{css_id}">{html.escape(empty)}</p>'
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f'<table id="{css_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # NaN: not known yet
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+    return html.escape(str(value))
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomic, like save_png: a browser open on the page never reads half of it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; }
+"""

@@ -1,0 +1,301 @@
+"""The daily routine for one as-of date: ingest → load → retrain / fine-tune / reuse → forecast
+→ fill actuals → plot → record. The daemon runs it for today; a backfill runs it day by day.
+
+Everything a model sees is read with `until=as_of`. This module is the driver: it reads the
+bars, writes the baselines, and hands each (ticker, model) step as a task to an executor — in
+this process, or on a Dask cluster (see `executor`, `tasks`) — then writes each result as it comes
+back (see `dispatch`). Each write is its own short transaction; none is held open while a network
+trains. One (ticker, model) failing is recorded on its run item and the others go on.
+"""
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, closing, nullcontext
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import Settings
+from forecaster.errors import Interrupted
+from forecaster.ingest.sources import BarSource
+from forecaster.ingest.update import IngestResult, ingest_ticker
+from forecaster.model.forecasting import drift_forecast, naive_forecast, points
+from forecaster.model.spec import BASELINES, train_spec
+from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
+from forecaster.routine.executor import Executor, LocalExecutor, open_executor
+from forecaster.routine.policy import Between, Force
+from forecaster.routine.taskio import ModelOutcome, now, prepare_task, record_forecast, record_item, store_result
+from forecaster.routine.tasks import ModelTask, failure_text, timed
+from forecaster.storage.bars import load_bars
+from forecaster.storage.db import transaction
+from forecaster.storage.records import close_dead_runs, fill_actuals, finish_run, record_plot, start_run
+from forecaster.storage.schema import Bar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoutineOptions:
+    kinds: tuple[str, ...]
+    as_of: date | None = None  # None: each ticker's newest bar
+    force: Force = None
+    seed: int | None = None  # None: the settings' seed
+    plots: bool = True
+    between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
+    # Asked between (ticker, model) steps; True stops the routine with `Interrupted` (the daemon's
+    # SIGTERM). A step that has started finishes: every write is its own short transaction.
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False)
+
+    def check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise Interrupted("stop requested")
+
+
+@dataclass
+class TickerReport:
+    ticker: str
+    as_of: date | None = None
+    last_close: float | None = None
+    outcomes: list[ModelOutcome] = field(default_factory=list)
+    plots: dict[str, str] = field(default_factory=dict)
+    actuals_filled: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(o.ok for o in self.outcomes)
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    ingests: list[IngestResult]
+    tickers: list[TickerReport]
+    timings: dict[str, float]
+
+    @property
+    def ok(self) -> bool:
+        return all(i.ok for i in self.ingests) and all(t.ok for t in self.tickers)
+
+
+def run_routine(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    *,
+    tickers: list[str],
+    options: RoutineOptions,
+    source: BarSource | None,
+    today: date,
+    command: str = "run",
+    executor: Executor | None = None,
+) -> RunReport:
+    """One full routine over `tickers`; `source=None` skips the ingest step (backfill ingests
+    once up front). `executor=None`: the one the settings name, opened for this run only."""
+    clock: dict[str, float] = defaultdict(float)
+    with transaction(factory) as session:
+        close_dead_runs(session, now=now())  # rows a killed process left `running`
+        run = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=now())
+        run_id = run.id
+    ingests: list[IngestResult] = []
+    driver = _Driver(settings, factory, options, run_id, clock)
+    interrupted = False
+    try:
+        if source is not None:
+            with timed(clock, "ingest"):
+                for t in tickers:
+                    options.check_stop()
+                    ingests.append(
+                        ingest_ticker(factory, source, t, today=today, overlap_days=settings.ingest_overlap_days)
+                    )
+        with _executor_for(settings, options, executor) as chosen:
+            driver.run(tickers, chosen)
+    except Interrupted as exc:
+        interrupted = True
+        exc.run_id = run_id
+        raise
+    finally:
+        report = RunReport(run_id, ingests, driver.finished_in(tickers), dict(clock))
+        _finish(factory, report, len(tickers), interrupted)
+    return report
+
+
+def _finish(factory: sessionmaker[Session], report: RunReport, wanted: int, interrupted: bool) -> None:
+    """The run row's end: its status, every failure in one text, the seconds per step."""
+    done = report.tickers
+    status = "ok" if report.ok and len(done) == wanted else "partial" if done else "error"
+    status = "interrupted" if interrupted else status
+    errors = (
+        [i.summary() for i in report.ingests if not i.ok]
+        + [f"{t.ticker}: {t.error}" for t in done if t.error]
+        + [f"{t.ticker} {o.model}: {o.error}" for t in done for o in t.outcomes if o.error]
+    )
+    with transaction(factory) as session:
+        error = "\n".join(errors) or None
+        finish_run(session, report.run_id, status=status, error=error, timings=report.timings, now=now())
+
+
+def _executor_for(
+    settings: Settings, options: RoutineOptions, given: Executor | None
+) -> AbstractContextManager[Executor]:
+    if given is not None:
+        return nullcontext(given)
+    if not options.kinds:  # baselines only: no cluster to connect to for nothing
+        return nullcontext(LocalExecutor())
+    return open_executor(settings)
+
+
+@dataclass
+class _Open:
+    """A ticker whose bars are read and baselines written, waiting for its models' results."""
+
+    report: TickerReport
+    bars: pd.DataFrame
+    as_of: date
+    pending: int
+
+
+class _Driver:
+    """Opens each ticker (bars, baselines), prepares its model tasks, writes their results in
+    whatever order they come back, and closes the ticker (actuals, plots) after its last one."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        options: RoutineOptions,
+        run_id: int,
+        clock: dict[str, float],
+    ) -> None:
+        self.settings, self.factory, self.options = settings, factory, options
+        self.run_id, self.clock = run_id, clock
+        self.train = train_spec(settings, options.seed)
+        self.open: dict[str, _Open] = {}
+        self.finished: dict[str, TickerReport] = {}
+
+    def run(self, tickers: list[str], executor: Executor) -> None:
+        # closing(): a stop or an error here still lets the executor abandon what is in flight.
+        with closing(executor.map(self._tasks(tickers), self.options.check_stop)) as results:
+            for result in results:
+                state = self.open[result.ticker]
+                for step, seconds in result.timings.items():
+                    self.clock[step] += seconds
+                outcome = store_result(
+                    self.settings,
+                    self.factory,
+                    result,
+                    run_id=self.run_id,
+                    train=self.train,
+                    last_close=state.report.last_close or 0.0,
+                )
+                self._done(state, outcome)
+
+    def finished_in(self, tickers: list[str]) -> list[TickerReport]:
+        return [self.finished[t] for t in tickers if t in self.finished]
+
+    def _tasks(self, tickers: list[str]) -> Iterator[ModelTask]:
+        for ticker in tickers:
+            self.options.check_stop()
+            state = self._open_ticker(ticker)
+            if state is None:
+                continue
+            for kind in self.options.kinds:
+                self.options.check_stop()
+                try:
+                    task = prepare_task(
+                        self.settings,
+                        self.factory,
+                        ticker,
+                        kind,
+                        state.bars,
+                        state.as_of,
+                        force=self.options.force,
+                        between=self.options.between,
+                        train=self.train,
+                    )
+                except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: record and go on
+                    outcome = ModelOutcome(kind, "?", error=failure_text(exc, f"{ticker} {kind}"))
+                    record_item(self.factory, self.run_id, ticker, outcome)
+                    self._done(state, outcome)
+                    continue
+                yield task
+
+    def _open_ticker(self, ticker: str) -> _Open | None:
+        report = TickerReport(ticker)
+        as_of = self.options.as_of
+        until = [Bar.trade_date <= as_of] if as_of else []
+        with timed(self.clock, "load"), self.factory() as session:
+            newest = session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker == ticker, *until))
+            if newest is None:
+                report.error = "no bars stored" + (f" up to {as_of}" if as_of else "") + "; run ingest"
+                self.finished[ticker] = report
+                return None
+            # qfq anchored at as_of: equals the raw price at as_of, and stays continuous over dividends.
+            bars = load_bars(session, ticker, until=newest, adjust="qfq")
+        report.as_of, report.last_close = newest, float(bars["close"].iloc[-1])
+        horizon = self.settings.horizon
+        with timed(self.clock, "forecast"):
+            baselines = {"naive": naive_forecast(bars, horizon), "drift": drift_forecast(bars, horizon)}
+            for name in BASELINES:
+                outcome = ModelOutcome(name, "baseline", forecast=points(newest, baselines[name]))
+                report.outcomes.append(outcome)
+                target, last_close = self.settings.target, report.last_close
+                record_forecast(self.factory, ticker, outcome, self.run_id, newest, target, last_close)
+        state = self.open[ticker] = _Open(report, bars, newest, len(self.options.kinds))
+        if state.pending == 0:
+            self._close(state)
+        return state
+
+    def _done(self, state: _Open, outcome: ModelOutcome) -> None:
+        state.report.outcomes.append(outcome)
+        state.pending -= 1
+        if state.pending == 0:
+            self._close(state)
+
+    def _close(self, state: _Open) -> None:
+        report = state.report
+        order = [*BASELINES, *self.options.kinds]
+        report.outcomes.sort(key=lambda o: order.index(o.model))  # results come back in any order
+        with timed(self.clock, "actuals"), transaction(self.factory) as session:
+            report.actuals_filled = fill_actuals(session, report.ticker)
+        if self.options.plots:
+            with timed(self.clock, "plot"):
+                try:
+                    report.plots = _plots(self.settings, self.factory, report, state.bars, self.run_id)
+                except OSError as exc:  # a full or read-only disk: the forecasts above are stored
+                    report.error = f"plots not written: {exc}"
+                    log.error("%s: %s", report.ticker, report.error)
+        del self.open[report.ticker]
+        self.finished[report.ticker] = report
+
+
+def _plots(
+    settings: Settings, factory: sessionmaker[Session], report: TickerReport, bars: pd.DataFrame, run_id: int
+) -> dict[str, str]:
+    ticker, as_of = report.ticker, report.as_of
+    assert as_of is not None  # only an opened ticker (one with bars) is plotted
+    figures = {
+        "forecast": forecast_figure(
+            ticker,
+            as_of,
+            bars[settings.target],
+            {o.model: o.forecast for o in report.outcomes if o.ok and o.forecast},
+            settings.target,
+        )
+    }
+    validation = {o.model: o.validation for o in report.outcomes if o.validation is not None}
+    if validation:
+        figures["validation"] = validation_figure(ticker, as_of, validation)
+    paths: dict[str, str] = {}
+    for kind, fig in figures.items():
+        rel = Path("plots") / ticker / f"{as_of.isoformat()}-{kind}.png"
+        save_png(fig, settings.data_dir / rel)
+        paths[kind] = rel.as_posix()
+        with transaction(factory) as session:
+            record_plot(session, ticker=ticker, as_of=as_of, kind=kind, path=rel.as_posix(), run_id=run_id, now=now())
+    return paths

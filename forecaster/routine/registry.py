@@ -1,0 +1,99 @@
+"""Model versions: `.keras` files under <data_dir>/models, and their rows.
+
+A version is immutable: fine-tuning makes a child version (parent_id) with a new file. The file's
+sha256 is checked on every load (by the task that loads it, wherever it runs); a mismatch or an
+unreadable file raises `ModelFileError`, and the routine then retrains instead of forecasting
+with a model it cannot trust. Only the driver reads and writes these files and rows: tasks get
+and return the files' bytes.
+"""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecaster.errors import ModelFileError
+from forecaster.model.files import read_model_file, write_atomic
+from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.routine.tasks import ParentModel, TrainedModel
+from forecaster.storage.schema import ModelVersion
+
+
+@dataclass(frozen=True)
+class SavedFile:
+    relpath: str  # relative to the data dir, so the data dir can move
+    sha256: str
+
+
+def save_file(data_dir: Path, ticker: str, as_of: date, trained: TrainedModel) -> SavedFile:
+    """Write the model file (atomically) before its row exists: a crash in between leaves an
+    unreferenced file, never a row pointing at a missing or half-written one."""
+    if hashlib.sha256(trained.data).hexdigest() != trained.sha256:  # changed on its way from the task
+        raise ModelFileError(f"the model file of {ticker} {trained.spec.kind} arrived damaged (sha256 mismatch)")
+    kind = trained.spec.kind
+    relpath = Path("models") / ticker / kind / f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}.keras"
+    return SavedFile(relpath.as_posix(), write_atomic(data_dir / relpath, trained.data))
+
+
+def add_version(
+    session: Session,
+    *,
+    ticker: str,
+    trained: TrainedModel,
+    train: TrainSpec,
+    saved: SavedFile,
+    as_of: date,
+    now: datetime,
+) -> ModelVersion:
+    version = ModelVersion(
+        ticker=ticker,
+        kind=trained.spec.kind,
+        parent_id=trained.parent_id,
+        action=trained.action,
+        as_of=as_of,
+        train_start=trained.train_start,
+        train_end=trained.train_end,
+        path=saved.relpath,
+        sha256=saved.sha256,
+        spec=trained.spec.to_json(),
+        training=train.to_json(),
+        scaler=json.dumps(trained.scaler, sort_keys=True),
+        seed=train.seed,
+        epochs_run=trained.epochs_run,
+        train_loss=trained.train_loss,
+        val_loss=trained.val_loss,
+        train_seconds=trained.seconds,
+        created_at=now,
+    )
+    session.add(version)
+    session.flush()  # assigns the id
+    return version
+
+
+def latest_version(session: Session, ticker: str, kind: str, as_of: date) -> ModelVersion | None:
+    """The newest version trained with data up to `as_of` at most (never a later one: a
+    backfill replaying an earlier day must not use a model that has seen its future)."""
+    return session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.ticker == ticker, ModelVersion.kind == kind, ModelVersion.as_of <= as_of)
+        .order_by(ModelVersion.as_of.desc(), ModelVersion.id.desc())
+        .limit(1)
+    ).first()
+
+
+def read_parent(version: ModelVersion, data_dir: Path) -> ParentModel:
+    """What a task needs to fine-tune or reuse `version`; a missing file raises ModelFileError
+    (the bytes' sha256 is checked by the task, after they have travelled)."""
+    return ParentModel(
+        version_id=version.id,
+        path=version.path,
+        data=read_model_file(data_dir / version.path),
+        sha256=version.sha256,
+        scaler=json.loads(version.scaler),
+        spec=ModelSpec.from_json(version.spec),
+    )

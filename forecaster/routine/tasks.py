@@ -1,0 +1,184 @@
+"""One (ticker, model) step as a pure task: retrain, fine-tune or reuse a model, then forecast.
+
+Inputs and outputs are plain picklable values — bars as a DataFrame, model files as bytes with
+their sha256 — and the task never opens the database or the data dir. So the same function runs
+in-process (the local executor) or on a Dask worker on another machine: the driver reads its
+inputs from the database before, and writes what it returns after (see `dispatch`).
+"""
+
+import hashlib
+import logging
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import keras
+import pandas as pd
+
+from forecaster.errors import ForecasterError, ModelFileError
+from forecaster.model.files import model_bytes, model_from_bytes
+from forecaster.model.forecasting import ValidationSeries, model_forecast
+from forecaster.model.scaling import Scaler, scaler_from_params
+from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.training import Fitted, fine_tune, train_new
+from forecaster.routine.policy import Decision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParentModel:
+    """The version a fine-tune or a reuse starts from, as the driver read it."""
+
+    version_id: int
+    path: str  # relative to the data dir; for messages only
+    data: bytes  # the `.keras` file
+    sha256: str  # as recorded when the file was written
+    scaler: dict[str, Any]
+    spec: ModelSpec
+
+
+@dataclass(frozen=True)
+class ModelTask:
+    ticker: str
+    kind: str
+    as_of: date
+    bars: pd.DataFrame  # qfq bars up to as_of, oldest first
+    spec: ModelSpec  # what a retrain builds (the settings' spec)
+    train: TrainSpec
+    decision: Decision
+    parent: ParentModel | None = None  # None: retrain
+
+    @property
+    def label(self) -> str:
+        return f"{self.ticker} {self.kind}"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A new version for the driver to write: the file's bytes and its row's metadata."""
+
+    data: bytes
+    sha256: str
+    spec: ModelSpec
+    scaler: dict[str, Any]
+    action: str  # retrain | finetune
+    parent_id: int | None
+    epochs_run: int
+    train_loss: float
+    val_loss: float
+    seconds: float
+    train_start: date
+    train_end: date
+
+
+@dataclass
+class ModelResult:
+    ticker: str
+    kind: str
+    as_of: date
+    action: str
+    reason: str
+    spec: ModelSpec | None = None  # the spec the forecast was made with
+    forecast: list[float] = field(default_factory=list)  # (horizon,) in price units
+    version_id: int | None = None  # the version used as it is (reuse)
+    trained: TrainedModel | None = None  # a new version, written by the driver even if the forecast failed
+    validation: ValidationSeries | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # worker seconds per step
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, task: ModelTask, error: str | None = None) -> "ModelResult":
+        """`task`'s result as decided before it ran; with `error`, the result of a task that never
+        returned (its workers kept dying, say)."""
+        d = task.decision
+        return cls(task.ticker, task.kind, task.as_of, d.action, d.reason, error=error)
+
+
+def fallback(exc: ModelFileError) -> Decision:
+    """A version whose file cannot be trusted is not used: the model is retrained instead."""
+    return Decision("retrain", f"{exc}; retrained")
+
+
+def failure_text(exc: Exception, label: str) -> str:
+    """An error as recorded on its run item; a bug (not a ForecasterError) is logged with its
+    traceback, where it happened."""
+    if not isinstance(exc, ForecasterError):
+        log.error("%s failed:\n%s", label, traceback.format_exc())
+    return str(exc) or type(exc).__name__
+
+
+def run_model_task(task: ModelTask) -> ModelResult:
+    """The task function: never raises for a failure of this (ticker, model); it is returned."""
+    started = time.perf_counter()
+    result = ModelResult.of(task)
+    try:
+        model, scaler, spec = _model_for(task, result)
+        with timed(result.timings, "forecast"):
+            values = model_forecast(model, scaler, task.bars, spec)
+        result.spec, result.forecast = spec, [float(v) for v in values]
+    except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: returned, then recorded
+        result.error = failure_text(exc, task.label)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scaler, ModelSpec]:
+    """Reuse, fine-tune or retrain as decided; a new version's bytes go into `result.trained`."""
+    parent = task.parent
+    if parent is not None and task.decision.action != "retrain":
+        try:
+            with timed(result.timings, "model_load"):
+                model = model_from_bytes(parent.data, parent.sha256, name=parent.path)
+        except ModelFileError as exc:
+            log.warning("%s: %s; retraining", task.label, exc)
+            retrain = fallback(exc)
+            result.action, result.reason = retrain.action, retrain.reason
+        else:
+            scaler = scaler_from_params(parent.scaler)
+            if task.decision.action == "reuse":
+                result.version_id = parent.version_id
+                return model, scaler, parent.spec
+            with timed(result.timings, "train"):
+                fitted = fine_tune(model, scaler, task.bars, parent.spec, task.train, label=f"{task.label} fine-tune")
+            _keep(result, fitted, parent.spec, "finetune", parent.version_id)
+            return fitted.model, fitted.scaler, parent.spec
+    with timed(result.timings, "train"):
+        fitted = train_new(task.bars, task.spec, task.train, label=f"{task.label} train")
+    _keep(result, fitted, task.spec, "retrain", None)
+    return fitted.model, fitted.scaler, task.spec
+
+
+def _keep(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, parent_id: int | None) -> None:
+    with timed(result.timings, "save"):
+        data = model_bytes(fitted.model)
+    result.validation = ValidationSeries(fitted.val_dates, fitted.val_actual, fitted.val_predicted)
+    result.trained = TrainedModel(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        spec=spec,
+        scaler=fitted.scaler.params(),
+        action=action,
+        parent_id=parent_id,
+        epochs_run=fitted.epochs_run,
+        train_loss=fitted.train_loss,
+        val_loss=fitted.val_loss,
+        seconds=fitted.seconds,
+        train_start=fitted.train_start,
+        train_end=fitted.train_end,
+    )
+
+
+@contextmanager
+def timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    """Add the seconds spent in the block to `timings[step]` (steps are summed over models)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - started

@@ -1,0 +1,1 @@
+"""Scores: pure metrics, stored forecasts evaluated, the defaults search."""

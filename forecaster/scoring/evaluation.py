@@ -1,0 +1,116 @@
+"""Scoring stored forecasts: accuracy per (ticker, model, horizon) over a date range.
+
+Only matured forecasts (actual known) count. The headline is `rel_mae`: the model's MAE divided
+by naive's on exactly the same (as_of, target_date) pairs; < 1 means the model beat naive there.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecaster.model.spec import BASELINES
+from forecaster.scoring.metrics import Scores, naive_scale, score
+from forecaster.storage.bars import load_bars
+from forecaster.storage.schema import Forecast
+
+# The columns a score table shows, in order (CSV / JSON carry every field of as_dict()).
+SCORE_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    ticker: str
+    model: str
+    horizon: int
+    first: date
+    last: date
+    scores: Scores
+    rel_mae: float  # MAE / naive's MAE on the same (as_of, target_date) pairs
+
+    def as_dict(self) -> dict[str, object]:
+        s = self.scores
+        return {
+            "ticker": self.ticker,
+            "model": self.model,
+            "horizon": self.horizon,
+            "n": s.n,
+            "first_target": self.first.isoformat(),
+            "last_target": self.last.isoformat(),
+            "mae": s.mae,
+            "rmse": s.rmse,
+            "mape": s.mape,
+            "mase": s.mase,
+            "rel_mae": self.rel_mae,
+            "hit_rate": s.hit_rate,
+            "ties": s.ties,
+        }
+
+
+def matured_forecasts(
+    session: Session, *, tickers: Sequence[str] | None = None, since: date | None = None, until: date | None = None
+) -> pd.DataFrame:
+    """Forecasts with an actual, target day within [since, until]."""
+    query = select(
+        Forecast.ticker,
+        Forecast.model,
+        Forecast.horizon,
+        Forecast.as_of,
+        Forecast.target_date,
+        Forecast.target,
+        Forecast.yhat,
+        Forecast.actual,
+        Forecast.last_close,
+    ).where(Forecast.actual.is_not(None))
+    if tickers:
+        query = query.where(Forecast.ticker.in_(list(tickers)))
+    if since is not None:
+        query = query.where(Forecast.target_date >= since)
+    if until is not None:
+        query = query.where(Forecast.target_date <= until)
+    rows = session.execute(query).all()
+    columns = ["ticker", "model", "horizon", "as_of", "target_date", "target", "yhat", "actual", "last_close"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def training_scale(session: Session, ticker: str, target: str, before: date) -> float:
+    """MASE's denominator: the in-sample one-step naive MAE over the history before `before`
+    (the training window of the first forecast scored)."""
+    bars = load_bars(session, ticker, until=before)
+    bars = bars[bars.index < pd.Timestamp(before)]
+    if len(bars) < 2:
+        return float("nan")
+    return naive_scale(bars[target].to_numpy()[1:], bars["close"].to_numpy()[:-1])
+
+
+def accuracy(
+    session: Session, *, tickers: Sequence[str] | None = None, since: date | None = None, until: date | None = None
+) -> list[AccuracyRow]:
+    frame = matured_forecasts(session, tickers=tickers, since=since, until=until)
+    out: list[AccuracyRow] = []
+    for (ticker, horizon), group in frame.groupby(["ticker", "horizon"], sort=True):
+        scale = training_scale(session, str(ticker), str(group["target"].iloc[0]), min(group["as_of"]))
+        naive = group[group["model"] == "naive"].set_index(["as_of", "target_date"])["yhat"]
+        models = sorted(set(group["model"]) - set(BASELINES)) + [b for b in BASELINES if b in set(group["model"])]
+        for model in models:
+            rows = group[group["model"] == model]
+            yhat, actual = rows["yhat"].to_numpy(float), rows["actual"].to_numpy(float)
+            paired = rows.set_index(["as_of", "target_date"]).join(naive.rename("naive"), how="inner")
+            naive_mae = float(np.mean(np.abs(paired["naive"] - paired["actual"]))) if len(paired) else float("nan")
+            model_mae = float(np.mean(np.abs(paired["yhat"] - paired["actual"]))) if len(paired) else float("nan")
+            out.append(
+                AccuracyRow(
+                    ticker=str(ticker),
+                    model=model,
+                    horizon=int(horizon),  # type: ignore[call-overload]
+                    first=min(rows["target_date"]),
+                    last=max(rows["target_date"]),
+                    scores=score(yhat, actual, rows["last_close"].to_numpy(float), scale),
+                    rel_mae=model_mae / naive_mae if naive_mae > 0 else float("nan"),
+                )
+            )
+    return out

@@ -1,0 +1,211 @@
+"""Reads and writes of forecasts, runs and plots. Like `store`, every function takes the
+caller's Session and never commits."""
+
+import json
+import os
+import socket
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from forecaster.model.forecasting import Point
+from forecaster.storage.schema import Bar, Base, Forecast, JobRun, Run, RunItem
+
+
+def _upsert(
+    session: Session, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], *, when_changed: Sequence[str] = ()
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE: idempotent writes on natural keys.
+
+    With `when_changed`, an existing row is only rewritten when one of those columns differs,
+    so re-running the same day leaves its rows exactly as they were (created_at included).
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(rows)
+    changing = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*keys, "id")}
+    where = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in when_changed)) if when_changed else None
+    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changing, where=where))
+
+
+def write_forecasts(
+    session: Session,
+    *,
+    ticker: str,
+    model: str,
+    model_version_id: int | None,
+    run_id: int | None,
+    as_of: date,
+    target: str,
+    last_close: float,
+    forecast: list[Point],
+    now: datetime,
+) -> None:
+    """One row per target day; re-running the same as-of replaces the row (newest version wins)."""
+    rows = [
+        {
+            "ticker": ticker,
+            "model": model,
+            "model_version_id": model_version_id,
+            "run_id": run_id,
+            "as_of": as_of,
+            "target_date": p.target_date,
+            "horizon": p.horizon,
+            "target": target,
+            "yhat": p.yhat,
+            "last_close": last_close,
+            "actual": None,
+            "created_at": now,
+        }
+        for p in forecast
+    ]
+    _upsert(
+        session,
+        Base.metadata.tables["forecasts"],
+        rows,
+        ("ticker", "model", "as_of", "target_date"),
+        when_changed=("yhat", "model_version_id", "horizon", "target", "last_close"),
+    )
+
+
+def fill_actuals(session: Session, ticker: str, *, revisit_days: int = 15) -> int:
+    """Set `actual` on forecasts whose target day now has a bar. Recent ones are looked at again,
+    so a bar revised by a later ingest corrects its actual too."""
+    value = (
+        select(case((Forecast.target == "open", Bar.open), else_=Bar.close))
+        .where(Bar.ticker == Forecast.ticker, Bar.trade_date == Forecast.target_date)
+        .scalar_subquery()
+    )
+    newest = session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker == ticker))
+    if newest is None:
+        return 0
+    since = newest - timedelta(days=revisit_days)
+    result = session.execute(
+        update(Forecast)
+        .where(
+            Forecast.ticker == ticker,
+            Forecast.target_date <= newest,
+            (Forecast.actual.is_(None)) | (Forecast.target_date >= since),
+        )
+        .values(actual=value)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def recent_mae_ratio(session: Session, ticker: str, model: str, *, until: date, count: int) -> float | None:
+    """The model's MAE over its last `count` matured forecasts (target day <= `until`, so this is
+    known at `until`) divided by naive's MAE on the same (as_of, target_date) pairs."""
+    naive = aliased(Forecast)
+    rows = session.execute(
+        select(Forecast.yhat, naive.yhat, Forecast.actual)
+        .join(
+            naive,
+            and_(
+                naive.ticker == Forecast.ticker,
+                naive.as_of == Forecast.as_of,
+                naive.target_date == Forecast.target_date,
+                naive.model == "naive",
+            ),
+        )
+        .where(
+            Forecast.ticker == ticker,
+            Forecast.model == model,
+            Forecast.target_date <= until,
+            Forecast.actual.is_not(None),
+        )
+        .order_by(Forecast.target_date.desc())
+        .limit(count)
+    ).all()
+    if len(rows) < max(2, count // 2):
+        return None
+    model_mae = sum(abs(m - a) for m, _, a in rows if a is not None) / len(rows)
+    naive_mae = sum(abs(n - a) for _, n, a in rows if a is not None) / len(rows)
+    return model_mae / naive_mae if naive_mae > 0 else None
+
+
+def start_run(
+    session: Session, *, command: str, as_of: date | None, tickers: list[str], pid: int, now: datetime
+) -> Run:
+    run = Run(
+        command=command,
+        as_of=as_of,
+        tickers=",".join(tickers),
+        status="running",
+        pid=pid,
+        host=this_host(),
+        started_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def this_host() -> str:
+    """The name rows record beside their pid (a pid means nothing on another machine)."""
+    return socket.gethostname()[:255]
+
+
+def mine(table: type[Run] | type[JobRun]) -> ColumnElement[bool]:
+    """Rows started on this machine (or before hosts were recorded, when there was only one)."""
+    return or_(table.host == this_host(), table.host.is_(None))
+
+
+def process_alive(pid: int | None) -> bool:
+    """Is process `pid` still there (on this machine)? A reused pid reads as alive: safe side."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
+def close_dead_runs(session: Session, *, now: datetime) -> int:
+    """Mark `running` runs / job_runs rows whose process is gone (kill -9, power loss) as
+    interrupted, so no row claims to be running forever. Rows of live processes are left alone,
+    so this is safe without the run lock; so are other machines' rows, whose pids cannot be
+    checked from here (a shared PostgreSQL database)."""
+    reason = "the process ended before the run finished"
+    closed = 0
+    for table in (Run, JobRun):
+        rows = session.execute(select(table.id, table.pid).where(table.status == "running", mine(table))).all()
+        dead = [row_id for row_id, pid in rows if not process_alive(pid)]
+        if dead:
+            session.execute(
+                update(table)
+                .where(table.id.in_(dead), table.status == "running")
+                .values(status="interrupted", error=reason, finished_at=now)
+            )
+            closed += len(dead)
+    return closed
+
+
+def finish_run(
+    session: Session, run_id: int, *, status: str, error: str | None, timings: dict[str, float], now: datetime
+) -> None:
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(status=status, error=error, timings=json.dumps(timings, sort_keys=True), finished_at=now)
+    )
+
+
+def add_run_item(session: Session, item: RunItem) -> None:
+    session.add(item)
+
+
+def record_plot(
+    session: Session, *, ticker: str, as_of: date, kind: str, path: str, run_id: int | None, now: datetime
+) -> None:
+    row = {"ticker": ticker, "as_of": as_of, "kind": kind, "path": path, "run_id": run_id, "created_at": now}
+    _upsert(session, Base.metadata.tables["plots"], [row], ("ticker", "as_of", "kind"))
