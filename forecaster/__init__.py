@@ -6,4 +6,3 @@ __version__ = "0.1.0"
 # without the maths functions (sqrt, used by the accuracy views), and whichever of the two is
 # loaded first is the one every later `sqlite3` connection in the process uses.
 import sqlite3  # noqa: F401
-

@@ -130,7 +130,14 @@ def test_document_has_the_machine_the_command_and_every_section():
 def test_options_name_known_benchmarks_only():
     assert parse_args(["--only", "ingest,queries", "--quick"]).only == ["ingest", "queries"]
     assert parse_args([]).only == [
-        "course", "routine", "backfill", "ingest", "queries", "smoke", "scaling", "distributed"
+        "course",
+        "routine",
+        "backfill",
+        "ingest",
+        "queries",
+        "smoke",
+        "scaling",
+        "distributed",
     ]
     with pytest.raises(SystemExit):
         parse_args(["--only", "ingest,nope"])

@@ -162,4 +162,3 @@ def test_a_suspended_and_a_broken_ticker_fail_alone_and_the_others_are_forecast(
         run = s.scalars(select(Run)).one()
         assert run.status == "partial" and SUSPENDED in (run.error or "") and BROKEN in (run.error or "")
         assert s.execute(text("select distinct ticker from forecasts")).scalars().all() == [GOOD]
-

@@ -133,9 +133,7 @@ def dask_client(address: str | None, *, workers: int | None = None) -> Iterator[
     with ExitStack() as stack:
         target: Any = address
         if address is None:
-            cluster = dask.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
+            cluster = dask.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             target = stack.enter_context(cluster)
         try:
             client = stack.enter_context(dask.Client(target, set_as_default=False))

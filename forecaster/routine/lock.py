@@ -72,9 +72,7 @@ class BaseRunLock:
 
     where = ""  # for messages: "the lock <where>"
 
-    def __init__(
-        self, command: str, *, wait_s: float = 0.0, should_stop: Callable[[], bool] | None = None
-    ) -> None:
+    def __init__(self, command: str, *, wait_s: float = 0.0, should_stop: Callable[[], bool] | None = None) -> None:
         self.command = command
         self.wait_s = wait_s
         self.should_stop = should_stop
