@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import BUNDLED_CSV, Settings
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
-from forecaster.model.forecasting import drift_forecast, naive_forecast
+from forecaster.model.baselines import drift_forecast, naive_forecast
 from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.storage.bars import load_bars
 from forecaster.storage.db import open_database, session_factory, transaction

@@ -1,9 +1,5 @@
-"""Forecasts for the trading days after an as-of date: from a model, or from a baseline.
-
-Baselines are defined in shared/docs/EVALUATION.md and are the bar every model must clear:
-- naive: the last close at the as-of date, for every horizon and whatever the target column;
-- drift: the last close plus h x the average daily change of the close over the history used.
-"""
+"""Forecasts for the trading days after an as-of date, from a model; the baselines every model
+must clear are in `baselines`."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +22,8 @@ class Point:
     target_date: date
     horizon: int
     yhat: float
+    # Prices at quantiles.QUANTILE_LEVELS, non-decreasing; None for a forecast without intervals.
+    quantiles: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,16 +50,8 @@ def model_forecast(model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spe
     return np.asarray(values, dtype=np.float64)
 
 
-def naive_forecast(bars: pd.DataFrame, horizon: int) -> FloatArray:
-    return np.full(horizon, float(bars["close"].iloc[-1]))
-
-
-def drift_forecast(bars: pd.DataFrame, horizon: int) -> FloatArray:
-    close = bars["close"].to_numpy(dtype="float64")
-    step = (close[-1] - close[0]) / (len(close) - 1) if len(close) > 1 else 0.0
-    return np.asarray(close[-1] + step * np.arange(1, horizon + 1), dtype=np.float64)
-
-
-def points(as_of: date, values: FloatArray) -> list[Point]:
+def points(as_of: date, values: FloatArray, quantiles: FloatArray | None = None) -> list[Point]:
+    """One Point per horizon; `quantiles` (horizon, levels) in price units, if the forecast has them."""
     days = target_dates(as_of, len(values))
-    return [Point(d, h + 1, float(v)) for h, (d, v) in enumerate(zip(days, values, strict=True))]
+    rows = [None] * len(values) if quantiles is None else [tuple(map(float, q)) for q in quantiles]
+    return [Point(d, h + 1, float(v), q) for h, (d, v, q) in enumerate(zip(days, values, rows, strict=True))]

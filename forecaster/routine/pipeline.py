@@ -25,7 +25,8 @@ from forecaster.config import Settings
 from forecaster.errors import Interrupted
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_ticker
-from forecaster.model.forecasting import drift_forecast, naive_forecast, points
+from forecaster.model.baselines import drift_forecast, naive_forecast
+from forecaster.model.forecasting import points
 from forecaster.model.spec import BASELINES, train_spec
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor

@@ -1,0 +1,39 @@
+"""Interval and quantile scores: pure functions over arrays (shared/docs/EVALUATION.md).
+
+`quantiles` is (n, len(levels)) in price units, each row non-decreasing; `actual` is (n,).
+"""
+
+import numpy as np
+
+from forecaster.model.quantiles import INTERVALS, QUANTILE_LEVELS
+from forecaster.model.windows import FloatArray
+
+
+def pinball(quantiles: FloatArray, actual: FloatArray, levels: tuple[float, ...] = QUANTILE_LEVELS) -> float:
+    """Mean over forecasts and levels of max(tau (y - q), (tau - 1)(y - q)); approximates the CRPS."""
+    tau = np.asarray(levels, dtype=np.float64)[None, :]  # (1, levels)
+    diff = np.asarray(actual, dtype=np.float64)[:, None] - quantiles  # (n, levels)
+    return float(np.mean(np.maximum(tau * diff, (tau - 1.0) * diff)))
+
+
+def bounds(quantiles: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
+    """(lo, hi) of the central interval of nominal coverage `level` (0.80 or 0.95)."""
+    lo, hi = INTERVALS[level]
+    return quantiles[:, lo], quantiles[:, hi]
+
+
+def coverage(lo: FloatArray, hi: FloatArray, actual: FloatArray) -> float:
+    """Share of actuals inside [lo, hi]."""
+    return float(np.mean((actual >= lo) & (actual <= hi)))
+
+
+def width(lo: FloatArray, hi: FloatArray) -> float:
+    return float(np.mean(hi - lo))
+
+
+def winkler(lo: FloatArray, hi: FloatArray, actual: FloatArray, level: float) -> float:
+    """Mean interval score at nominal coverage `level`: the width plus 2/alpha times each miss's distance."""
+    alpha = 1.0 - level
+    below = np.maximum(lo - actual, 0.0)
+    above = np.maximum(actual - hi, 0.0)
+    return float(np.mean((hi - lo) + (2.0 / alpha) * (below + above)))
