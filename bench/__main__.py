@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # children inherit it: TensorFlow's INFO lines are noise
     opts = Options(quick=args.quick, repeats=args.repeats or (1 if args.quick else 3))
     if {"course", "smoke"} & set(args.only):  # in-process Keras: import it once, without TF's start-up chatter
-        from forecaster.cli import load_training_stack
+        from forecaster.cli.runtime import load_training_stack
 
         load_training_stack()
     machine = describe_machine()  # before the load we add: the load average shows the others' work

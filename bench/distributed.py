@@ -35,7 +35,7 @@ from bench.markdown import markdown_table
 from bench.section import Cell, Options, Section
 from forecaster.config import Settings, load_settings
 from forecaster.market.calendar import trading_days
-from forecaster.model.spec import MODEL_KINDS
+from forecaster.model.kinds import MODEL_KINDS, ModelKind
 from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, dask_client
 from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.storage.bars import upsert_bars
@@ -65,7 +65,7 @@ def tickers_for(n: int) -> list[str]:
     return [f"{600000 + i:06d}.SH" for i in range(n)]
 
 
-def set_up(data_dir: Path, n: int, kinds: Sequence[str]) -> Settings:
+def set_up(data_dir: Path, n: int, kinds: Sequence[ModelKind]) -> Settings:
     """Bars for `n` tickers, and a version of each kind for each, trained as of the day before."""
     settings = load_settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'forecaster.db'}")
     engine = open_database(settings.db_url)
@@ -95,7 +95,7 @@ def _clone_versions(settings: Settings, factory: sessionmaker[Session], source: 
                 session.add(ModelVersion(**{**row, "ticker": target, "path": path}))
 
 
-def daily_run(base: Path, copy: Path, n: int, kinds: Sequence[str], executor: Executor) -> tuple[float, float]:
+def daily_run(base: Path, copy: Path, n: int, kinds: Sequence[ModelKind], executor: Executor) -> tuple[float, float]:
     """(wall seconds, task compute seconds) of the timed day's run on a copy of the setup."""
     shutil.copytree(base, copy)
     settings = load_settings(data_dir=copy, database_url=f"sqlite:///{copy / 'forecaster.db'}")
@@ -115,7 +115,7 @@ def daily_run(base: Path, copy: Path, n: int, kinds: Sequence[str], executor: Ex
     return wall, sum(report.timings.get(step, 0.0) for step in WORKER_STEPS)
 
 
-def measure(counts: Sequence[int], kinds: Sequence[str], root: Path) -> tuple[list[DistRow], float]:
+def measure(counts: Sequence[int], kinds: Sequence[ModelKind], root: Path) -> tuple[list[DistRow], float]:
     """One row per ticker count, and the cluster's start-up seconds (workers with TensorFlow)."""
     started = time.perf_counter()
     with dask_client(None, workers=WORKERS) as client:
@@ -163,7 +163,8 @@ def table_rows(rows: Sequence[DistRow]) -> list[list[Cell]]:
 def bench(opts: Options) -> list[Section]:
     """The suite's entry: the full one runs 1, 8 and 32 tickers; quick (to keep the suite's quick
     run under 5 minutes) 1 and 2 tickers of rnn only."""
-    counts, kinds = ((1, 2), ("rnn",)) if opts.quick else ((1, 8, 32), MODEL_KINDS)
+    quick: tuple[ModelKind, ...] = ("rnn",)
+    counts, kinds = ((1, 2), quick) if opts.quick else ((1, 8, 32), MODEL_KINDS)
     with tempfile.TemporaryDirectory() as tmp:
         rows, cluster_s = measure(counts, kinds, Path(tmp))
     notes = [

@@ -22,9 +22,10 @@ import pandas as pd
 from bench.course import EPOCHS as COURSE_EPOCHS
 from bench.course import TEST_ROWS, WINDOW, run_course
 from bench.section import QUICK_EPOCHS, Cell, Options, Section
-from forecaster.config import Settings
+from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
-from forecaster.model.spec import MODEL_KINDS, ModelSpec, TrainSpec, model_spec, train_spec
+from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import prepare
 from forecaster.model.windows import FloatArray, train_val_split
 from forecaster.scoring.metrics import Scores, naive_scale, score
@@ -46,7 +47,7 @@ TARGETS = TEST_ROWS - WINDOW  # 240 one-day-ahead targets: the file's last 240 r
 @dataclass(frozen=True)
 class Trial:
     who: str  # course | ours
-    kind: str
+    kind: ModelKind
     wall_s: float  # CSV to trained model
     fit_s: float  # the fit calls alone
     epochs: int  # epochs run (summed over an averaged model's members)
@@ -81,7 +82,7 @@ def course_targets(bars: pd.DataFrame, target: str) -> Targets:
     )
 
 
-def course_trial(kind: str, settings: Settings, epochs: int) -> Trial:
+def course_trial(kind: ModelKind, settings: Settings, epochs: int) -> Trial:
     with tempfile.TemporaryDirectory() as tmp:  # the course's checkpoint file goes here
         run = run_course(kind, settings.bundled_csv, Path(tmp), epochs=epochs)
     targets = course_targets(load_course_bars(settings), "open")
@@ -89,7 +90,7 @@ def course_trial(kind: str, settings: Settings, epochs: int) -> Trial:
     return Trial("course", kind, run.wall_s, run.fit_s, run.epochs, run.train_samples, "open", scores)
 
 
-def our_specs(settings: Settings, kind: str, max_epochs: int | None) -> tuple[ModelSpec, TrainSpec]:
+def our_specs(settings: Settings, kind: ModelKind, max_epochs: int | None) -> tuple[ModelSpec, TrainSpec]:
     """The product's specs for `kind`, one day ahead on the file's prices (it has no factors)."""
     spec = replace(model_spec(settings, kind), horizon=1, adjust="none")
     train = train_spec(settings)
@@ -98,7 +99,7 @@ def our_specs(settings: Settings, kind: str, max_epochs: int | None) -> tuple[Mo
     return spec, train
 
 
-def our_trial(kind: str, settings: Settings, max_epochs: int | None) -> Trial:
+def our_trial(kind: ModelKind, settings: Settings, max_epochs: int | None) -> Trial:
     spec, train = our_specs(settings, kind, max_epochs)
     started = time.perf_counter()
     bars = load_course_bars(settings)

@@ -6,6 +6,7 @@ defaults. The CLI loads it once and passes it down; nothing reads settings at im
 
 import os
 import tomllib
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +23,17 @@ from pydantic_settings import (
 
 from forecaster.errors import ConfigError
 from forecaster.market.tickers import normalize_ticker, read_tickers_file
-from forecaster.model.spec import MODEL_KINDS, ModelSpec, TrainSpec
+from forecaster.model.kinds import (
+    HORIZON_MAX,
+    MEMBERS_MAX,
+    MODEL_KINDS,
+    WINDOW_MIN,
+    Feature,
+    ModelKind,
+    Scaling,
+    Target,
+)
+from forecaster.model.spec import ModelSpec, TrainSpec
 
 DEFAULT_CONFIG_FILE = Path("forecaster.toml")
 TUSHARE_URL = "http://api.waditu.com/dataapi"
@@ -58,15 +69,15 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
 
     # Models: defaults come from the spec dataclasses (see forecaster.model.spec for what each means).
-    models: Annotated[list[str], NoDecode] = list(MODEL_KINDS)
-    window: int = Field(default=_MODEL.window, ge=2)
-    horizon: int = Field(default=_MODEL.horizon, ge=1, le=20)
-    target: str = _MODEL.target
-    features: Annotated[list[str], NoDecode] = list(_MODEL.features)
-    scaling: str = _MODEL.scaling
+    models: Annotated[list[ModelKind], NoDecode] = list(MODEL_KINDS)
+    window: int = Field(default=_MODEL.window, ge=WINDOW_MIN)
+    horizon: int = Field(default=_MODEL.horizon, ge=1, le=HORIZON_MAX)
+    target: Target = _MODEL.target
+    features: Annotated[list[Feature], NoDecode] = list(_MODEL.features)
+    scaling: Scaling = _MODEL.scaling
     units: Annotated[list[int], NoDecode] = list(_MODEL.units)
     dropout: float = Field(default=_MODEL.dropout, ge=0, lt=1)
-    members: int = Field(default=_MODEL.members, ge=1, le=10)
+    members: int = Field(default=_MODEL.members, ge=1, le=MEMBERS_MAX)
     max_epochs: int = Field(default=_TRAIN.max_epochs, ge=1)
     batch_size: int = Field(default=_TRAIN.batch_size, ge=1)
     learning_rate: float = Field(default=_TRAIN.learning_rate, gt=0)
@@ -119,8 +130,15 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("models")
+    @classmethod
+    def _some_models(cls, value: list[ModelKind]) -> list[ModelKind]:
+        if not value:
+            raise ValueError("at least one model kind is needed")
+        return list(dict.fromkeys(value))
 
     @field_validator("units")
     @classmethod
@@ -142,6 +160,13 @@ class Settings(BaseSettings):
             if "tickers" in self.model_fields_set:
                 raise ConfigError("set FORECASTER_TICKERS or FORECASTER_TICKERS_FILE, not both")
             self.tickers = read_tickers_file(self.tickers_file)
+        return self
+
+    @model_validator(mode="after")
+    def _specs_build(self) -> "Settings":
+        # The spec's own checks (the target among the features, ...) at load time, so that every
+        # entry point refuses a bad combination before any work, not when a model is first built.
+        model_spec(self, self.models[0])
         return self
 
     @property
@@ -199,6 +224,41 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return _WithFile(**overrides)
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"bad setting {where}: {first['msg']}") from exc
+        raise ConfigError(_describe(exc.errors()[0])) from exc
+
+
+def _describe(error: Any) -> str:
+    """One line naming the setting, its variable and the value refused (list positions dropped)."""
+    where = ".".join(str(p) for p in error["loc"] if not isinstance(p, int)) or "settings"
+    value = error.get("input")
+    got = f" (got {value!r})" if isinstance(value, str | int | float) and where != "tushare_token" else ""
+    return f"bad setting {where} (FORECASTER_{where.upper()}): {error['msg']}{got}"
+
+
+def model_spec(settings: Settings, kind: ModelKind) -> ModelSpec:
+    return ModelSpec(
+        kind=kind,
+        window=settings.window,
+        horizon=settings.horizon,
+        target=settings.target,
+        features=tuple(settings.features),
+        scaling=settings.scaling,
+        units=(settings.units[0], settings.units[1]),
+        dropout=settings.dropout,
+        members=settings.members,
+    )
+
+
+def train_spec(settings: Settings, seed: int | None = None) -> TrainSpec:
+    spec = TrainSpec(
+        max_epochs=settings.max_epochs,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        patience=settings.patience,
+        val_fraction=settings.val_fraction,
+        seed=settings.seed,
+        finetune_epochs=settings.finetune_epochs,
+        finetune_learning_rate=settings.finetune_learning_rate,
+        finetune_days=settings.finetune_days,
+    )
+    return spec if seed is None else replace(spec, seed=seed)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from forecaster.storage.records import process_alive
+from forecaster.storage.runs import process_alive
 
 BASELINES = ("naive", "drift")
 # Natural keys that must be unique (the schema enforces most; a check costs nothing).

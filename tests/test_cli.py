@@ -1,5 +1,7 @@
 """The command line, driven in-process."""
 
+import json
+import stat
 from collections.abc import Iterator
 from datetime import date
 
@@ -128,16 +130,17 @@ TINY = tiny_env()
 
 
 def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
-    result = invoke("run", "--as-of", "2011-06-30", "--models", "rnn,gru", env=TINY)
+    result = invoke("run", "--as-of", "2011-06-30", "--models", "rnn,gru", "--format", "json", env=TINY)
     assert result.exit_code == 0, result.output
-    rows = [ln.split() for ln in result.stdout.splitlines() if ln.startswith("600519.SH ")]
-    table = {r[1]: r for r in rows if len(r) >= 7}
+    table = {r["model"]: r for r in json.loads(result.stdout) if r["ticker"] == "600519.SH"}
     assert set(table) == {"naive", "drift", "rnn", "gru"}
-    assert table["rnn"][3] == "retrain" and table["rnn"][4] == "2011-07-01"
-    assert table["naive"][5] == table["naive"][6]  # naive forecast == last close
-    assert table["gru"][7].endswith("2011-06-30-forecast.png")
-    assert (tmp_path / table["gru"][7]).is_file()
-    assert "run 1: ok" in result.stdout
+    assert table["rnn"]["action"] == "retrain" and table["rnn"]["target_date"] == "2011-07-01"
+    assert table["naive"]["forecast"] == table["naive"]["last_close"]  # naive forecast == last close
+    assert table["gru"]["plot"].endswith("2011-06-30-forecast.png")
+    assert (tmp_path / table["gru"]["plot"]).is_file()
+    assert "run 1: ok" in result.stderr  # in JSON, stdout holds the rows alone
+    for written in (tmp_path / table["gru"]["plot"], tmp_path / "data" / "report" / "index.html"):
+        assert stat.S_IMODE(written.stat().st_mode) & 0o044 == 0o044, written  # a web server may read it
     again = invoke("run", "--as-of", "2011-06-30", "--models", "rnn", "--no-ingest", env=TINY)
     assert again.exit_code == 0 and " reuse " in again.stdout
     status = invoke("status").stdout
@@ -161,3 +164,41 @@ def test_run_without_bars_fails_cleanly():
     assert result.exit_code == 1
     assert "no bars stored; run ingest" in result.stdout
     assert result.stderr.strip().splitlines()[-1].startswith("Error: run 1 finished with failures")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("daemon", "--list"), ("run",), ("backfill", "--start", "2020-01-02", "--end", "2020-01-03"), ("evaluate",)],
+)
+def test_a_misspelt_model_kind_is_refused_by_every_entry_point_before_any_work(args, tmp_path):
+    result = invoke(*args, env={"FORECASTER_MODELS": "rnn,bogus"})
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: bad setting models (FORECASTER_MODELS): Input should be 'rnn', 'lstm' or 'gru' (got 'bogus')"
+    ]
+    assert not (tmp_path / "data").exists()  # refused before the database was even created
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("FORECASTER_SCALING", "logrets", "'logrets'"),
+        ("FORECASTER_TARGET", "high", "'high'"),
+        ("FORECASTER_FEATURES", "close,vol", "'vol'"),
+    ],
+)
+def test_misspelt_scaling_target_and_features_are_refused_when_settings_load(variable, value, named):
+    result = invoke("status", env={variable: value})
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert named in result.output and variable in result.output
+
+
+def test_features_without_the_target_are_refused_when_settings_load():
+    result = invoke("status", env={"FORECASTER_FEATURES": "open"})
+    assert result.exit_code == 1
+    assert "include the target 'close'" in result.output
+
+
+def test_a_misspelt_models_option_names_the_bad_kind():
+    result = CliRunner().invoke(cli, ["run", "--models", "rnn,gruu"])
+    assert result.exit_code == 2 and "unknown model kind(s) gruu" in result.output

@@ -30,7 +30,7 @@ from forecaster.ingest.update import ingest_ticker
 from forecaster.routine.lock import RunLock, lock_path
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.schema import JobRun, ModelVersion, Run
-from jobs import daily_update
+from jobs import JOBS, daily_update
 from tests.conftest import tiny_env, tiny_settings
 from tests.invariants import check_invariants
 
@@ -54,7 +54,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def next_fires(ctx: JobContext, now: datetime) -> dict[str, datetime | None]:
-    scheduler = build_scheduler(ctx, now=now, catch_up=False)
+    scheduler = build_scheduler(ctx, JOBS, now=now, catch_up=False)
     return {p.job_id: p.next_fire for p in planned_runs(scheduler, now)}
 
 
@@ -134,7 +134,7 @@ def job_rows(ctx: JobContext) -> list[JobRun]:
 def test_a_trading_day_without_a_new_bar_is_no_data_and_retries_a_bounded_number_of_times(handled_db):
     now = at(date(2025, 9, 30), 17, 30)  # a Tuesday, a trading day: the bar is late
     ctx = context(handled_db, today=now.date(), now=now)
-    scheduler = build_scheduler(ctx, now=now, catch_up=False)
+    scheduler = build_scheduler(ctx, JOBS, now=now, catch_up=False)
 
     first = daily_update.run(ctx, scheduled_for=now)
     assert first.status == "no-data" and first.run_id is None
@@ -156,7 +156,7 @@ def test_a_trading_day_without_a_new_bar_is_no_data_and_retries_a_bounded_number
 def test_a_golden_week_holiday_is_no_data_without_retries(handled_db):
     now = at(date(2025, 10, 1), 17, 30)  # National Day: a Wednesday, exchange closed
     ctx = context(handled_db, today=now.date(), now=now)
-    scheduler = build_scheduler(ctx, now=now, catch_up=False)
+    scheduler = build_scheduler(ctx, JOBS, now=now, catch_up=False)
     record = daily_update.run(ctx, scheduled_for=now)
     assert record.status == "no-data" and "not a trading day" in record.summary
     assert record.retry_at is None
@@ -172,7 +172,7 @@ def test_missed_ticks_within_the_grace_period_give_one_catch_up(tmp_path):
     ctx = context(settings, today=now.date(), now=now)
     with transaction(ctx.factory) as session:  # the daemon last ran the 02:00 tick, then was down
         session.add(JobRun(job="daily_update", status="ok", scheduled_for=datetime(2025, 6, 10, 2), started_at=now))
-    scheduler = build_scheduler(ctx, now=now)
+    scheduler = build_scheduler(ctx, JOBS, now=now)
     catch_ups = [j for j in scheduler.get_jobs() if j.id.endswith(":catch-up")]
     # Ten ticks were missed, six of them within the grace period: one run, for the newest tick.
     # (02:00 UTC is 10:00 in Shanghai, the scheduler's zone; now is 20:20 there.)

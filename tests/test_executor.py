@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings
 from forecaster.errors import Interrupted
 from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.model.kinds import ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.executor import DaskExecutor, Executor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
@@ -27,7 +28,9 @@ from tests.conftest import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 
 TICKERS = ["600000.SH", "000001.SZ", "300750.SZ"]
-KINDS = ("rnn",)  # the cheapest network: the subject here is where tasks run, not what they train
+KINDS: tuple[ModelKind, ...] = (
+    "rnn",
+)  # the cheapest network: the subject here is where tasks run, not what they train
 TODAY = date(2024, 6, 28)
 DAYS = (date(2024, 6, 26), date(2024, 6, 27))  # a first run (retrain), then a daily one (fine-tune)
 

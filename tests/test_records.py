@@ -89,7 +89,7 @@ def test_a_plot_is_recorded_once_per_ticker_day_and_kind(factory):
 def test_dead_runs_are_closed_only_for_this_machine(factory: sessionmaker[Session]):
     """A pid is only meaningful on the machine that wrote it: with one database shared by several
     machines, another machine's `running` row must be left alone even if no such pid lives here."""
-    from forecaster.storage.records import close_dead_runs, this_host
+    from forecaster.storage.runs import close_dead_runs, this_host
     from forecaster.storage.schema import JobRun, Run
 
     dead_pid = 2**22 + 12345  # above Linux's default pid_max: no process has it

@@ -12,7 +12,8 @@ import pytest
 
 from forecaster.config import load_settings
 from forecaster.course.experiment import holdout
-from forecaster.model.files import load_model, save_model
+from forecaster.course.letters import save_model
+from forecaster.model.files import load_model
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import train_new
 from forecaster.scoring import search

@@ -19,10 +19,11 @@ from forecaster.course.letters import (
     record_smoke,
     reload_models,
     run_smoke,
+    save_model,
     train_letter_model,
 )
 from forecaster.errors import ConfigError, ModelFileError
-from forecaster.model.files import file_sha256, load_model, save_model
+from forecaster.model.files import file_sha256, load_model
 
 COURSE_PAIRS = {
     "onehot-1to1": ["a -> b", "b -> c", "c -> d", "d -> e", "e -> a"],

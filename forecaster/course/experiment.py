@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from forecaster.config import Settings
+from forecaster.config import Settings, model_spec, train_spec
 from forecaster.ingest.sources.csvfile import read_bar_csv
-from forecaster.model.spec import ModelSpec, TrainSpec, model_spec, train_spec
+from forecaster.model.kinds import ModelKind
+from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import prepare, train_new
 from forecaster.model.windows import FloatArray
 from forecaster.scoring.metrics import Scores, naive_scale, score
@@ -29,7 +30,7 @@ COURSE_EPOCHS = 50
 COURSE_BATCH = 64
 
 
-def course_model_spec(kind: str) -> ModelSpec:
+def course_model_spec(kind: ModelKind) -> ModelSpec:
     return ModelSpec(
         kind=kind,
         window=60,
@@ -88,7 +89,7 @@ def holdout(train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: ModelSpec, 
 
 
 def course_experiment(
-    settings: Settings, *, kinds: tuple[str, ...], course_settings: bool, seeds: int, epochs: int | None = None
+    settings: Settings, *, kinds: tuple[ModelKind, ...], course_settings: bool, seeds: int, epochs: int | None = None
 ) -> list[dict[str, object]]:
     """Scores on the course's 240 test targets for each model (mean and spread over seeds),
     beside naive (the last close) and drift. `epochs` caps training (for quick checks)."""

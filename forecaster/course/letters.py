@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecaster.errors import ConfigError
+from forecaster.errors import ConfigError, ModelFileError
+from forecaster.storage.db import db_now
+from forecaster.storage.files import write_atomic
 from forecaster.storage.schema import SmokeRun
 
 if TYPE_CHECKING:
@@ -134,9 +136,9 @@ def run_smoke(task: str | None, epochs: int | None, seed: int, workdir: Path) ->
 
 
 def run_task(task: LetterTask, epochs: int, seed: int, workdir: Path) -> SmokeResult:
-    from forecaster.model.files import load_model, save_model
+    from forecaster.model.files import load_model
 
-    started = _utcnow()
+    started = db_now()
     t0 = time.perf_counter()
     model = train_letter_model(task, epochs, seed)
     texts = [text for text, _ in task.pairs]
@@ -163,7 +165,7 @@ def run_task(task: LetterTask, epochs: int, seed: int, workdir: Path) -> SmokeRe
         model_path=path,
         sha256=sha,
         started_at=started,
-        finished_at=_utcnow(),
+        finished_at=db_now(),
     )
 
 
@@ -256,5 +258,10 @@ def last_smoke(session: Session) -> SmokeRun | None:
     return session.scalars(select(SmokeRun).order_by(SmokeRun.started_at.desc(), SmokeRun.id.desc()).limit(1)).first()
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+def save_model(model: "keras.Model", path: Path) -> str:
+    """Write `model` to `path` (a `.keras` file) atomically; returns the file's sha256."""
+    from forecaster.model.files import model_bytes
+
+    if path.suffix != ".keras":  # before the model is serialised: a usage error costs nothing
+        raise ModelFileError(f"model file {path} must end in .keras")
+    return write_atomic(path, model_bytes(model))

@@ -6,29 +6,27 @@ database consistent; the row's status says how it ended.
 """
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError, Interrupted, LockBusy
 from forecaster.ingest.sources import BarSource
-from forecaster.ingest.update import IngestResult, ingest_ticker
+from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import is_trading_day, today_in
 from forecaster.routine.lock import run_lock
 from forecaster.routine.policy import Force
-from forecaster.storage.db import transaction
-from forecaster.storage.records import mine, this_host
-from forecaster.storage.schema import Bar, JobRun, Run
+from forecaster.storage.bars import newest_bar_date
+from forecaster.storage.db import db_time, transaction, utcnow
+from forecaster.storage.runs import close_stale_rows, finish_job_run, last_handled_as_of, start_job_run
 
 if TYPE_CHECKING:
     from forecaster.routine.pipeline import RunReport
@@ -37,15 +35,6 @@ log = logging.getLogger(__name__)
 
 # Job runs that finished the routine for their bar: a later job with no newer bar has nothing to do.
 _HANDLED = ("ok", "failed")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    """The DB stores UTC without tzinfo, like every other timestamp in it."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @dataclass
@@ -97,31 +86,24 @@ def run_job(ctx: JobContext, job: str, scheduled_for: datetime | None, body: Cal
     ctx.busy.set()
     try:
         with transaction(ctx.factory) as session:
-            row = JobRun(
+            record.row_id = start_job_run(
+                session,
                 job=job,
-                scheduled_for=_naive_utc(scheduled_for) if scheduled_for else None,
-                started_at=_naive_utc(ctx.now()),
-                status="running",
-                pid=os.getpid(),
-                host=this_host(),
+                scheduled_for=db_time(scheduled_for) if scheduled_for else None,
+                now=db_time(ctx.now()),
             )
-            session.add(row)
-            session.flush()
-            record.row_id = row.id
         log.info("%s: started (job run %d, scheduled for %s)", job, record.row_id, scheduled_for or "now")
         _run_body(ctx, job, record, body)
         with transaction(ctx.factory) as session:
-            session.execute(
-                update(JobRun)
-                .where(JobRun.id == record.row_id)
-                .values(
-                    status=record.status,
-                    summary=record.summary or None,
-                    error=record.error,
-                    as_of=record.as_of,
-                    run_id=record.run_id,
-                    finished_at=_naive_utc(ctx.now()),
-                )
+            finish_job_run(
+                session,
+                record.row_id,
+                status=record.status,
+                summary=record.summary or None,
+                error=record.error,
+                as_of=record.as_of,
+                run_id=record.run_id,
+                now=db_time(ctx.now()),
             )
         log.info("%s: %s in %.1f s%s", job, record.status, time.perf_counter() - started, _tail(record))
     finally:
@@ -140,7 +122,7 @@ def _run_body(ctx: JobContext, job: str, record: JobRecord, body: Callable[[JobR
         lock = run_lock(ctx.settings, f"daemon {job}", wait_s=ctx.settings.job_lock_wait_s, should_stop=ctx.stopping)
         with lock:
             with transaction(ctx.factory) as session:
-                close_stale_rows(session, keep=record.row_id, now=_naive_utc(ctx.now()))
+                close_stale_rows(session, keep=record.row_id, now=db_time(ctx.now()))
             body(record)
     except LockBusy as exc:
         record.status, record.error = "skipped", str(exc)
@@ -154,61 +136,17 @@ def _run_body(ctx: JobContext, job: str, record: JobRecord, body: Callable[[JobR
         record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
 
 
-def close_stale_rows(session: Session, *, keep: int, now: datetime) -> int:
-    """Mark `running` rows left by a process that died (SIGKILL, power loss) as interrupted.
-
-    Only called while holding the run lock: then nobody else can be running, so any other
-    `running` row is stale.
-    """
-    reason = "the process ended before the job finished"
-    jobs = session.execute(
-        update(JobRun)
-        .where(JobRun.status == "running", JobRun.id != keep)
-        .values(status="interrupted", error=reason, finished_at=now)
-    )
-    runs = session.execute(
-        update(Run).where(Run.status == "running").values(status="interrupted", error=reason, finished_at=now)
-    )
-    return int(getattr(jobs, "rowcount", 0) or 0) + int(getattr(runs, "rowcount", 0) or 0)
-
-
-def mark_interrupted(session: Session, *, pid: int, now: datetime) -> None:
-    """A second signal: this process's open rows say `interrupted` before it exits at once."""
-    reason = "stopped by a second signal mid-step"
-    session.execute(
-        update(JobRun)
-        .where(JobRun.status == "running", JobRun.pid == pid, mine(JobRun))
-        .values(status="interrupted", error=reason, finished_at=now)
-    )
-    session.execute(
-        update(Run)
-        .where(Run.status == "running", Run.pid == pid, mine(Run))
-        .values(status="interrupted", error=reason, finished_at=now)
-    )
-
-
-def last_scheduled(session: Session, job: str) -> datetime | None:
-    """The newest fire time (aware, UTC) an execution of `job` was recorded for and not cut short."""
-    value = session.scalar(
-        select(func.max(JobRun.scheduled_for)).where(
-            JobRun.job == job, JobRun.status.not_in(("running", "interrupted"))
-        )
-    )
-    return value.replace(tzinfo=UTC) if value is not None else None
-
-
 def ingest_all(ctx: JobContext) -> list[IngestResult]:
     """Bring every ticker's bars up to date; one log line each, with its duration."""
-    results: list[IngestResult] = []
-    today = ctx.exchange_today()
-    for ticker in ctx.settings.tickers:
-        ctx.check_stop()
-        started = time.perf_counter()
-        result = ingest_ticker(
-            ctx.factory, ctx.source, ticker, today=today, overlap_days=ctx.settings.ingest_overlap_days
-        )
-        log.info("ingest %s in %.1f s", result.summary(), time.perf_counter() - started)
-        results.append(result)
+    results = ingest_tickers(
+        ctx.factory,
+        ctx.source,
+        ctx.settings.tickers,
+        today=ctx.exchange_today(),
+        overlap_days=ctx.settings.ingest_overlap_days,
+        check_stop=ctx.check_stop,
+        on_ticker=lambda result, seconds: log.info("ingest %s in %.1f s", result.summary(), seconds),
+    )
     if results and not any(r.ok for r in results):
         raise ForecasterError("ingest failed for every ticker: " + "; ".join(r.summary() for r in results))
     return results
@@ -225,14 +163,14 @@ def new_bar_pending(ctx: JobContext, job: str, ingests: list[IngestResult]) -> b
     if any(r.ok and r.counts.new > 0 for r in ingests):
         return True
     with ctx.factory() as session:
-        newest = session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker.in_(ctx.settings.tickers)))
-        done = session.scalar(select(func.max(JobRun.as_of)).where(JobRun.job == job, JobRun.status.in_(_HANDLED)))
+        newest = newest_bar_date(session, ctx.settings.tickers)
+        done = last_handled_as_of(session, job, _HANDLED)
     return newest is not None and (done is None or newest > done)
 
 
 def record_no_data(ctx: JobContext, record: JobRecord) -> None:
     with ctx.factory() as session:
-        newest = session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker.in_(ctx.settings.tickers)))
+        newest = newest_bar_date(session, ctx.settings.tickers)
     today = ctx.exchange_today()
     kind = "trading day, bar not published yet" if is_trading_day(today) else "not a trading day"
     record.status = "no-data"

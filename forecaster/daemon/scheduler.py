@@ -1,4 +1,5 @@
-"""The daemon: an APScheduler 3.x BlockingScheduler built from the modules in `jobs/`.
+"""The daemon: an APScheduler 3.x BlockingScheduler built from the jobs it is handed (the CLI
+hands it the modules of `jobs/`; the library never imports them).
 
 `build_scheduler` returns it unstarted, so its jobs and next fire times can be inspected (tests,
 `--list`, `status`); `serve` starts it and owns the signals.
@@ -17,7 +18,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import FrameType, ModuleType
+from types import FrameType
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import BaseScheduler
@@ -26,13 +28,21 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from forecaster.config import Settings
-from forecaster.daemon.jobrun import JobContext, last_scheduled, mark_interrupted
-from forecaster.storage.db import transaction
-from jobs import daily_update, weekly_retrain
+from forecaster.daemon.jobrun import JobContext
+from forecaster.storage.db import db_time, transaction
+from forecaster.storage.runs import last_scheduled, mark_interrupted
 
 log = logging.getLogger(__name__)
 
-JOBS: tuple[ModuleType, ...] = (daily_update, weekly_retrain)
+
+class Job(Protocol):
+    """What a module of `jobs/` declares: its id, its trigger and its body."""
+
+    JOB_ID: str
+
+    def trigger(self, settings: Settings, timezone: str) -> BaseTrigger: ...
+
+    def run(self, ctx: JobContext, scheduled_for: datetime | None = None) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -46,16 +56,24 @@ def scheduler_timezone(settings: Settings) -> str:
     return settings.scheduler_timezone or settings.timezone
 
 
-def job_triggers(settings: Settings) -> dict[str, tuple[ModuleType, BaseTrigger]]:
+def job_triggers(settings: Settings, jobs: Sequence[Job]) -> dict[str, tuple[Job, BaseTrigger]]:
     """Each job's trigger; an invalid schedule or time zone raises ConfigError here, at start-up."""
     tz = scheduler_timezone(settings)
-    return {module.JOB_ID: (module, module.trigger(settings, tz)) for module in JOBS}
+    return {job.JOB_ID: (job, job.trigger(settings, tz)) for job in jobs}
 
 
 def build_scheduler(
-    ctx: JobContext, *, now: datetime | None = None, run_now: bool = False, catch_up: bool = True
+    ctx: JobContext,
+    jobs: Sequence[Job],
+    *,
+    now: datetime | None = None,
+    run_now: str | None = None,
+    catch_up: bool = True,
 ) -> BlockingScheduler:
-    """The scheduler with every job of `jobs/` (not started); `ctx.scheduler` is set to it."""
+    """The scheduler with `jobs` (not started); `ctx.scheduler` is set to it.
+
+    `run_now`: the id of a job to run once right away as well (`--run-now`).
+    """
     settings = ctx.settings
     scheduler = BlockingScheduler(
         timezone=scheduler_timezone(settings),
@@ -66,7 +84,7 @@ def build_scheduler(
     ctx.scheduler = scheduler
     now = now or ctx.now()
     grace = timedelta(seconds=settings.misfire_grace_s)
-    for job_id, (module, trigger) in job_triggers(settings).items():
+    for job_id, (module, trigger) in job_triggers(settings, jobs).items():
         # Explicit, not only job_defaults: APScheduler applies those when it starts, and tests and
         # `--list` look at the jobs of a scheduler that never starts.
         scheduler.add_job(
@@ -78,7 +96,7 @@ def build_scheduler(
             coalesce=True,
             misfire_grace_time=settings.misfire_grace_s,
         )
-        if run_now and module is daily_update:
+        if run_now == job_id:
             scheduler.add_job(
                 module.run, DateTrigger(run_date=now), args=[ctx], id=f"{job_id}:now", name=f"{job_id} (run now)"
             )
@@ -127,7 +145,7 @@ def serve(
         if ctx.stop.is_set():
             log.warning("second %s: exiting now", signal.Signals(signum).name)
             with transaction(ctx.factory) as session:
-                mark_interrupted(session, pid=os.getpid(), now=ctx.now().replace(tzinfo=None))
+                mark_interrupted(session, pid=os.getpid(), now=db_time(ctx.now()))
             logging.shutdown()
             os._exit(0)
         log.info("%s: stopping after the current step", signal.Signals(signum).name)

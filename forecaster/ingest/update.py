@@ -2,10 +2,10 @@
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
@@ -13,9 +13,16 @@ from forecaster.errors import ForecasterError
 from forecaster.ingest.sources import BarSource, Fetched
 from forecaster.ingest.validate import validate_bars
 from forecaster.market.calendar import previous_trading_days
-from forecaster.storage.bars import WriteCounts, add_ingest_log, last_bar_date, upsert_bars, upsert_factors
-from forecaster.storage.db import transaction
-from forecaster.storage.schema import Bar, IngestLog
+from forecaster.storage.bars import (
+    WriteCounts,
+    add_ingest_log,
+    newest_bar_date,
+    oldest_bar_date,
+    upsert_bars,
+    upsert_factors,
+)
+from forecaster.storage.db import db_now, transaction
+from forecaster.storage.schema import IngestLog
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,7 @@ class IngestResult:
 def incremental_start(session: Session, ticker: str, overlap_days: int) -> date | None:
     """Where an incremental ingest starts: a few trading days before the last stored bar, so
     revised bars are caught; None when nothing is stored yet (the source's own default)."""
-    last = last_bar_date(session, ticker)
+    last = newest_bar_date(session, ticker)
     if last is None:
         return None
     if overlap_days == 0:
@@ -79,7 +86,7 @@ def ingest_ticker(
         with factory() as session:
             start = incremental_start(session, ticker, overlap_days)
     result = IngestResult(ticker, source.name, start, end)
-    started = datetime.now(UTC).replace(tzinfo=None)
+    started = db_now()
     try:
         t0 = time.perf_counter()
         fetched = source.fetch(ticker, start, end)
@@ -89,7 +96,7 @@ def ingest_ticker(
         _trim(fetched, start, end)
         t1 = time.perf_counter()
         with transaction(factory) as session:
-            now = datetime.now(UTC).replace(tzinfo=None)
+            now = db_now()
             result.counts = upsert_bars(session, ticker, fetched.bars, fetched.source, now)
             if fetched.factors is not None:
                 result.factors = upsert_factors(session, ticker, fetched.factors, fetched.source, now)
@@ -137,7 +144,7 @@ def _log_row(result: IngestResult, started: datetime) -> IngestLog:
         warnings="\n".join(notes) or None,
         error=result.error,
         started_at=started,
-        finished_at=datetime.now(UTC).replace(tzinfo=None),
+        finished_at=db_now(),
         fetch_seconds=result.fetch_seconds,
         write_seconds=result.write_seconds,
     )
@@ -152,19 +159,47 @@ def _record_failure(factory: sessionmaker[Session], result: IngestResult, starte
         log.error("could not record the failed ingest of %s: %s", result.ticker, exc)
 
 
+def ingest_tickers(
+    factory: sessionmaker[Session],
+    source: BarSource,
+    tickers: Iterable[str],
+    *,
+    today: date,
+    overlap_days: int,
+    start: Callable[[str], date | None] | None = None,
+    end: date | None = None,
+    check_stop: Callable[[], None] | None = None,
+    on_ticker: Callable[[IngestResult, float], None] | None = None,
+) -> list[IngestResult]:
+    """The one ingest loop: each ticker in turn, its own transaction; failures are results.
+
+    `start(ticker)`: where that ticker's fetch starts (default: incremental). `check_stop` runs
+    before each ticker (it raises to stop the loop); `on_ticker(result, seconds)` after each.
+    """
+    results: list[IngestResult] = []
+    for ticker in tickers:
+        if check_stop is not None:
+            check_stop()
+        started = time.perf_counter()
+        first = start(ticker) if start is not None else None
+        result = ingest_ticker(factory, source, ticker, today=today, start=first, end=end, overlap_days=overlap_days)
+        results.append(result)
+        if on_ticker is not None:
+            on_ticker(result, time.perf_counter() - started)
+    return results
+
+
 def ingest_for_range(
     settings: Settings, factory: sessionmaker[Session], source: BarSource, tickers: list[str], start: date, today: date
 ) -> list[IngestResult]:
     """Make sure the bars a replay from `start` needs are stored: incremental where the stored
     history already reaches back before `start`, else from the configured history start."""
-    results = []
-    for ticker in tickers:
+
+    def first_needed(ticker: str) -> date | None:
         with factory() as session:
-            first = session.scalar(select(func.min(Bar.trade_date)).where(Bar.ticker == ticker))
-        from_start = settings.history_start if first is None or first > start else None
-        results.append(
-            ingest_ticker(
-                factory, source, ticker, today=today, start=from_start, overlap_days=settings.ingest_overlap_days
-            )
-        )
-    return results
+            first = oldest_bar_date(session, ticker)
+        return settings.history_start if first is None or first > start else None
+
+    return ingest_tickers(
+        factory, source, tickers, today=today, overlap_days=settings.ingest_overlap_days, start=first_needed
+    )

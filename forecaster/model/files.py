@@ -1,4 +1,6 @@
-"""Model files: atomic `.keras` writes, sha256 on every read.
+"""Model files: a model as the bytes of its `.keras` file, and back, sha256 checked on every read.
+
+Writing the bytes is storage's (`storage.files.write_atomic`, the one atomic writer).
 
 The registry records a file's sha256 when it is written; `load_model` / `model_from_bytes`
 refuse bytes that no longer match (edited, truncated, swapped, damaged in transit), or that Keras
@@ -9,9 +11,7 @@ no access to the data dir.
 """
 
 import hashlib
-import os
 import tempfile
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -41,37 +41,6 @@ def model_bytes(model: keras.Model) -> bytes:
         path = Path(folder) / "model.keras"
         model.save(path)
         return path.read_bytes()
-
-
-def write_atomic(path: Path, data: bytes) -> str:
-    """Write `data` to `path` atomically; returns its sha256.
-
-    Written to a temporary file in the same folder, synced, then renamed over `path`: a crash or
-    a full disk leaves either the old file or none, never half of one.
-    """
-    if path.suffix != ".keras":
-        raise ModelFileError(f"model file {path} must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name rather than mkstemp(), whose 0600 mode would lock out other readers (a daemon
-    # running as another user); open() creates the file, so the umask applies as usual.
-    tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex[:12]}.keras")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return hashlib.sha256(data).hexdigest()
-
-
-def save_model(model: keras.Model, path: Path) -> str:
-    """Write `model` to `path` (a `.keras` file) atomically; returns the file's sha256."""
-    if path.suffix != ".keras":  # before the model is serialised: a usage error costs nothing
-        raise ModelFileError(f"model file {path} must end in .keras")
-    return write_atomic(path, model_bytes(model))
 
 
 def read_model_file(path: Path) -> bytes:

@@ -8,19 +8,16 @@ loss) belongs to whoever trains the model, not here.
 
 from collections.abc import Iterator
 from itertools import count
-from typing import Literal, get_args
 
 import keras
 import numpy as np
 
 from forecaster.errors import ConfigError
-
-RecurrentKind = Literal["rnn", "lstm", "gru"]
-RECURRENT_KINDS: tuple[str, ...] = get_args(RecurrentKind)
+from forecaster.model.kinds import ModelKind, model_kinds
 
 
 def build_model(
-    kind: RecurrentKind,
+    kind: ModelKind,
     *,
     window: int,
     n_features: int,
@@ -39,8 +36,7 @@ def build_model(
     """
     # `kind` usually comes from settings or the CLI, so the Literal alone does not guard it;
     # fail with a user-facing error before any layer (or TensorFlow state) is created.
-    if kind not in RECURRENT_KINDS:
-        raise ConfigError(f"unknown model kind {kind!r} (choose one of {', '.join(RECURRENT_KINDS)})")
+    model_kinds([kind])
     if window < 1 or n_features < 1 or outputs < 1 or min(units) < 1:
         raise ConfigError(
             f"model sizes must be positive (window={window}, n_features={n_features}, units={units}, outputs={outputs})"
@@ -68,7 +64,7 @@ def _seeded(seeds: Iterator[int]) -> dict[str, object]:
     }
 
 
-def _recurrent_layer(kind: RecurrentKind) -> type[keras.layers.Layer]:
+def _recurrent_layer(kind: ModelKind) -> type[keras.layers.Layer]:
     layers: dict[str, type[keras.layers.Layer]] = {
         "rnn": keras.layers.SimpleRNN,
         "lstm": keras.layers.LSTM,

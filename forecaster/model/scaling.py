@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from forecaster.model.kinds import SCALINGS
 from forecaster.model.windows import FloatArray
 
 _TINY = 1e-12
@@ -183,9 +184,6 @@ class LogReturnScaler:
             "anchor_index": self.anchor_index,
             "volume_index": self.volume_index,
         }
-
-
-SCALINGS = ("relative", "minmax", "logret")
 
 
 def make_scaler(kind: str, features: tuple[str, ...] = ("close",)) -> Scaler:

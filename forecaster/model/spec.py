@@ -5,39 +5,42 @@ with, whatever the settings say today (fine-tuning must reuse the parent's spec 
 """
 
 import json
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from forecaster.errors import ConfigError
-from forecaster.model.scaling import SCALINGS
-
-if TYPE_CHECKING:
-    from forecaster.config import Settings
-
-MODEL_KINDS = ("rnn", "lstm", "gru")
-BASELINES = ("naive", "drift")
-TARGETS = ("close", "open")
-FEATURE_COLUMNS = ("open", "high", "low", "close", "volume")
+from forecaster.model.kinds import (
+    FEATURE_COLUMNS,
+    HORIZON_MAX,
+    MEMBERS_MAX,
+    SCALINGS,
+    TARGETS,
+    WINDOW_MIN,
+    Feature,
+    ModelKind,
+    Scaling,
+    Target,
+    model_kinds,
+)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    kind: str  # rnn | lstm | gru
+    kind: ModelKind
     window: int = 60  # trading days a forecast looks back
     horizon: int = 1  # trading days forecast after the as-of date
-    target: str = "close"  # the bar column forecast
-    features: tuple[str, ...] = ("close",)  # bar columns fed to the network, per day
+    target: Target = "close"  # the bar column forecast
+    features: tuple[Feature, ...] = ("close",)  # bar columns fed to the network, per day
     # Defaults chosen by the walk-forward search in the training years (bench/search.py,
     # bench/results/search.json): logret scaling and no dropout; everything else as it was.
-    scaling: str = "logret"  # logret (per-window, against the last close) | relative | minmax (the course's)
+    scaling: Scaling = "logret"  # logret (per-window, against the last close) | relative | minmax (the course's)
     units: tuple[int, int] = (80, 100)
     dropout: float = 0.0
     adjust: Literal["none", "qfq", "hfq"] = "qfq"  # price basis read for training and forecasting
     members: int = 1  # networks trained with seeds seed, seed + 1, ... and averaged into one model
 
     def __post_init__(self) -> None:
-        if self.kind not in MODEL_KINDS:
-            raise ConfigError(f"unknown model kind {self.kind!r} (choose from {', '.join(MODEL_KINDS)})")
+        model_kinds([self.kind])  # a spec read back from JSON was never type-checked
         if self.target not in TARGETS:
             raise ConfigError(f"target must be one of {', '.join(TARGETS)}, not {self.target!r}")
         if self.scaling not in SCALINGS:
@@ -45,10 +48,12 @@ class ModelSpec:
         unknown = set(self.features) - set(FEATURE_COLUMNS)
         if unknown or self.target not in self.features:
             raise ConfigError(f"features must be among {FEATURE_COLUMNS} and include the target {self.target!r}")
-        if not 1 <= self.members <= 10:
-            raise ConfigError(f"members must be 1..10, not {self.members}")
-        if self.window < 2 or not 1 <= self.horizon <= 20:
-            raise ConfigError(f"window must be >= 2 and horizon 1..20 (got {self.window}, {self.horizon})")
+        if not 1 <= self.members <= MEMBERS_MAX:
+            raise ConfigError(f"members must be 1..{MEMBERS_MAX}, not {self.members}")
+        if self.window < WINDOW_MIN or not 1 <= self.horizon <= HORIZON_MAX:
+            raise ConfigError(
+                f"window must be >= {WINDOW_MIN} and horizon 1..{HORIZON_MAX} (got {self.window}, {self.horizon})"
+            )
 
     @property
     def target_index(self) -> int:
@@ -79,32 +84,3 @@ class TrainSpec:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
-
-
-def model_spec(settings: "Settings", kind: str) -> ModelSpec:
-    return ModelSpec(
-        kind=kind,
-        window=settings.window,
-        horizon=settings.horizon,
-        target=settings.target,
-        features=tuple(settings.features),
-        scaling=settings.scaling,
-        units=(settings.units[0], settings.units[1]),
-        dropout=settings.dropout,
-        members=settings.members,
-    )
-
-
-def train_spec(settings: "Settings", seed: int | None = None) -> TrainSpec:
-    spec = TrainSpec(
-        max_epochs=settings.max_epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        patience=settings.patience,
-        val_fraction=settings.val_fraction,
-        seed=settings.seed,
-        finetune_epochs=settings.finetune_epochs,
-        finetune_learning_rate=settings.finetune_learning_rate,
-        finetune_days=settings.finetune_days,
-    )
-    return spec if seed is None else replace(spec, seed=seed)

@@ -76,7 +76,7 @@ def train_new(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: s
     for member in range(spec.members):
         seed_everything(train.seed + member)
         model = build_model(
-            spec.kind,  # type: ignore[arg-type]  # ModelSpec validated it
+            spec.kind,
             window=spec.window,
             n_features=len(spec.features),
             units=spec.units,

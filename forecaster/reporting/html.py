@@ -7,12 +7,8 @@ recorded are copied in; the rolling-error figure is drawn here. Read-only on the
 
 import html
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
+from forecaster.storage.db import utcnow
+from forecaster.storage.files import make_dirs, write_atomic
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
 from forecaster.storage.schema import Plot
 
@@ -47,14 +45,14 @@ def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Se
     scores = [r.as_dict() for r in accuracy(session, tickers=tickers)]
     shown = sorted(set(latest["ticker"]) | {str(r["ticker"]) for r in scores} | set(tickers or []))
     img = out_dir / "img"
-    img.mkdir(parents=True, exist_ok=True)
+    make_dirs(img)
     figures = [_figures(session, data_dir, img, ticker) for ticker in shown]
     written = {Path(p).name for f in figures for p in (f.forecast, f.backfill, f.rolling) if p}
     for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
         if old.name not in written:
             old.unlink()
     page = out_dir / "index.html"
-    _write_text(page, _page(latest, scores, figures))
+    write_atomic(page, _page(latest, scores, figures).encode("utf-8"))
     return page
 
 
@@ -92,13 +90,13 @@ def _copy_plot(session: Session, data_dir: Path, img: Path, ticker: str, kind: A
     for plot in plots:
         source = data_dir / plot.path
         if source.is_file():
-            shutil.copyfile(source, img / name)
+            write_atomic(img / name, source.read_bytes())
             return f"img/{name}"
     return None
 
 
 def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figures]) -> str:
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    generated = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>forecaster report</title>',
@@ -142,18 +140,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
     return html.escape(str(value))
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Atomic, like save_png: a browser open on the page never reads half of it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _CSS = """

@@ -1,7 +1,6 @@
 """PNG plots with matplotlib's object API: no pyplot, so no global figure state in the daemon."""
 
-import os
-import tempfile
+import io
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -11,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from forecaster.model.forecasting import Point, ValidationSeries
+from forecaster.storage.files import write_atomic
 
 # One colour per model, stable across plots; baselines are grey and dashed.
 COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "naive": "0.35", "drift": "0.6"}
@@ -67,16 +67,10 @@ def validation_figure(ticker: str, as_of: date, series: Mapping[str, ValidationS
 
 
 def save_png(fig: Figure, path: Path) -> None:
-    """Write atomically: a crash or a full disk never leaves a half-written PNG in place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Draw `fig` to PNG bytes, then write them with the one atomic writer."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    write_atomic(path, buffer.getvalue())
 
 
 def backfill_figure(ticker: str, frame: pd.DataFrame, title: str) -> Figure:

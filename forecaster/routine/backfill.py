@@ -10,21 +10,21 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
-from forecaster.model.spec import BASELINES
+from forecaster.model.kinds import BASELINES
 from forecaster.reporting.plotting import backfill_figure, save_png
 from forecaster.routine.executor import Executor, open_executor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
 from forecaster.scoring.evaluation import matured_forecasts
-from forecaster.storage.db import transaction
-from forecaster.storage.records import close_dead_runs, record_plot
-from forecaster.storage.schema import Bar, Forecast
+from forecaster.storage.bars import bar_days, tickers_with_bar
+from forecaster.storage.db import db_now, transaction
+from forecaster.storage.records import complete_days, record_plot
+from forecaster.storage.runs import close_dead_runs
 
 
 @dataclass
@@ -49,42 +49,6 @@ class BackfillReport:
         return not self.failures
 
 
-def bar_days(session: Session, tickers: Sequence[str], start: date, end: date) -> list[date]:
-    """The days in [start, end] on which at least one of the tickers has a bar."""
-    return list(
-        session.scalars(
-            select(Bar.trade_date)
-            .where(Bar.ticker.in_(list(tickers)), Bar.trade_date.between(start, end))
-            .distinct()
-            .order_by(Bar.trade_date)
-        )
-    )
-
-
-def complete_days(session: Session, tickers: Sequence[str], kinds: Sequence[str], start: date, end: date) -> set[date]:
-    """Days on which every (ticker with a bar, model) has its forecasts stored."""
-    wanted = len(kinds) + len(BASELINES)
-    per_ticker = (
-        select(Forecast.as_of, Forecast.ticker, func.count(Forecast.model.distinct()).label("models"))
-        .where(
-            Forecast.ticker.in_(list(tickers)),
-            Forecast.as_of.between(start, end),
-            Forecast.model.in_([*kinds, *BASELINES]),
-        )
-        .group_by(Forecast.as_of, Forecast.ticker)
-        .subquery()
-    )
-    done = select(per_ticker.c.as_of, func.count()).where(per_ticker.c.models == wanted).group_by(per_ticker.c.as_of)
-    bars_per_day = dict(
-        session.execute(
-            select(Bar.trade_date, func.count())
-            .where(Bar.ticker.in_(list(tickers)), Bar.trade_date.between(start, end))
-            .group_by(Bar.trade_date)
-        ).all()
-    )
-    return {day for day, n in session.execute(done).all() if n >= bars_per_day.get(day, 0)}
-
-
 def backfill(
     settings: Settings,
     factory: sessionmaker[Session],
@@ -104,10 +68,10 @@ def backfill(
     started = time.perf_counter()
     with transaction(factory) as session:
         # A killed earlier backfill may have finished its last day but not its run row.
-        close_dead_runs(session, now=datetime.now(UTC).replace(tzinfo=None))
+        close_dead_runs(session, now=db_now())
     with factory() as session:
         days = bar_days(session, tickers, start, end)
-        done = complete_days(session, tickers, options.kinds, start, end)
+        done = complete_days(session, tickers, [*options.kinds, *BASELINES], start, end)
     report = BackfillReport(days=days, skipped=len(done & set(days)))
     with nullcontext(executor) if executor is not None else open_executor(settings) as chosen:
         for day in days:
@@ -131,7 +95,7 @@ def _replay_day(
     executor: Executor,
 ) -> RunReport:
     with factory() as session:
-        present = list(session.scalars(select(Bar.ticker).where(Bar.ticker.in_(list(tickers)), Bar.trade_date == day)))
+        present = tickers_with_bar(session, tickers, day)
     return run_routine(
         settings,
         factory,
@@ -166,7 +130,7 @@ def backfill_plot(
                 kind=f"backfill-{start.isoformat()}",
                 path=rel.as_posix(),
                 run_id=None,
-                now=datetime.now(UTC).replace(tzinfo=None),
+                now=db_now(),
             )
         paths.append(str(settings.data_dir / rel))
     return paths

@@ -18,7 +18,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -28,7 +27,8 @@ from sqlalchemy import exc as sa_exc
 
 from forecaster.config import Settings
 from forecaster.errors import DatabaseError, Interrupted, LockBusy
-from forecaster.storage.db import make_engine, parse_url, reason
+from forecaster.storage.db import make_engine, parse_url, reason, utcnow
+from forecaster.storage.files import make_dirs
 
 LOCK_NAME = "forecaster.lock"
 _POLL_S = 0.2
@@ -137,7 +137,7 @@ class RunLock(BaseRunLock):
         self._file: IO[str] | None = None
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path.parent)
         # "a+" neither truncates nor fails when the file exists: the holder's note stays readable.
         self._file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115  # closed in _close()
 
@@ -156,7 +156,7 @@ class RunLock(BaseRunLock):
         assert self._file is not None
         self._file.seek(0)
         self._file.truncate()
-        note = {"pid": os.getpid(), "command": self.command, "since": datetime.now(UTC).isoformat(timespec="seconds")}
+        note = {"pid": os.getpid(), "command": self.command, "since": utcnow().isoformat(timespec="seconds")}
         self._file.write(json.dumps(note))
         self._file.flush()
 

@@ -18,32 +18,31 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import Settings
+from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
 from forecaster.ingest.sources import BarSource
-from forecaster.ingest.update import IngestResult, ingest_ticker
+from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.model.baselines import drift_forecast, naive_forecast
 from forecaster.model.forecasting import points
-from forecaster.model.spec import BASELINES, train_spec
+from forecaster.model.kinds import BASELINES, ModelKind
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.policy import Between, Force
-from forecaster.routine.taskio import ModelOutcome, now, prepare_task, record_forecast, record_item, store_result
+from forecaster.routine.taskio import ModelOutcome, prepare_task, record_forecast, record_item, store_result
 from forecaster.routine.tasks import ModelTask, failure_text, timed
-from forecaster.storage.bars import load_bars
-from forecaster.storage.db import transaction
-from forecaster.storage.records import close_dead_runs, fill_actuals, finish_run, record_plot, start_run
-from forecaster.storage.schema import Bar
+from forecaster.storage.bars import load_bars, newest_bar_date
+from forecaster.storage.db import db_now, transaction
+from forecaster.storage.records import fill_actuals, record_plot
+from forecaster.storage.runs import close_dead_runs, finish_run, start_run
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RoutineOptions:
-    kinds: tuple[str, ...]
+    kinds: tuple[ModelKind, ...]
     as_of: date | None = None  # None: each ticker's newest bar
     force: Force = None
     seed: int | None = None  # None: the settings' seed
@@ -100,8 +99,8 @@ def run_routine(
     once up front). `executor=None`: the one the settings name, opened for this run only."""
     clock: dict[str, float] = defaultdict(float)
     with transaction(factory) as session:
-        close_dead_runs(session, now=now())  # rows a killed process left `running`
-        run = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=now())
+        close_dead_runs(session, now=db_now())  # rows a killed process left `running`
+        run = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=db_now())
         run_id = run.id
     ingests: list[IngestResult] = []
     driver = _Driver(settings, factory, options, run_id, clock)
@@ -109,11 +108,14 @@ def run_routine(
     try:
         if source is not None:
             with timed(clock, "ingest"):
-                for t in tickers:
-                    options.check_stop()
-                    ingests.append(
-                        ingest_ticker(factory, source, t, today=today, overlap_days=settings.ingest_overlap_days)
-                    )
+                ingests = ingest_tickers(
+                    factory,
+                    source,
+                    tickers,
+                    today=today,
+                    overlap_days=settings.ingest_overlap_days,
+                    check_stop=options.check_stop,
+                )
         with _executor_for(settings, options, executor) as chosen:
             driver.run(tickers, chosen)
     except Interrupted as exc:
@@ -138,7 +140,7 @@ def _finish(factory: sessionmaker[Session], report: RunReport, wanted: int, inte
     )
     with transaction(factory) as session:
         error = "\n".join(errors) or None
-        finish_run(session, report.run_id, status=status, error=error, timings=report.timings, now=now())
+        finish_run(session, report.run_id, status=status, error=error, timings=report.timings, now=db_now())
 
 
 def _executor_for(
@@ -229,9 +231,8 @@ class _Driver:
     def _open_ticker(self, ticker: str) -> _Open | None:
         report = TickerReport(ticker)
         as_of = self.options.as_of
-        until = [Bar.trade_date <= as_of] if as_of else []
         with timed(self.clock, "load"), self.factory() as session:
-            newest = session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker == ticker, *until))
+            newest = newest_bar_date(session, ticker, until=as_of)
             if newest is None:
                 report.error = "no bars stored" + (f" up to {as_of}" if as_of else "") + "; run ingest"
                 self.finished[ticker] = report
@@ -298,5 +299,7 @@ def _plots(
         save_png(fig, settings.data_dir / rel)
         paths[kind] = rel.as_posix()
         with transaction(factory) as session:
-            record_plot(session, ticker=ticker, as_of=as_of, kind=kind, path=rel.as_posix(), run_id=run_id, now=now())
+            record_plot(
+                session, ticker=ticker, as_of=as_of, kind=kind, path=rel.as_posix(), run_id=run_id, now=db_now()
+            )
     return paths

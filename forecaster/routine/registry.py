@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.errors import ModelFileError
-from forecaster.model.files import read_model_file, write_atomic
+from forecaster.model.files import read_model_file
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.tasks import ParentModel, TrainedModel
+from forecaster.storage.files import write_atomic
 from forecaster.storage.schema import ModelVersion
 
 

@@ -9,21 +9,23 @@ worker started twice (its first worker died) still comes back as one result.
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import Settings
+from forecaster.config import Settings, model_spec
 from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.forecasting import Point, ValidationSeries, points
-from forecaster.model.spec import ModelSpec, TrainSpec, model_spec
+from forecaster.model.kinds import ModelKind
+from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.policy import Between, Force, decide
 from forecaster.routine.registry import add_version, latest_version, read_parent, save_file
 from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, TrainedModel, failure_text, fallback
-from forecaster.storage.db import transaction
-from forecaster.storage.records import add_run_item, recent_mae_ratio, write_forecasts
+from forecaster.storage.db import db_now, transaction
+from forecaster.storage.records import recent_mae_ratio, write_forecasts
+from forecaster.storage.runs import add_run_item
 from forecaster.storage.schema import RunItem
 
 log = logging.getLogger(__name__)
@@ -45,15 +47,11 @@ class ModelOutcome:
         return self.error is None
 
 
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def prepare_task(
     settings: Settings,
     factory: sessionmaker[Session],
     ticker: str,
-    kind: str,
+    kind: ModelKind,
     bars: pd.DataFrame,
     as_of: date,
     *,
@@ -127,7 +125,9 @@ def save_version(
     """File first, then its row (see registry.save_file); returns the new version's id."""
     saved = save_file(settings.data_dir, ticker, as_of, trained)
     with transaction(factory) as session:
-        return add_version(session, ticker=ticker, trained=trained, train=train, saved=saved, as_of=as_of, now=now()).id
+        return add_version(
+            session, ticker=ticker, trained=trained, train=train, saved=saved, as_of=as_of, now=db_now()
+        ).id
 
 
 def record_forecast(
@@ -150,7 +150,7 @@ def record_forecast(
             target=target,
             last_close=last_close,
             forecast=outcome.forecast,
-            now=now(),
+            now=db_now(),
         )
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.files import model_bytes, model_from_bytes
 from forecaster.model.forecasting import ValidationSeries, model_forecast
+from forecaster.model.kinds import ModelKind
 from forecaster.model.scaling import Scaler, scaler_from_params
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import Fitted, fine_tune, train_new
@@ -45,7 +46,7 @@ class ParentModel:
 @dataclass(frozen=True)
 class ModelTask:
     ticker: str
-    kind: str
+    kind: ModelKind
     as_of: date
     bars: pd.DataFrame  # qfq bars up to as_of, oldest first
     spec: ModelSpec  # what a retrain builds (the settings' spec)
@@ -79,7 +80,7 @@ class TrainedModel:
 @dataclass
 class ModelResult:
     ticker: str
-    kind: str
+    kind: ModelKind
     as_of: date
     action: str
     reason: str

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecaster.model.spec import BASELINES
+from forecaster.model.kinds import BASELINES
 from forecaster.scoring.metrics import Scores, naive_scale, score
 from forecaster.storage.bars import load_bars
 from forecaster.storage.schema import Forecast

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecaster.config import Settings
+from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
-from forecaster.model.spec import MODEL_KINDS, ModelSpec, TrainSpec, model_spec, train_spec
+from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.scoring.metrics import score
 
 SEARCH_END = date(2019, 1, 28)  # the course's last training day: nothing later is read
@@ -196,7 +197,7 @@ class Results:
 @dataclass
 class SearchOptions:
     out: Path
-    kinds: tuple[str, ...] = MODEL_KINDS
+    kinds: tuple[ModelKind, ...] = MODEL_KINDS
     folds: int = 2
     block: int = 240  # the course's test period is 240 targets
     epochs: int | None = None  # cap (quick runs and tests only)

@@ -5,6 +5,7 @@ transaction, so one ingest is one transaction whatever it touches.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -169,8 +170,32 @@ def upsert_factors(session: Session, ticker: str, factors: pd.DataFrame, source:
     return len(new_rows) + len(changed_rows)
 
 
-def last_bar_date(session: Session, ticker: str) -> date | None:
-    return session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker == ticker))
+def newest_bar_date(session: Session, tickers: str | Sequence[str], *, until: date | None = None) -> date | None:
+    """The newest stored bar's date of one ticker, or of any of several; at most `until`."""
+    which = Bar.ticker == tickers if isinstance(tickers, str) else Bar.ticker.in_(tickers)
+    bounded = [Bar.trade_date <= until] if until is not None else []
+    return session.scalar(select(func.max(Bar.trade_date)).where(which, *bounded))
+
+
+def oldest_bar_date(session: Session, ticker: str) -> date | None:
+    return session.scalar(select(func.min(Bar.trade_date)).where(Bar.ticker == ticker))
+
+
+def bar_days(session: Session, tickers: Sequence[str], start: date, end: date) -> list[date]:
+    """The days in [start, end] on which at least one of the tickers has a bar."""
+    return list(
+        session.scalars(
+            select(Bar.trade_date)
+            .where(Bar.ticker.in_(list(tickers)), Bar.trade_date.between(start, end))
+            .distinct()
+            .order_by(Bar.trade_date)
+        )
+    )
+
+
+def tickers_with_bar(session: Session, tickers: Sequence[str], day: date) -> list[str]:
+    """Those of `tickers` with a bar on `day`."""
+    return list(session.scalars(select(Bar.ticker).where(Bar.ticker.in_(list(tickers)), Bar.trade_date == day)))
 
 
 def load_bars(

@@ -10,6 +10,7 @@ machines sharing one database.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,22 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import DatabaseError
+
+
+# The one clock. The database stores UTC without tzinfo (SQLite has no time zones); `utcnow`
+# is the aware moment for logs and schedules, `db_now` / `db_time` the stored form.
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def db_time(moment: datetime) -> datetime:
+    """`moment` as stored: UTC, without tzinfo (a naive moment is taken to be UTC already)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def db_now() -> datetime:
+    return db_time(utcnow())
+
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 BUSY_TIMEOUT_MS = 10_000

@@ -1,19 +1,17 @@
-"""Reads and writes of forecasts, runs and plots. Like `store`, every function takes the
+"""Reads and writes of forecasts and plots. Like every storage module, each function takes the
 caller's Session and never commits."""
 
-import json
-import os
-import socket
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, update
+from sqlalchemy import Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from forecaster.model.forecasting import Point
-from forecaster.storage.schema import Bar, Base, Forecast, JobRun, Run, RunItem
+from forecaster.storage.bars import newest_bar_date
+from forecaster.storage.schema import Bar, Base, Forecast
 
 
 def _upsert(
@@ -82,7 +80,7 @@ def fill_actuals(session: Session, ticker: str, *, revisit_days: int = 15) -> in
         .where(Bar.ticker == Forecast.ticker, Bar.trade_date == Forecast.target_date)
         .scalar_subquery()
     )
-    newest = session.scalar(select(func.max(Bar.trade_date)).where(Bar.ticker == ticker))
+    newest = newest_bar_date(session, ticker)
     if newest is None:
         return 0
     since = newest - timedelta(days=revisit_days)
@@ -130,78 +128,28 @@ def recent_mae_ratio(session: Session, ticker: str, model: str, *, until: date, 
     return model_mae / naive_mae if naive_mae > 0 else None
 
 
-def start_run(
-    session: Session, *, command: str, as_of: date | None, tickers: list[str], pid: int, now: datetime
-) -> Run:
-    run = Run(
-        command=command,
-        as_of=as_of,
-        tickers=",".join(tickers),
-        status="running",
-        pid=pid,
-        host=this_host(),
-        started_at=now,
+def complete_days(session: Session, tickers: Sequence[str], models: Sequence[str], start: date, end: date) -> set[date]:
+    """Days on which every (ticker with a bar that day, model of `models`) has its forecasts stored."""
+    wanted = len(set(models))
+    per_ticker = (
+        select(Forecast.as_of, Forecast.ticker, func.count(Forecast.model.distinct()).label("models"))
+        .where(
+            Forecast.ticker.in_(list(tickers)),
+            Forecast.as_of.between(start, end),
+            Forecast.model.in_(list(models)),
+        )
+        .group_by(Forecast.as_of, Forecast.ticker)
+        .subquery()
     )
-    session.add(run)
-    session.flush()
-    return run
-
-
-def this_host() -> str:
-    """The name rows record beside their pid (a pid means nothing on another machine)."""
-    return socket.gethostname()[:255]
-
-
-def mine(table: type[Run] | type[JobRun]) -> ColumnElement[bool]:
-    """Rows started on this machine (or before hosts were recorded, when there was only one)."""
-    return or_(table.host == this_host(), table.host.is_(None))
-
-
-def process_alive(pid: int | None) -> bool:
-    """Is process `pid` still there (on this machine)? A reused pid reads as alive: safe side."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    return True
-
-
-def close_dead_runs(session: Session, *, now: datetime) -> int:
-    """Mark `running` runs / job_runs rows whose process is gone (kill -9, power loss) as
-    interrupted, so no row claims to be running forever. Rows of live processes are left alone,
-    so this is safe without the run lock; so are other machines' rows, whose pids cannot be
-    checked from here (a shared PostgreSQL database)."""
-    reason = "the process ended before the run finished"
-    closed = 0
-    for table in (Run, JobRun):
-        rows = session.execute(select(table.id, table.pid).where(table.status == "running", mine(table))).all()
-        dead = [row_id for row_id, pid in rows if not process_alive(pid)]
-        if dead:
-            session.execute(
-                update(table)
-                .where(table.id.in_(dead), table.status == "running")
-                .values(status="interrupted", error=reason, finished_at=now)
-            )
-            closed += len(dead)
-    return closed
-
-
-def finish_run(
-    session: Session, run_id: int, *, status: str, error: str | None, timings: dict[str, float], now: datetime
-) -> None:
-    session.execute(
-        update(Run)
-        .where(Run.id == run_id)
-        .values(status=status, error=error, timings=json.dumps(timings, sort_keys=True), finished_at=now)
+    done = select(per_ticker.c.as_of, func.count()).where(per_ticker.c.models == wanted).group_by(per_ticker.c.as_of)
+    bars_per_day: dict[date, int] = dict(
+        session.execute(
+            select(Bar.trade_date, func.count())
+            .where(Bar.ticker.in_(list(tickers)), Bar.trade_date.between(start, end))
+            .group_by(Bar.trade_date)
+        ).all()
     )
-
-
-def add_run_item(session: Session, item: RunItem) -> None:
-    session.add(item)
+    return {day for day, n in session.execute(done).all() if n >= bars_per_day.get(day, 0)}
 
 
 def record_plot(

@@ -1,46 +1,12 @@
 """Where bars come from: a small `BarSource` protocol and the choice between sources."""
 
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Literal, Protocol
-
-import pandas as pd
 
 from forecaster.config import Settings
 from forecaster.errors import ConfigError
+from forecaster.ingest.sources.base import BAR_COLUMNS, FACTOR_COLUMNS, BarSource, Fetched, SourceKind
 
-# Columns of a fetched bar frame: trade_date (datetime64, day precision), prices unadjusted,
-# volume in lots, amount in thousand CNY (NaN where the source has none), pre_close may be NaN.
-BAR_COLUMNS = ["trade_date", "open", "high", "low", "close", "pre_close", "volume", "amount"]
-FACTOR_COLUMNS = ["trade_date", "adj_factor"]
-
-SourceKind = Literal["auto", "tushare", "csv"]
-
-
-@dataclass
-class Fetched:
-    """What a source returned for one ticker: at least the bars in the asked range, ascending."""
-
-    ticker: str
-    source: str
-    bars: pd.DataFrame
-    factors: pd.DataFrame | None = None
-    warnings: list[str] = field(default_factory=list)
-
-
-class BarSource(Protocol):
-    name: str
-    # For people: where the bars come from, e.g. "CSV data/SH600519.csv".
-    description: str
-
-    def fetch(self, ticker: str, start: date | None, end: date) -> Fetched:
-        """Bars of `ticker` from `start` (None: all the source has) to `end`, inclusive.
-
-        May return more than asked (a CSV file returns all its rows for the ticker); the caller
-        validates and trims. Raises `SourceError` when the source fails.
-        """
-        ...
+__all__ = ["BAR_COLUMNS", "FACTOR_COLUMNS", "BarSource", "Fetched", "SourceKind", "make_source"]
 
 
 def make_source(kind: SourceKind, settings: Settings, csv_path: Path | None = None) -> BarSource:

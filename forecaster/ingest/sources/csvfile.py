@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecaster.errors import ForecasterError, ValidationError
-from forecaster.ingest.sources import BAR_COLUMNS, Fetched
+from forecaster.ingest.sources.base import BAR_COLUMNS, Fetched
 from forecaster.market.tickers import normalize_ticker
 
 # The course file: `,date,open,close,high,low,volume,code` (a pandas index first).

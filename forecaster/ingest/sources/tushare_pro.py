@@ -24,7 +24,7 @@ from forecaster.errors import (
     RefusedError,
     SourceError,
 )
-from forecaster.ingest.sources import BAR_COLUMNS, FACTOR_COLUMNS, Fetched
+from forecaster.ingest.sources.base import BAR_COLUMNS, FACTOR_COLUMNS, Fetched
 from forecaster.market.calendar import today_in, trading_days
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,82 @@
+"""Rows on stdout: an aligned table for people, or machine-clean CSV / strict JSON (logs, and a
+command's human lines in those formats, go to stderr)."""
+
+import csv
+import json
+import math
+import sys
+from datetime import date
+from typing import Any
+
+import click
+
+FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat", "actual", "error"]
+
+
+def json_value(value: Any) -> Any:
+    """A value strict JSON parsers accept: NaN and infinities (unknown, undefined) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+def strict_json(rows: Any) -> str:
+    # allow_nan=False: a NaN that slipped past json_value is a bug, not output.
+    return json.dumps(json_value(rows), indent=2, default=str, allow_nan=False)
+
+
+def echo_rows(rows: list[dict[str, Any]], fmt: str, columns: list[str], *, empty: str) -> None:
+    """`rows` in `fmt`; a table shows `columns` (CSV and JSON carry every key), or `empty` if none."""
+    if fmt == "json":
+        click.echo(strict_json(rows))
+    elif fmt == "csv":
+        fields = list(rows[0]) if rows else columns
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if _unknown(v) else v for k, v in r.items()} for r in rows)
+    elif not rows:
+        click.echo(empty)
+    else:
+        _echo_table(rows, columns)
+
+
+def echo_scores(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None = None) -> None:
+    """Scores per (ticker, model, horizon): `evaluate` and the backfill's summary."""
+    from forecaster.scoring.evaluation import SCORE_COLUMNS
+
+    echo_rows(rows, fmt, columns or SCORE_COLUMNS, empty="no matured forecasts in that range")
+
+
+def _unknown(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def _cell(value: Any) -> str:
+    if _unknown(value):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _echo_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    # The first two columns (ticker, model) read left-aligned; numbers right-aligned.
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    for line in [columns, *cells]:
+        click.echo(
+            "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+        )
+
+
+def forecast_records(frame: Any) -> list[dict[str, Any]]:
+    """Rows of a forecasts frame: ISO dates, None for unknown (NaN) values."""
+    return [{k: None if _unknown(v) else v for k, v in row.items()} for row in frame.to_dict("records")]

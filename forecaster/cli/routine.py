@@ -1,0 +1,231 @@
+"""`forecaster run` and `forecaster backfill`: the daily routine once, or replayed over past days."""
+
+import functools
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from forecaster.cli.options import (
+    DAY,
+    FORMAT_OPTION,
+    MODELS_OPTION,
+    SEED_OPTION,
+    TICKER_OPTION,
+    TICKERS_FILE_OPTION,
+    parse_kinds,
+    source_option,
+    tickers_from,
+)
+from forecaster.cli.output import echo_rows, echo_scores
+from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock
+from forecaster.config import Settings
+
+if TYPE_CHECKING:
+    from forecaster.routine.pipeline import RunReport
+
+RUN_TABLE = ["ticker", "model", "version", "action", "target_date", "forecast", "last_close", "plot", "error"]
+
+
+def run_rows(report: "RunReport", data_dir: Path) -> list[dict[str, Any]]:
+    """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its error."""
+    rows: list[dict[str, Any]] = []
+    for t in report.tickers:
+        plot = str(data_dir / t.plots["forecast"]) if "forecast" in t.plots else None
+        base = {"ticker": t.ticker, "last_close": t.last_close, "plot": plot}
+        if t.error:
+            rows.append({**base, "model": "FAILED", "error": t.error})
+        for o in t.outcomes:
+            model = {**base, "model": o.model, "version": o.version_id, "action": o.action}
+            if not o.ok:
+                rows.append({**model, "forecast": None, "error": o.error})
+            rows += [
+                {**model, "target_date": p.target_date, "horizon": p.horizon, "forecast": p.yhat, "error": None}
+                for p in o.forecast
+            ]
+    return rows
+
+
+@click.command()
+@TICKER_OPTION
+@TICKERS_FILE_OPTION
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DAY,
+    help="Forecast as of this day (default: each ticker's newest bar); nothing later is read.",
+)
+@MODELS_OPTION
+@click.option(
+    "--retrain", "force", flag_value="retrain", help="Train every model from scratch, whatever the policy says."
+)
+@click.option(
+    "--finetune", "force", flag_value="finetune", help="Fine-tune the current versions, whatever the policy says."
+)
+@source_option("Where the ingest step fetches new bars.")
+@click.option("--no-ingest", is_flag=True, help="Skip the ingest step and forecast from the bars already stored.")
+@SEED_OPTION
+@click.option("--no-plots", is_flag=True, help="Do not draw the PNG plots.")
+@FORMAT_OPTION
+@click.pass_obj
+def run(
+    settings: Settings,
+    ticker: Sequence[str],
+    tickers_file: Path | None,
+    as_of: date | None,
+    models: str | None,
+    force: str | None,
+    source: str,
+    no_ingest: bool,
+    seed: int | None,
+    no_plots: bool,
+    fmt: str,
+) -> None:
+    """Run the daily routine once: ingest, retrain or fine-tune, forecast, fill actuals, plot.
+
+    Which models retrain and which fine-tune is decided by the policy (see the README); the
+    run, each model's outcome and every forecast are recorded in the database. Exits 1 if any
+    ticker or model failed (the others still ran).
+    """
+    kinds = parse_kinds(models, settings)  # before any data or TensorFlow work
+    tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    with run_lock(settings, "run"):  # after the argument checks: a usage error never waits
+        from forecaster.market.calendar import today_in
+
+        load_training_stack()
+        from forecaster.ingest.sources import make_source
+        from forecaster.routine.pipeline import RoutineOptions, run_routine
+        from forecaster.storage.db import session_factory
+
+        bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
+        factory = session_factory(open_db(settings))
+        # In CSV or JSON, stdout carries the rows alone; the lines for people go to stderr.
+        say = functools.partial(click.echo, err=fmt != "table")
+        if bar_source is not None:
+            say(f"source: {bar_source.description}")
+        options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)  # type: ignore[arg-type]
+        report = run_routine(
+            settings, factory, tickers=tickers, options=options, source=bar_source, today=today_in(settings.timezone)
+        )
+        for result in report.ingests:
+            say(result.summary())
+        echo_rows(run_rows(report, settings.data_dir), fmt, RUN_TABLE, empty="no tickers run")
+        seconds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()))
+        say(f"run {report.run_id}: {'ok' if report.ok else 'with failures'} ({seconds})")
+        if not no_plots:  # the report is mostly plots; a failure is a warning, not a failed run
+            from forecaster.reporting.html import refresh_report
+
+            page = refresh_report(settings.data_dir, factory)
+            say(f"report: {page}" if page else "report: not updated (see the warning)")
+        if not report.ok:
+            raise CliError(f"run {report.run_id} finished with failures (see above)")
+
+
+@click.command()
+@click.option("--start", type=DAY, required=True, help="First as-of date to replay.")
+@click.option("--end", type=DAY, required=True, help="Last as-of date to replay.")
+@TICKER_OPTION
+@TICKERS_FILE_OPTION
+@MODELS_OPTION
+@click.option(
+    "--retrain-every", type=click.IntRange(min=1), help="Retrain from scratch every N trading days (default 20)."
+)
+@click.option(
+    "--between",
+    type=click.Choice(["predict", "finetune"]),
+    default="predict",
+    show_default=True,
+    help="Between retrains: forecast with the current version as it is, or fine-tune it every day.",
+)
+@click.option(
+    "--finetune-epochs", type=click.IntRange(min=1), help="Epochs of each fine-tune (with --between finetune)."
+)
+@source_option("Where the bars the range needs are fetched from.")
+@click.option("--no-ingest", is_flag=True, help="Use only the bars already stored.")
+@SEED_OPTION
+@click.pass_obj
+def backfill(
+    settings: Settings,
+    start: date,
+    end: date,
+    ticker: Sequence[str],
+    tickers_file: Path | None,
+    models: str | None,
+    retrain_every: int | None,
+    between: str,
+    finetune_epochs: int | None,
+    source: str,
+    no_ingest: bool,
+    seed: int | None,
+) -> None:
+    """Replay the daily routine for every trading day in a past range (a walk-forward).
+
+    For each day: retrain every N trading days, otherwise predict with (or fine-tune) the
+    current version, forecast, fill actuals; baselines too. Nothing after a day is read for
+    that day. Resumable: interrupted and started again, it continues with the first day not yet
+    complete; a finished range adds nothing. Ends with the scores over the range and a plot.
+    """
+    if start > end:
+        raise click.BadParameter(f"--start {start} is after --end {end}")
+    kinds = parse_kinds(models, settings)
+    tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    updates: dict[str, Any] = {}
+    if retrain_every is not None:
+        updates["retrain_every"] = retrain_every
+    if finetune_epochs is not None:
+        updates["finetune_epochs"] = finetune_epochs
+    settings = settings.model_copy(update=updates)
+    with run_lock(settings, "backfill"):  # after the argument checks: a usage error never waits
+        load_training_stack()
+        from forecaster.cli.progress import progress_bar
+        from forecaster.ingest.sources import make_source
+        from forecaster.ingest.update import ingest_for_range
+        from forecaster.market.calendar import today_in
+        from forecaster.routine.backfill import backfill as run_backfill
+        from forecaster.routine.backfill import backfill_plot
+        from forecaster.routine.pipeline import RoutineOptions
+        from forecaster.scoring.evaluation import accuracy
+        from forecaster.storage.db import session_factory
+
+        factory = session_factory(open_db(settings))
+        today = today_in(settings.timezone)
+        if not no_ingest:
+            bar_source = make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
+            click.echo(f"source: {bar_source.description}")
+            for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
+                click.echo(result.summary())
+        options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
+        with progress_bar(desc="backfill", unit="day") as bar:
+
+            def on_day(day: date, run: Any, total: int) -> None:
+                if bar.total != total:
+                    bar.total = total
+                    bar.refresh()
+                bar.set_postfix_str(f"{day} {'already complete' if run is None else 'done'}")
+                bar.update(1)
+
+            report = run_backfill(
+                settings,
+                factory,
+                tickers=tickers,
+                start=start,
+                end=end,
+                options=options,
+                today=today,
+                on_day=on_day,
+            )
+        click.echo(
+            f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "
+            f"{len(report.runs)} run in {report.seconds:.0f} s"
+        )
+        with factory() as session:
+            rows = [r.as_dict() for r in accuracy(session, tickers=tickers, since=start, until=end)]
+        echo_scores(rows, "table")
+        for path in backfill_plot(settings, factory, tickers, start, end):
+            click.echo(f"plot: {path}")
+        if not report.ok:
+            for failure in report.failures[:20]:
+                click.echo(f"FAILED {failure}")
+            raise CliError(f"{len(report.failures)} (day, ticker, model) step(s) failed; run again to retry them")

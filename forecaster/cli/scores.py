@@ -1,0 +1,155 @@
+"""`forecaster evaluate`, `forecaster forecasts` and `forecaster report`: the read side."""
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import click
+
+from forecaster.cli.options import (
+    DAY,
+    FORMAT_OPTION,
+    MODEL_FILTER_OPTION,
+    TICKERS_FILE_OPTION,
+    parse_kinds,
+    tickers_from,
+)
+from forecaster.cli.output import FORECAST_TABLE, echo_rows, echo_scores, forecast_records
+from forecaster.cli.runtime import load_training_stack, open_db
+from forecaster.config import Settings
+
+
+@click.command()
+@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@TICKERS_FILE_OPTION
+@click.option("--since", type=DAY, help="First target date scored.")
+@click.option("--until", type=DAY, help="Last target date scored.")
+@FORMAT_OPTION
+@click.option(
+    "--preset",
+    type=click.Choice(["course"]),
+    help="Run the course's experiment (course settings, its train/test split of the bundled file), honestly scored.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["course"]),
+    help="Run the course's train/test split with this product's current model settings.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --preset/--split: train with seeds S..S+N-1 (S = FORECASTER_SEED); mean and spread.",
+)
+@click.option("--models", help="With --preset/--split: model kinds (default rnn,lstm,gru).")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="With --preset/--split: cap the training epochs (for a quick look)."
+)
+@MODEL_FILTER_OPTION
+@click.pass_obj
+def evaluate(
+    settings: Settings,
+    ticker: Sequence[str],
+    tickers_file: Path | None,
+    since: date | None,
+    until: date | None,
+    fmt: str,
+    preset: str | None,
+    split: str | None,
+    seeds: int,
+    models: str | None,
+    epochs: int | None,
+    model: Sequence[str],
+) -> None:
+    """Accuracy of the stored forecasts per (ticker, model, horizon), beside naive and drift.
+
+    MAE, RMSE, MAPE (%), MASE (scaled by the in-sample naive MAE before the first scored
+    forecast), rel_mae (MAE / naive's MAE on the same days: < 1 beats naive) and the direction
+    hit-rate. With --preset course or --split course it runs the course experiment instead.
+    """
+    if preset and split:
+        raise click.BadParameter("give either --preset or --split, not both")
+    if preset or split:
+        kinds = parse_kinds(models, settings.model_copy(update={"models": ["rnn", "lstm", "gru"]}))
+        load_training_stack()
+        from forecaster.course.experiment import course_experiment
+
+        rows = course_experiment(settings, kinds=kinds, course_settings=preset is not None, seeds=seeds, epochs=epochs)
+        echo_scores(rows, fmt, columns=list(rows[0]) if rows else None)
+        return
+    from forecaster.scoring.evaluation import accuracy
+    from forecaster.storage.db import session_factory
+
+    tickers = tickers_from(ticker, tickers_file) or None
+    with session_factory(open_db(settings))() as session:
+        scored = accuracy(session, tickers=tickers, since=since, until=until)
+    # Filtered after scoring: rel_mae still compares with naive on the same days.
+    rows = [r.as_dict() for r in scored if not model or r.model in model]
+    echo_scores(rows, fmt)
+
+
+@click.command()
+@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@TICKERS_FILE_OPTION
+@MODEL_FILTER_OPTION
+@click.option("--as-of", "as_of", type=DAY, help="Only the forecasts made as of this day.")
+@click.option("--since", type=DAY, help="First as-of day shown.")
+@click.option("--until", type=DAY, help="Last as-of day shown.")
+@click.option("--latest", is_flag=True, help="Only the newest as-of of each (ticker, model), within the other filters.")
+@FORMAT_OPTION
+@click.pass_obj
+def forecasts(
+    settings: Settings,
+    ticker: Sequence[str],
+    tickers_file: Path | None,
+    model: Sequence[str],
+    as_of: date | None,
+    since: date | None,
+    until: date | None,
+    latest: bool,
+    fmt: str,
+) -> None:
+    """The stored forecasts, with the actual and the error once the target day's bar is in.
+
+    The same rows as the v_forecasts view (see the README); CSV and JSON carry every column,
+    with empty / null where the actual is not known yet.
+    """
+    if as_of is not None and (since is not None or until is not None):
+        raise click.BadParameter("give either --as-of or --since/--until, not both")
+    if since and until and since > until:
+        raise click.BadParameter(f"--since {since} is after --until {until}")
+    from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import forecasts as query_forecasts
+
+    tickers = tickers_from(ticker, tickers_file) or None
+    with session_factory(open_db(settings))() as session:
+        frame = query_forecasts(
+            session, tickers=tickers, models=list(model) or None, as_of=as_of, since=since, until=until, latest=latest
+        )
+    echo_rows(forecast_records(frame), fmt, FORECAST_TABLE, empty="no forecasts match")
+
+
+@click.command()
+@click.option("--ticker", "-t", multiple=True, help="ts_code; repeatable (default: all in the database).")
+@TICKERS_FILE_OPTION
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write index.html and its images into (default: <data dir>/report).",
+)
+@click.pass_obj
+def report(settings: Settings, ticker: Sequence[str], tickers_file: Path | None, out_dir: Path | None) -> None:
+    """Write a static HTML report: latest forecasts, accuracy vs baselines, and the plots.
+
+    The page opens from disk (no server): images are copied next to it. The daily job and
+    `forecaster run` regenerate the default one.
+    """
+    from forecaster.reporting.html import write_report
+    from forecaster.storage.db import session_factory
+
+    tickers = tickers_from(ticker, tickers_file) or None
+    with session_factory(open_db(settings))() as session:
+        page = write_report(session, settings.data_dir, out_dir or settings.data_dir / "report", tickers=tickers)
+    click.echo(f"report: {page}")
