@@ -12,9 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, NullPool, create_engine, text
@@ -102,36 +100,3 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def factory(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
-
-
-def poison_after(factory: sessionmaker[Session], day: date, factor: float = 100.0) -> None:
-    """Multiply every price after `day` by `factor`: a future no forecast as of `day` may see."""
-    from sqlalchemy import text
-
-    from forecaster.storage.db import transaction
-
-    with transaction(factory) as session:
-        session.execute(
-            text(
-                "update bars set open = open * :f, high = high * :f, low = low * :f, close = close * :f "
-                "where trade_date > :d"
-            ),
-            {"f": factor, "d": day.isoformat()},
-        )
-
-
-# Tiny networks for tests (seconds, not minutes): one source for the settings object and for the
-# environment that subprocess and CLI tests pass.
-TINY: dict[str, Any] = {"window": 10, "units": [4, 4], "max_epochs": 1, "patience": 1, "finetune_epochs": 1}
-
-
-def tiny_settings(tmp_path: Path, **extra: Any) -> Settings:
-    return load_settings(data_dir=tmp_path / "data", **{**TINY, **extra})
-
-
-def tiny_env(**extra: Any) -> dict[str, str]:
-    """TINY (and `extra`) as FORECASTER_* environment variables."""
-    return {
-        f"FORECASTER_{key.upper()}": ",".join(map(str, value)) if isinstance(value, list) else str(value)
-        for key, value in {**TINY, **extra}.items()
-    }

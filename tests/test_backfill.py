@@ -24,7 +24,7 @@ from forecaster.routine.backfill import backfill
 from forecaster.routine.pipeline import RoutineOptions
 from forecaster.scoring.evaluation import accuracy
 from forecaster.storage.db import open_database, session_factory
-from tests.conftest import poison_after, tiny_env, tiny_settings
+from tests.helpers import poison_after, tiny_env, tiny_settings
 from tests.invariants import check_invariants
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 

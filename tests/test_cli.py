@@ -1,6 +1,5 @@
 """The command line, driven in-process."""
 
-import json
 import stat
 from collections.abc import Iterator
 from datetime import date
@@ -10,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
-from tests.conftest import tiny_env
+from tests.helpers import strict_loads, tiny_env
 from tests.tushare_server import FakeTushare, serve
 
 
@@ -132,7 +131,7 @@ TINY = tiny_env()
 def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     result = invoke("run", "--as-of", "2011-06-30", "--models", "rnn,gru", "--format", "json", env=TINY)
     assert result.exit_code == 0, result.output
-    table = {r["model"]: r for r in json.loads(result.stdout) if r["ticker"] == "600519.SH"}
+    table = {r["model"]: r for r in strict_loads(result.stdout) if r["ticker"] == "600519.SH"}
     assert set(table) == {"naive", "drift", "rnn", "gru"}
     assert table["rnn"]["action"] == "retrain" and table["rnn"]["target_date"] == "2011-07-01"
     assert table["naive"]["forecast"] == table["naive"]["last_close"]  # naive forecast == last close

@@ -31,7 +31,7 @@ from forecaster.routine.lock import RunLock, lock_path
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.schema import JobRun, ModelVersion, Run
 from jobs import JOBS, daily_update
-from tests.conftest import tiny_env, tiny_settings
+from tests.helpers import tiny_env, tiny_settings
 from tests.invariants import check_invariants
 
 REPO = Path(__file__).resolve().parent.parent

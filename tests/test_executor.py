@@ -24,7 +24,7 @@ from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
 from forecaster.routine.policy import Decision
 from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
 from forecaster.storage.db import open_database, session_factory
-from tests.conftest import tiny_settings
+from tests.helpers import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 
 TICKERS = ["600000.SH", "000001.SZ", "300750.SZ"]

@@ -37,9 +37,8 @@ from forecaster.model.forecasting import Point
 from forecaster.storage.db import downgrade, head_revision, open_database, session_factory
 from forecaster.storage.records import write_forecasts
 from forecaster.storage.schema import IngestLog, ModelVersion, Run
+from tests.helpers import make_source, pipeline_settings, ready_db, routine
 from tests.invariants import bar_rows, check_invariants, forecast_rows
-from tests.test_pipeline import ready_db, routine, tiny_settings
-from tests.test_tushare_source import make_source
 from tests.tushare_server import RATE_LIMIT_MSG, FakeTushare, Fault, serve
 
 TS_TICKER = "600519.SH"
@@ -232,7 +231,7 @@ def _half_write_then(error: int) -> Any:
 
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS])
 def test_a_full_or_read_only_disk_while_saving_a_model_leaves_no_half_file_or_row(error, tmp_path, monkeypatch):
-    settings = tiny_settings(tmp_path)
+    settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     monkeypatch.setattr(keras.Model, "save", _half_write_then(error))
     report = routine(settings, factory, kinds=("rnn",), plots=False)
@@ -254,7 +253,7 @@ def test_a_full_disk_while_saving_a_plot_is_recorded_and_keeps_the_forecasts(tmp
     """Found by this suite: an OSError from a plot escaped the routine, so the CLI showed a
     traceback and the run row said `error` with no reason. Now the ticker reports it, the run is
     `partial` with the reason, and the forecasts already written stay."""
-    settings = tiny_settings(tmp_path)
+    settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     monkeypatch.setattr(Figure, "savefig", _half_write_then(errno.ENOSPC))
     report = routine(settings, factory, kinds=())
@@ -273,7 +272,7 @@ def test_a_full_disk_while_saving_a_plot_is_recorded_and_keeps_the_forecasts(tmp
 def test_a_read_only_database_is_one_clear_error_and_nothing_is_written(tmp_path, monkeypatch):
     """Tests run as root, where chmod does not stop writes: the database is opened read-only by
     SQLite (`mode=ro`) instead, which refuses every write as a read-only file system would."""
-    settings = tiny_settings(tmp_path)
+    settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     before = bar_rows(db_of(settings))
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(settings.data_dir))
@@ -288,7 +287,7 @@ def test_a_read_only_database_is_one_clear_error_and_nothing_is_written(tmp_path
 
 
 def test_a_database_locked_by_another_process_beyond_the_busy_timeout(tmp_path, monkeypatch):
-    settings = tiny_settings(tmp_path)
+    settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     before = bar_rows(db_of(settings))
     monkeypatch.setattr("forecaster.storage.db.BUSY_TIMEOUT_MS", 300)
@@ -330,7 +329,7 @@ def test_a_truncated_model_file_is_retrained_even_if_its_hash_was_recorded_trunc
     """test_pipeline flips a byte (a hash mismatch); here the file is cut in half, once with the
     recorded hash left as it was and once with it matching the cut file (so Keras itself must
     refuse it): both times the model is retrained, and the new version is sound."""
-    settings = tiny_settings(tmp_path)
+    settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     assert routine(settings, factory, kinds=("rnn",), plots=False).ok
     damaged: list[int] = []
@@ -360,7 +359,7 @@ def test_a_truncated_model_file_is_retrained_even_if_its_hash_was_recorded_trunc
 
 
 def test_a_deleted_plot_is_rewritten_by_the_next_run_and_status_does_not_crash(tmp_path, monkeypatch):
-    settings = tiny_settings(tmp_path)
+    settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     report = routine(settings, factory, kinds=())
     plot = settings.data_dir / report.tickers[0].plots["forecast"]
@@ -376,7 +375,7 @@ def test_a_deleted_plot_is_rewritten_by_the_next_run_and_status_does_not_crash(t
 def test_an_older_schema_is_upgraded_by_the_next_command_with_its_data_intact(tmp_path, monkeypatch):
     """(A newer schema is refused: test_db / test_cli.) Downgrade to 0003, the first schema with
     forecasts, and run `forecaster status`: back at head, every bar and forecast still there."""
-    settings = tiny_settings(tmp_path)
+    settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     assert routine(settings, factory, kinds=()).ok
     bars, forecasts = bar_rows(db_of(settings)), forecast_rows(db_of(settings))
@@ -436,27 +435,7 @@ def csv_files(draw: Any) -> tuple[str, list[tuple[Any, ...]], bool]:
     extra: list[str] = []
     i = draw(st.integers(0, len(bars) - 1))
     for m in mutations:
-        row = bars[i]
-        if m == "duplicate date":
-            bars.append(list(row))
-        elif m == "bad date":
-            row[0] = "2019-13-45"
-        elif m in ("non-numeric price", "empty price", "zero price", "negative price"):
-            row[4] = {"non-numeric price": "abc", "empty price": "", "zero price": 0.0, "negative price": -1.0}[m]
-        elif m == "high below max(open, close)":
-            row[2] = round(max(row[1], row[4] if isinstance(row[4], float) else 0) - 0.5, 2)
-        elif m == "low above min(open, close)":
-            row[3] = round(min(row[1], row[4] if isinstance(row[4], float) else 1e9) + 0.5, 2)
-        elif m == "negative volume":
-            row[5] = -1.0
-        elif m == "future date":
-            row[0] = date(2021, 1, 5)
-        elif m == "ragged row":
-            extra.append("1,2,3,4,5,6,7,8,9,10,11,12,13")
-        elif m == "blank line":
-            extra.append("")
-        elif m == "another ticker (tushare layout)" and layout == "pro":
-            extra.append(f"000001.SZ,{days[0]:%Y%m%d},10,11,9,10.5,10,0.5,5,100,1000")
+        _mutate(m, bars, i, extra, layout == "pro", days[0])
     refused = bool(set(mutations) & REFUSING)
     spaced = "spaces after commas" in mutations
     text_rows = [_csv_line(layout, r, spaced) for r in bars] + extra
@@ -468,6 +447,32 @@ def csv_files(draw: Any) -> tuple[str, list[tuple[Any, ...]], bool]:
     content = "\n".join([header, *text_rows]) + "\n"
     expected = [] if refused else sorted((str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in bars)
     return content, expected, refused
+
+
+def _mutate(m: str, bars: list[list[Any]], i: int, extra: list[str], pro: bool, first: date) -> None:
+    """Apply mutation `m` to row `i` of `bars` (or add a line to `extra`)."""
+    row = bars[i]
+    close = row[4] if isinstance(row[4], float) else None
+    prices = {"non-numeric price": "abc", "empty price": "", "zero price": 0.0, "negative price": -1.0}
+    lines = {"ragged row": "1,2,3,4,5,6,7,8,9,10,11,12,13", "blank line": ""}
+    if pro:
+        lines["another ticker (tushare layout)"] = f"000001.SZ,{first:%Y%m%d},10,11,9,10.5,10,0.5,5,100,1000"
+    if m == "duplicate date":
+        bars.append(list(row))
+    elif m in prices:
+        row[4] = prices[m]
+    elif m in lines:
+        extra.append(lines[m])
+    else:
+        column, value = {
+            "bad date": (0, "2019-13-45"),
+            "future date": (0, date(2021, 1, 5)),
+            "negative volume": (5, -1.0),
+            "high below max(open, close)": (2, round(max(row[1], close or 0) - 0.5, 2)),
+            "low above min(open, close)": (3, round(min(row[1], close or 1e9) + 0.5, 2)),
+        }.get(m, (None, None))
+        if column is not None:
+            row[column] = value
 
 
 def _csv_line(layout: str, row: list[Any], spaced: bool) -> str:

@@ -112,3 +112,14 @@ def test_no_module_over_300_lines():
     assert {
         str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 300
     } == {}
+
+
+def test_test_modules_share_builders_through_helpers_not_each_other():
+    tests = Path(__file__).resolve().parent
+    offenders = [
+        p.name
+        for p in tests.glob("test_*.py")
+        for n in ast.walk(ast.parse(p.read_text()))
+        if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("tests.test_")
+    ]
+    assert offenders == []

@@ -16,7 +16,7 @@ from forecaster.ingest.sources.tushare_pro import CallBudget, TushareSource
 from forecaster.market.tickers import read_tickers_file
 from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.storage.schema import IngestLog, Run
-from tests.conftest import tiny_settings
+from tests.helpers import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, FakeTushare, serve, synthetic_daily
 
 TODAY = date(2024, 6, 28)

@@ -2,51 +2,16 @@
 
 import hashlib
 from datetime import date
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import BUNDLED_CSV, Settings
-from forecaster.ingest.sources.csvfile import CsvSource
-from forecaster.ingest.update import ingest_ticker
 from forecaster.model.baselines import drift_forecast, naive_forecast
-from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.storage.bars import load_bars
-from forecaster.storage.db import open_database, session_factory, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot, Run, RunItem
-from tests import conftest
-from tests.conftest import poison_after
-
-TICKER = "600519.SH"
-TODAY = date(2026, 11, 27)
-AS_OF = date(2011, 6, 30)  # about 290 bars of history: enough for window 10, quick to train
-KINDS = ("rnn", "lstm", "gru")
-
-
-def tiny_settings(tmp_path: Path, **extra: Any) -> Settings:
-    # Two epochs here, so early stopping and best-epoch selection have something to choose.
-    return conftest.tiny_settings(tmp_path, **{"max_epochs": 2, "finetune_days": 60, "batch_size": 64, **extra})
-
-
-def ready_db(settings: Settings) -> sessionmaker[Session]:
-    factory = session_factory(open_database(settings.db_url))
-    assert ingest_ticker(factory, CsvSource(BUNDLED_CSV), TICKER, today=TODAY).ok
-    return factory
-
-
-def routine(settings, factory, as_of=AS_OF, kinds=KINDS, **options):
-    return run_routine(
-        settings,
-        factory,
-        tickers=[TICKER],
-        options=RoutineOptions(kinds=kinds, as_of=as_of, **options),
-        source=None,
-        today=TODAY,
-    )
+from tests.helpers import AS_OF, KINDS, TICKER, pipeline_settings, poison_after, ready_db, routine
 
 
 def forecast_rows(factory):
@@ -56,7 +21,7 @@ def forecast_rows(factory):
 
 @pytest.fixture
 def settings(tmp_path):
-    return tiny_settings(tmp_path, horizon=2)
+    return pipeline_settings(tmp_path, horizon=2)
 
 
 @pytest.fixture
@@ -149,8 +114,8 @@ def test_a_tampered_model_file_is_detected_and_retrained(settings, factory):
 
 def test_nothing_after_as_of_is_read(tmp_path):
     """Two databases, one with a poisoned future: identical forecasts (and seeds make them equal)."""
-    clean = tiny_settings(tmp_path / "clean")
-    poisoned = tiny_settings(tmp_path / "poisoned")
+    clean = pipeline_settings(tmp_path / "clean")
+    poisoned = pipeline_settings(tmp_path / "poisoned")
     clean_factory, poisoned_factory = ready_db(clean), ready_db(poisoned)
     with transaction(clean_factory) as s:
         s.execute(text("delete from bars where trade_date > :d"), {"d": AS_OF.isoformat()})
@@ -217,7 +182,7 @@ def test_baselines_follow_the_evaluation_rules(settings, factory):
 
 
 def test_target_open_still_uses_the_last_close_as_naive(tmp_path):
-    s = tiny_settings(tmp_path, target="open", features=["open", "close"])
+    s = pipeline_settings(tmp_path, target="open", features=["open", "close"])
     factory = ready_db(s)
     report = routine(s, factory, kinds=("rnn",))
     assert report.ok

@@ -5,7 +5,6 @@ import io
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,67 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
-from forecaster.market.calendar import trading_days
 from forecaster.storage.db import transaction
 from forecaster.storage.queries import forecasts, latest_forecasts, ticker_summaries
-from forecaster.storage.schema import Bar, Forecast
+from forecaster.storage.schema import Bar
+from tests.helpers import BARS, DAYS, MODELS, RNN_BIAS, TICKERS, close_of, seed_forecasts
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-TICKERS = ("600519.SH", "000001.SZ")
-MODELS = ("rnn", "naive", "drift")
-DAYS = trading_days(date(2024, 1, 2), date(2024, 3, 29))  # 58 trading days
-BARS = 50  # bars exist for the first 50 days; later targets are still pending
-RNN_BIAS = 0.3
-
-
-def close_of(ticker: str, i: int) -> float:
-    # A zig-zag, so that direction hits and misses both occur.
-    return 10.0 + TICKERS.index(ticker) + 0.1 * i + (0.25 if i % 3 == 0 else 0.0)
-
-
-def seed_forecasts(
-    session: Session, tickers: Sequence[str] = TICKERS, models: Sequence[str] = MODELS, horizons: Sequence[int] = (1, 2)
-) -> None:
-    """Bars for the first BARS days and one forecast per (ticker, model, as_of, horizon) as of each
-    of them: naive = last close, drift = last close + 0.05 h, rnn = last close + RNN_BIAS."""
-    now = datetime(2024, 4, 1, tzinfo=UTC).replace(tzinfo=None)
-    for ticker in tickers:
-        for i in range(BARS):
-            c = close_of(ticker, i)
-            session.add(
-                Bar(
-                    ticker=ticker,
-                    trade_date=DAYS[i],
-                    open=c,
-                    high=c + 0.1,
-                    low=c - 0.1,
-                    close=c,
-                    pre_close=None,
-                    volume=1000.0,
-                    amount=None,
-                    source="test",
-                    ingested_at=now,
-                )
-            )
-            for model in models:
-                for h in horizons:
-                    offset = {"naive": 0.0, "drift": 0.05 * h, "rnn": RNN_BIAS}[model]
-                    session.add(
-                        Forecast(
-                            ticker=ticker,
-                            model=model,
-                            model_version_id=None,
-                            run_id=None,
-                            as_of=DAYS[i],
-                            target_date=DAYS[i + h],
-                            horizon=h,
-                            target="close",
-                            yhat=c + offset,
-                            last_close=c,
-                            actual=close_of(ticker, i + h) if i + h < BARS else None,
-                            created_at=now,
-                        )
-                    )
 
 
 @pytest.fixture
@@ -218,7 +162,7 @@ def test_evaluate_takes_the_model_filter(seeded):
 
 @pytest.mark.both_databases
 def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     from sqlalchemy import text
 

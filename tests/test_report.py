@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from matplotlib.figure import Figure
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
@@ -17,7 +18,8 @@ from forecaster.reporting.html import refresh_report, write_report
 from forecaster.reporting.plotting import save_png
 from forecaster.storage.db import transaction
 from forecaster.storage.records import record_plot
-from tests.test_queries import BARS, DAYS, MODELS, TICKERS, seed_forecasts
+from forecaster.storage.schema import Forecast, ModelVersion
+from tests.helpers import BARS, DAYS, MODELS, TICKERS, seed_forecasts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -134,3 +136,27 @@ def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_
     rows = dict(item.split("=") for item in match.group(2).split(","))
     n = len(TICKERS) * len(MODELS) * 2
     assert rows == {"latest-forecasts": str(n), "accuracy": str(n)}
+
+
+def test_model_versions_print_as_integers(reported, settings, tmp_path):
+    with transaction(reported) as session:
+        when = datetime(2024, 4, 1)
+        version = ModelVersion(
+            ticker=TICKERS[0], kind="rnn", action="retrain", as_of=DAYS[BARS - 1], train_start=DAYS[0],
+            train_end=DAYS[BARS - 1], path="models/x.keras", sha256="0" * 64, spec="{}", training="{}", scaler="{}",
+            seed=7, epochs_run=1, train_loss=None, val_loss=None, train_seconds=None, created_at=when,
+        )  # fmt: skip
+        session.add(version)
+        session.flush()
+        session.execute(
+            update(Forecast)
+            .where(Forecast.ticker == TICKERS[0], Forecast.model == "rnn")
+            .values(model_version_id=version.id)
+        )
+        page = write_report(session, settings.data_dir, tmp_path / "out")
+    table = re.search(r'<table id="latest-forecasts">(.*?)</table>', page.read_text(encoding="utf-8"), flags=re.S)
+    assert table
+    cells = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>", table.group(1))
+    shown = {(ticker, model): v for ticker, model, v in cells}
+    assert shown[(TICKERS[0], "rnn")] == str(version.id)
+    assert shown[(TICKERS[0], "naive")] == "-"

@@ -1,7 +1,6 @@
 """The tushare path: the real tushare client against a local server on 127.0.0.1."""
 
 import logging
-import time
 from collections.abc import Iterator
 from datetime import date
 
@@ -10,10 +9,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import AuthError, EmptyAnswerError, SourceError
-from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.storage.bars import load_bars
 from forecaster.storage.schema import AdjFactor, Bar, IngestLog
+from tests.helpers import make_source
 from tests.tushare_server import RATE_LIMIT_MSG, FakeTushare, Fault, serve
 
 TICKER = "600519.SH"
@@ -24,31 +23,6 @@ TODAY = date(2024, 6, 28)
 def fake() -> Iterator[FakeTushare]:
     with serve(FakeTushare()) as server:
         yield server
-
-
-def make_source(
-    fake: FakeTushare,
-    *,
-    token: str | None = None,
-    total: float = 5.0,
-    timeout: float = 5.0,
-    history_start: date = date(2024, 1, 1),
-) -> tuple[TushareSource, list[float]]:
-    """A source whose backoff sleeps are recorded, not slept: the clock it sees still moves by
-    them, so the total time bound is exercised as in real use."""
-    sleeps: list[float] = []
-    source = TushareSource(
-        token or fake.token,
-        fake.url,
-        timeout_s=timeout,
-        retry_base_s=0.01,
-        retry_total_s=total,
-        history_start=history_start,
-        row_limit=fake.row_limit,
-        sleep=sleeps.append,
-        clock=lambda: time.monotonic() + sum(sleeps),
-    )
-    return source, sleeps
 
 
 def bar_count(factory: sessionmaker[Session]) -> int:

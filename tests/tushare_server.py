@@ -123,46 +123,51 @@ def synthetic_daily(ticker: str, start: date, end: date, *, seed: int = 0, price
     return rows
 
 
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeTushare  # set on the subclass `_handler` makes for one server
+
+    def do_POST(self) -> None:
+        api = self.path.rstrip("/").rsplit("/", 1)[-1]
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.fake.calls.append({"api": api, **body})
+        fault = self.fake.take_fault(api)
+        if fault is None or not self._answered_by(fault):
+            self._json(self.fake.answer(api, body))
+
+    def _answered_by(self, fault: Fault) -> bool:
+        """Play `fault`; True when it was the whole answer (a `sleep` delays the real one)."""
+        if fault.kind == "http":
+            self._send(fault.status, b"<html>server error</html>")
+        elif fault.kind == "code":
+            self._json({"code": fault.code, "msg": fault.msg, "data": None})
+        elif fault.kind == "drop":
+            self.close_connection = True
+            self.connection.close()
+        elif fault.kind == "sleep":
+            time.sleep(fault.seconds)
+            return False
+        return True
+
+    def _json(self, payload: dict[str, Any]) -> None:
+        self._send(200, json.dumps(payload, ensure_ascii=False).encode())
+
+    def _send(self, status: int, data: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test); nothing to do
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def _handler(fake: FakeTushare) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            api = self.path.rstrip("/").rsplit("/", 1)[-1]
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            fake.calls.append({"api": api, **body})
-            fault = fake.take_fault(api)
-            if fault is not None:
-                if fault.kind == "http":
-                    self._send(fault.status, b"<html>server error</html>")
-                    return
-                if fault.kind == "code":
-                    self._json({"code": fault.code, "msg": fault.msg, "data": None})
-                    return
-                if fault.kind == "drop":
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                if fault.kind == "sleep":
-                    time.sleep(fault.seconds)
-            self._json(fake.answer(api, body))
-
-        def _json(self, payload: dict[str, Any]) -> None:
-            self._send(200, json.dumps(payload, ensure_ascii=False).encode())
-
-        def _send(self, status: int, data: bytes) -> None:
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test); nothing to do
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
+    return type("Handler", (_Handler,), {"fake": fake})
 
 
 @contextmanager

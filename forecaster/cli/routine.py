@@ -24,7 +24,10 @@ from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_l
 from forecaster.config import Settings
 
 if TYPE_CHECKING:
-    from forecaster.routine.pipeline import RunReport
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from forecaster.routine.backfill import BackfillReport
+    from forecaster.routine.pipeline import RoutineOptions, RunReport
 
 RUN_TABLE = ["ticker", "model", "version", "action", "target_date", "forecast", "last_close", "plot", "error"]
 
@@ -171,19 +174,13 @@ def backfill(
         raise click.BadParameter(f"--start {start} is after --end {end}")
     kinds = parse_kinds(models, settings)
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
-    updates: dict[str, Any] = {}
-    if retrain_every is not None:
-        updates["retrain_every"] = retrain_every
-    if finetune_epochs is not None:
-        updates["finetune_epochs"] = finetune_epochs
-    settings = settings.model_copy(update=updates)
+    given = {"retrain_every": retrain_every, "finetune_epochs": finetune_epochs}
+    settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
     with run_lock(settings, "backfill"):  # after the argument checks: a usage error never waits
         load_training_stack()
-        from forecaster.cli.progress import progress_bar
         from forecaster.ingest.sources import make_source
         from forecaster.ingest.update import ingest_for_range
         from forecaster.market.calendar import today_in
-        from forecaster.routine.backfill import backfill as run_backfill
         from forecaster.routine.backfill import backfill_plot
         from forecaster.routine.pipeline import RoutineOptions
         from forecaster.scoring.evaluation import accuracy
@@ -197,25 +194,7 @@ def backfill(
             for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
                 click.echo(result.summary())
         options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
-        with progress_bar(desc="backfill", unit="day") as bar:
-
-            def on_day(day: date, run: Any, total: int) -> None:
-                if bar.total != total:
-                    bar.total = total
-                    bar.refresh()
-                bar.set_postfix_str(f"{day} {'already complete' if run is None else 'done'}")
-                bar.update(1)
-
-            report = run_backfill(
-                settings,
-                factory,
-                tickers=tickers,
-                start=start,
-                end=end,
-                options=options,
-                today=today,
-                on_day=on_day,
-            )
+        report = _replay_with_progress(settings, factory, tickers, start, end, options, today)
         click.echo(
             f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "
             f"{len(report.runs)} run in {report.seconds:.0f} s"
@@ -229,3 +208,29 @@ def backfill(
             for failure in report.failures[:20]:
                 click.echo(f"FAILED {failure}")
             raise CliError(f"{len(report.failures)} (day, ticker, model) step(s) failed; run again to retry them")
+
+
+def _replay_with_progress(
+    settings: Settings,
+    factory: "sessionmaker[Session]",
+    tickers: Sequence[str],
+    start: date,
+    end: date,
+    options: "RoutineOptions",
+    today: date,
+) -> "BackfillReport":
+    from forecaster.cli.progress import progress_bar
+    from forecaster.routine.backfill import backfill
+
+    with progress_bar(desc="backfill", unit="day") as bar:
+
+        def on_day(day: date, run: Any, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+                bar.refresh()
+            bar.set_postfix_str(f"{day} {'already complete' if run is None else 'done'}")
+            bar.update(1)
+
+        return backfill(
+            settings, factory, tickers=tickers, start=start, end=end, options=options, today=today, on_day=on_day
+        )

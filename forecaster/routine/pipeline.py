@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,14 +26,14 @@ from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.model.baselines import drift_forecast, naive_forecast
 from forecaster.model.forecasting import points
 from forecaster.model.kinds import BASELINES, ModelKind
-from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
+from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.taskio import ModelOutcome, prepare_task, record_forecast, record_item, store_result
 from forecaster.routine.tasks import ModelTask, failure_text, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import db_now, transaction
-from forecaster.storage.records import fill_actuals, record_plot
+from forecaster.storage.records import fill_actuals
 from forecaster.storage.runs import close_dead_runs, finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -268,38 +267,18 @@ class _Driver:
         if self.options.plots:
             with timed(self.clock, "plot"):
                 try:
-                    report.plots = _plots(self.settings, self.factory, report, state.bars, self.run_id)
+                    assert report.as_of is not None  # only an opened ticker (one with bars) is plotted
+                    report.plots = draw_plots(
+                        self.settings,
+                        self.factory,
+                        report.ticker,
+                        report.as_of,
+                        report.outcomes,
+                        state.bars,
+                        self.run_id,
+                    )
                 except OSError as exc:  # a full or read-only disk: the forecasts above are stored
                     report.error = f"plots not written: {exc}"
                     log.error("%s: %s", report.ticker, report.error)
         del self.open[report.ticker]
         self.finished[report.ticker] = report
-
-
-def _plots(
-    settings: Settings, factory: sessionmaker[Session], report: TickerReport, bars: pd.DataFrame, run_id: int
-) -> dict[str, str]:
-    ticker, as_of = report.ticker, report.as_of
-    assert as_of is not None  # only an opened ticker (one with bars) is plotted
-    figures = {
-        "forecast": forecast_figure(
-            ticker,
-            as_of,
-            bars[settings.target],
-            {o.model: o.forecast for o in report.outcomes if o.ok and o.forecast},
-            settings.target,
-        )
-    }
-    validation = {o.model: o.validation for o in report.outcomes if o.validation is not None}
-    if validation:
-        figures["validation"] = validation_figure(ticker, as_of, validation)
-    paths: dict[str, str] = {}
-    for kind, fig in figures.items():
-        rel = Path("plots") / ticker / f"{as_of.isoformat()}-{kind}.png"
-        save_png(fig, settings.data_dir / rel)
-        paths[kind] = rel.as_posix()
-        with transaction(factory) as session:
-            record_plot(
-                session, ticker=ticker, as_of=as_of, kind=kind, path=rel.as_posix(), run_id=run_id, now=db_now()
-            )
-    return paths

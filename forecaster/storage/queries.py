@@ -147,8 +147,9 @@ def forecasts(
     query = query.order_by(Forecast.ticker, Forecast.model, Forecast.as_of, Forecast.target_date)
     rows = session.execute(query).all()
     frame = pd.DataFrame(rows, columns=FORECAST_COLUMNS[:10])
-    # Object columns keep None (not NaN) for baselines' missing version, and ints as ints.
-    frame["model_version"] = frame["model_version"].astype(object)
+    # Taken from the rows, not the frame: pandas has already turned a column of ints with None
+    # (the baselines' missing version) into floats with NaN, and 6 would print as 6.0000.
+    frame["model_version"] = pd.Series([row[2] for row in rows], index=frame.index, dtype=object)
     actual = pd.to_numeric(frame["actual"], errors="coerce").astype(float)
     frame["actual"] = actual
     frame["error"] = frame["yhat"].astype(float) - actual

@@ -1,0 +1,185 @@
+"""Builders the test modules share: tiny settings, seeded databases, sources. Test modules import
+from here (and from conftest's fixtures), never from one another."""
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import BUNDLED_CSV, Settings, load_settings
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.sources.tushare_pro import TushareSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.market.calendar import trading_days
+from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.storage.db import open_database, session_factory
+from forecaster.storage.schema import Bar, Forecast
+from tests.tushare_server import FakeTushare
+
+# --- tiny networks --------------------------------------------------------------------------------
+
+
+def poison_after(factory: sessionmaker[Session], day: date, factor: float = 100.0) -> None:
+    """Multiply every price after `day` by `factor`: a future no forecast as of `day` may see."""
+    from sqlalchemy import text
+
+    from forecaster.storage.db import transaction
+
+    with transaction(factory) as session:
+        session.execute(
+            text(
+                "update bars set open = open * :f, high = high * :f, low = low * :f, close = close * :f "
+                "where trade_date > :d"
+            ),
+            {"f": factor, "d": day.isoformat()},
+        )
+
+
+# Tiny networks for tests (seconds, not minutes): one source for the settings object and for the
+# environment that subprocess and CLI tests pass.
+TINY: dict[str, Any] = {"window": 10, "units": [4, 4], "max_epochs": 1, "patience": 1, "finetune_epochs": 1}
+
+
+def tiny_settings(tmp_path: Path, **extra: Any) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", **{**TINY, **extra})
+
+
+def tiny_env(**extra: Any) -> dict[str, str]:
+    """TINY (and `extra`) as FORECASTER_* environment variables."""
+    return {
+        f"FORECASTER_{key.upper()}": ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        for key, value in {**TINY, **extra}.items()
+    }
+
+
+# --- the routine on the bundled file (tests of the pipeline, faults, backfill) --------------------
+
+TICKER = "600519.SH"
+TODAY = date(2026, 11, 27)
+AS_OF = date(2011, 6, 30)  # about 290 bars of history: enough for window 10, quick to train
+KINDS = ("rnn", "lstm", "gru")
+
+
+def pipeline_settings(tmp_path: Path, **extra: Any) -> Settings:
+    # Two epochs here, so early stopping and best-epoch selection have something to choose.
+    return tiny_settings(tmp_path, **{"max_epochs": 2, "finetune_days": 60, "batch_size": 64, **extra})
+
+
+def ready_db(settings: Settings) -> sessionmaker[Session]:
+    factory = session_factory(open_database(settings.db_url))
+    assert ingest_ticker(factory, CsvSource(BUNDLED_CSV), TICKER, today=TODAY).ok
+    return factory
+
+
+def routine(settings, factory, as_of=AS_OF, kinds=KINDS, **options):
+    return run_routine(
+        settings,
+        factory,
+        tickers=[TICKER],
+        options=RoutineOptions(kinds=kinds, as_of=as_of, **options),
+        source=None,
+        today=TODAY,
+    )
+
+
+# --- stored forecasts without any training (tests of the read side and the report) ------------------
+
+TICKERS = ("600519.SH", "000001.SZ")
+MODELS = ("rnn", "naive", "drift")
+DAYS = trading_days(date(2024, 1, 2), date(2024, 3, 29))  # 58 trading days
+BARS = 50  # bars exist for the first 50 days; later targets are still pending
+RNN_BIAS = 0.3
+
+
+def close_of(ticker: str, i: int) -> float:
+    # A zig-zag, so that direction hits and misses both occur.
+    return 10.0 + TICKERS.index(ticker) + 0.1 * i + (0.25 if i % 3 == 0 else 0.0)
+
+
+def seed_forecasts(
+    session: Session, tickers: Sequence[str] = TICKERS, models: Sequence[str] = MODELS, horizons: Sequence[int] = (1, 2)
+) -> None:
+    """Bars for the first BARS days and one forecast per (ticker, model, as_of, horizon) as of each
+    of them: naive = last close, drift = last close + 0.05 h, rnn = last close + RNN_BIAS."""
+    now = datetime(2024, 4, 1, tzinfo=UTC).replace(tzinfo=None)
+    for ticker in tickers:
+        for i in range(BARS):
+            c = close_of(ticker, i)
+            session.add(
+                Bar(
+                    ticker=ticker,
+                    trade_date=DAYS[i],
+                    open=c,
+                    high=c + 0.1,
+                    low=c - 0.1,
+                    close=c,
+                    pre_close=None,
+                    volume=1000.0,
+                    amount=None,
+                    source="test",
+                    ingested_at=now,
+                )
+            )
+            for model in models:
+                for h in horizons:
+                    offset = {"naive": 0.0, "drift": 0.05 * h, "rnn": RNN_BIAS}[model]
+                    session.add(
+                        Forecast(
+                            ticker=ticker,
+                            model=model,
+                            model_version_id=None,
+                            run_id=None,
+                            as_of=DAYS[i],
+                            target_date=DAYS[i + h],
+                            horizon=h,
+                            target="close",
+                            yhat=c + offset,
+                            last_close=c,
+                            actual=close_of(ticker, i + h) if i + h < BARS else None,
+                            created_at=now,
+                        )
+                    )
+
+
+# --- the tushare client against the local stand-in --------------------------------------------------
+
+
+def make_source(
+    fake: FakeTushare,
+    *,
+    token: str | None = None,
+    total: float = 5.0,
+    timeout: float = 5.0,
+    history_start: date = date(2024, 1, 1),
+) -> tuple[TushareSource, list[float]]:
+    """A source whose backoff sleeps are recorded, not slept: the clock it sees still moves by
+    them, so the total time bound is exercised as in real use."""
+    sleeps: list[float] = []
+    source = TushareSource(
+        token or fake.token,
+        fake.url,
+        timeout_s=timeout,
+        retry_base_s=0.01,
+        retry_total_s=total,
+        history_start=history_start,
+        row_limit=fake.row_limit,
+        sleep=sleeps.append,
+        clock=lambda: time.monotonic() + sum(sleeps),
+    )
+    return source, sleeps
+
+
+# --- strict JSON ------------------------------------------------------------------------------------
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads as JavaScript's JSON.parse or Go's encoding/json read it: NaN and Infinity refused."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)

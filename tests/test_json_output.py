@@ -1,0 +1,65 @@
+"""Every `--format json` is strict JSON: null for unknown values, never NaN or Infinity."""
+
+import math
+
+import click
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.cli import cli
+from forecaster.cli.output import strict_json
+from forecaster.storage.db import transaction
+from tests.helpers import seed_forecasts, strict_loads
+
+# The commands whose JSON is parsed below; `forecaster run --format json` is parsed strictly in
+# tests/test_cli.py (it trains), and `evaluate --split/--preset` prints through the same writer.
+PARSED_HERE = {"evaluate", "forecasts"}
+PARSED_ELSEWHERE = {"run"}
+
+
+def json_commands(group: click.Group, prefix: str = "") -> set[str]:
+    found = set()
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found |= json_commands(command, f"{prefix}{name} ")
+        for param in command.params:
+            if isinstance(param.type, click.Choice) and "json" in param.type.choices:
+                found.add(f"{prefix}{name}")
+    return found
+
+
+def test_every_json_command_is_parsed_strictly_somewhere():
+    assert json_commands(cli) == PARSED_HERE | PARSED_ELSEWHERE
+
+
+def test_strict_json_writes_null_for_nan_and_infinity():
+    text = strict_json([{"a": math.nan, "b": [math.inf, 1.5], "c": {"d": -math.inf}}])
+    assert strict_loads(text) == [{"a": None, "b": [None, 1.5], "c": {"d": None}}]
+
+
+def test_the_strict_parser_refuses_nan():
+    with pytest.raises(ValueError, match="NaN is not JSON"):
+        strict_loads('[{"hit_rate": NaN}]')
+
+
+@pytest.fixture
+def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    with transaction(factory) as session:
+        seed_forecasts(session)
+    return factory
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("args", [("evaluate",), ("forecasts",), ("forecasts", "--latest")])
+def test_command_json_is_strict(args):
+    result = CliRunner().invoke(cli, [*args, "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = strict_loads(result.stdout)
+    assert rows and all(isinstance(r, dict) for r in rows)
+    if args == ("evaluate",):
+        naive = [r for r in rows if r["model"] == "naive"]
+        assert naive and all(r["hit_rate"] is None for r in naive)  # NaN before: naive never moves
+    else:
+        pending = [r for r in rows if r["actual"] is None]
+        assert pending and all(r["error"] is None for r in pending)
