@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # revised bars are caught.
     ingest_overlap_days: int = Field(default=5, ge=0)
     timezone: str = "Asia/Shanghai"
+    # Trading days by hand (CSV `date,open`), stronger than tushare and exchange_calendars: for
+    # the day the exchange's notice is out and no source has it yet (see forecaster.market.override).
+    calendar_file: Path | None = None
 
     # Models: defaults come from the spec dataclasses (see forecaster.model.spec for what each means).
     models: Annotated[list[str], NoDecode] = list(MODEL_KINDS)

@@ -675,6 +675,7 @@ def status(settings: Settings) -> None:
     _echo_models_and_runs(engine)
     _echo_last_smoke(engine)
     _echo_jobs(settings, engine)
+    echo_calendar_status(settings, engine)
 
 
 def _echo_jobs(settings: Settings, engine: Engine) -> None:
@@ -875,6 +876,11 @@ def _startup_smoke(settings: Settings, factory: "sessionmaker[Session]") -> None
     logging.getLogger("forecaster.daemon").info(
         "smoke test ok: %d task(s) in %.1f s", len(results), sum(r.seconds for r in results)
     )
+
+
+from forecaster.cli.calendar import calendar, echo_calendar_status  # noqa: E402  # the command modules import this one
+
+cli.add_command(calendar)
 
 
 def main() -> None:

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
+from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.sources import BarSource, Fetched
 from forecaster.ingest.validate import validate_bars
-from forecaster.market.calendar import previous_trading_days
+from forecaster.market.calendar import TradingCalendar
 from forecaster.storage.bars import WriteCounts, add_ingest_log, last_bar_date, upsert_bars, upsert_factors
+from forecaster.storage.calendar import correct_target_dates, load_calendar, observe_closed, observe_open
 from forecaster.storage.db import transaction
 from forecaster.storage.schema import Bar, IngestLog
 
@@ -51,7 +53,7 @@ class IngestResult:
         return text
 
 
-def incremental_start(session: Session, ticker: str, overlap_days: int) -> date | None:
+def incremental_start(session: Session, ticker: str, overlap_days: int, calendar: TradingCalendar) -> date | None:
     """Where an incremental ingest starts: a few trading days before the last stored bar, so
     revised bars are caught; None when nothing is stored yet (the source's own default)."""
     last = last_bar_date(session, ticker)
@@ -59,7 +61,7 @@ def incremental_start(session: Session, ticker: str, overlap_days: int) -> date 
         return None
     if overlap_days == 0:
         return last
-    return previous_trading_days(last, overlap_days)[0]
+    return calendar.previous_trading_days(last, overlap_days)[0]
 
 
 def ingest_ticker(
@@ -71,21 +73,27 @@ def ingest_ticker(
     start: date | None = None,
     end: date | None = None,
     overlap_days: int = 5,
+    calendar: TradingCalendar | None = None,
 ) -> IngestResult:
     """Bring `ticker`'s bars up to date from `source`. Errors are returned, not raised, so one
-    ticker's failure never stops the others; a failed batch writes nothing but its log row."""
+    ticker's failure never stops the others; a failed batch writes nothing but its log row.
+
+    `calendar`: the stored one (see forecaster.ingest.calendar.prepare_calendar), read here when
+    not given. A bar on a day it has closed opens that day (`observed`) in the same transaction.
+    """
     end = end or today
-    if start is None:
-        with factory() as session:
-            start = incremental_start(session, ticker, overlap_days)
+    with factory() as session:
+        calendar = calendar or load_calendar(session)
+        if start is None:
+            start = incremental_start(session, ticker, overlap_days, calendar)
     result = IngestResult(ticker, source.name, start, end)
     started = datetime.now(UTC).replace(tzinfo=None)
     try:
         t0 = time.perf_counter()
-        fetched = source.fetch(ticker, start, end)
+        fetched = source.fetch(ticker, start, end, calendar)
         result.fetch_seconds = time.perf_counter() - t0
         result.warnings = list(fetched.warnings)
-        result.closed_days = validate_bars(fetched.bars, ticker, today)
+        result.closed_days = validate_bars(fetched.bars, ticker, today, calendar)
         _trim(fetched, start, end)
         t1 = time.perf_counter()
         with transaction(factory) as session:
@@ -93,6 +101,8 @@ def ingest_ticker(
             result.counts = upsert_bars(session, ticker, fetched.bars, fetched.source, now)
             if fetched.factors is not None:
                 result.factors = upsert_factors(session, ticker, fetched.factors, fetched.source, now)
+            if _observe(session, fetched, now):
+                correct_target_dates(session, load_calendar(session))
             result.write_seconds = time.perf_counter() - t1
             result.ok = True
             add_ingest_log(session, _log_row(result, started))
@@ -102,6 +112,15 @@ def ingest_ticker(
         log.info("ingest of %s failed: %s", ticker, exc)
         _record_failure(factory, result, started)
     return result
+
+
+def _observe(session: Session, fetched: Fetched, now: datetime) -> bool:
+    """What the batch's bars show about the calendar; True when a stored day changed."""
+    dates = list(fetched.bars["trade_date"].dt.date)
+    if not dates:
+        return False
+    opened = observe_open(session, dates, now)
+    return bool(opened or observe_closed(session, min(dates), max(dates), now))
 
 
 def _trim(fetched: Fetched, start: date | None, end: date) -> None:
@@ -157,6 +176,7 @@ def ingest_for_range(
 ) -> list[IngestResult]:
     """Make sure the bars a replay from `start` needs are stored: incremental where the stored
     history already reaches back before `start`, else from the configured history start."""
+    calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
     results = []
     for ticker in tickers:
         with factory() as session:
@@ -164,7 +184,13 @@ def ingest_for_range(
         from_start = settings.history_start if first is None or first > start else None
         results.append(
             ingest_ticker(
-                factory, source, ticker, today=today, start=from_start, overlap_days=settings.ingest_overlap_days
+                factory,
+                source,
+                ticker,
+                today=today,
+                start=from_start,
+                overlap_days=settings.ingest_overlap_days,
+                calendar=calendar,
             )
         )
     return results
