@@ -235,7 +235,6 @@ def test_empty_answer_for_today_only_is_not_an_error(fake):
     # The day's bar lands after 15:00; asking for today alone before then is "nothing new".
     fake.add_bars(TICKER, date(2024, 1, 2), date(2024, 6, 27))
     source, sleeps = make_source(fake, total=0.0)
-    source._timezone = "Asia/Shanghai"
     fetched = source.fetch(TICKER, date(2099, 1, 5), date(2099, 1, 5))
     assert fetched.bars.empty and sleeps == []
 

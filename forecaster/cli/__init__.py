@@ -52,7 +52,7 @@ class DayType(click.ParamType[date]):
         self.fail(f"{value!r} is not a date (use YYYY-MM-DD)", param, ctx)
 
 
-DAY = DayType()
+DAY: DayType = DayType()  # annotated: the command modules import it back (an import cycle)
 
 # Options several commands share, defined once so their wording and defaults stay the same.
 TICKER_OPTION = click.option(
@@ -324,7 +324,7 @@ def run(
             raise CliError(f"run {report.run_id} finished with failures (see above)")
 
 
-FORMATS = click.Choice(["table", "csv", "json"])
+FORMATS: click.Choice[str] = click.Choice(["table", "csv", "json"])
 
 
 def _check_models(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...]:

@@ -120,7 +120,8 @@ def _observe(session: Session, fetched: Fetched, now: datetime) -> bool:
     if not dates:
         return False
     opened = observe_open(session, dates, now)
-    return bool(opened or observe_closed(session, min(dates), max(dates), now))
+    closed = observe_closed(session, min(dates), max(dates), now)
+    return bool(opened or closed)
 
 
 def _trim(fetched: Fetched, start: date | None, end: date) -> None:

@@ -66,12 +66,14 @@ def sync_builtin(session: Session, until: date, now: datetime) -> list[Day]:
 
 
 def observe_open(session: Session, bar_dates: Iterable[date], now: datetime) -> list[Day]:
-    """Reality wins: a day with a bar that the calendar has closed becomes open (`observed`)."""
+    """Reality wins: a day with a bar that the calendar has closed becomes open (`observed`), and
+    so does an estimated open day, which the bar confirms. Published open days keep their source."""
     dates = set(bar_dates)
     if not dates:
         return []
     calendar = TradingCalendar(stored_days(session, min(dates), max(dates)).values())
-    return write_days(session, [Day(d, True, "observed") for d in sorted(dates) if not calendar.is_open(d)], now)
+    seen = [d for d in sorted(dates) if not calendar.is_open(d) or calendar.is_estimated(d)]
+    return write_days(session, [Day(d, True, "observed") for d in seen], now)
 
 
 def observe_closed(session: Session, first: date, last: date, now: datetime) -> list[Day]:
