@@ -93,9 +93,9 @@ def test_more_than_the_row_limit_is_paged_by_date(fake, factory):
 
 
 def test_more_than_6000_rows_with_the_real_limit(fake, factory):
-    rows = fake.add_bars(TICKER, date(2000, 1, 4), date(2024, 6, 27))
+    rows = fake.add_bars(TICKER, date(1999, 1, 4), date(2024, 6, 27))
     assert len(rows) > 6000
-    source, _ = make_source(fake, history_start=date(2000, 1, 1))
+    source, _ = make_source(fake, history_start=date(1999, 1, 1))
     result = ingest_ticker(factory, source, TICKER, today=TODAY, end=date(2024, 6, 27))
     assert result.ok, result.error
     assert bar_count(factory) == len(rows)

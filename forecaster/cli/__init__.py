@@ -200,6 +200,7 @@ def ingest(
 ) -> None:
     """Fetch daily bars into the database; incremental, and re-running changes nothing."""
     from forecaster.cli.progress import progress
+    from forecaster.ingest.calendar import prepare_calendar
     from forecaster.ingest.sources import make_source
     from forecaster.ingest.update import ingest_ticker
     from forecaster.market.calendar import today_in
@@ -212,10 +213,18 @@ def ingest(
     factory = session_factory(open_db(settings))
     click.echo(f"source: {bar_source.description}")
     today = today_in(settings.timezone)
+    calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
     failed = 0
     for code in progress(tickers, desc="ingest", unit="ticker"):
         result = ingest_ticker(
-            factory, bar_source, code, today=today, start=start, end=end, overlap_days=settings.ingest_overlap_days
+            factory,
+            bar_source,
+            code,
+            today=today,
+            start=start,
+            end=end,
+            overlap_days=settings.ingest_overlap_days,
+            calendar=calendar,
         )
         click.echo(result.summary())
         failed += not result.ok
