@@ -5,6 +5,7 @@ holiday week, and the command. The tushare client runs for real against tests/tu
 import sqlite3
 from collections.abc import Iterator
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -166,12 +167,16 @@ def test_an_estimated_open_day_without_bars_is_no_error_and_closes_later(tmp_pat
         assert load_calendar(session).day(may4) == Day(may4, False, "observed")  # a later bar arrived
 
 
+def _same(day: date) -> date:
+    return day
+
+
 def test_the_daemon_passes_a_holiday_week_without_an_error(tmp_path, fake):
     settings = settings_for(tmp_path, fake)
     factory = factory_for(settings)
     statuses = {}
     for day in [EVE, *(date(2027, 2, d) for d in (5, 8, 9, 10, 11))]:
-        ctx = JobContext(settings, factory, source_for(fake, day), today=lambda day=day: day)
+        ctx = JobContext(settings, factory, source_for(fake, day), today=partial(_same, day))
         record = daily_update.run(ctx)
         statuses[day] = (record.status, record.error)
     assert statuses[EVE] == ("ok", None)

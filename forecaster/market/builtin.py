@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from functools import cache
+from typing import Any
 
 _CALENDAR_START = "2005-01-04"
 
@@ -38,12 +39,18 @@ def xshg() -> tuple[frozenset[date], date, date]:
 
 
 @cache
-def estimated_sessions(year: int) -> frozenset[date]:
-    """The SSE's open days of `year` as pandas_market_calendars' rules have them."""
+def _sse() -> Any:
     import pandas_market_calendars as pmc
 
     with _quiet():
-        days = pmc.get_calendar("SSE").valid_days(f"{year}-01-01", f"{year}-12-31")
+        return pmc.get_calendar("SSE")
+
+
+@cache
+def estimated_sessions(year: int) -> frozenset[date]:
+    """The SSE's open days of `year` as pandas_market_calendars' rules have them."""
+    with _quiet():
+        days = _sse().valid_days(f"{year}-01-01", f"{year}-12-31")
     return frozenset(ts.date() for ts in days)
 
 

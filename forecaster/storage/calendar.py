@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from forecaster.market.builtin import xshg
 from forecaster.market.calendar import EXCHANGE, Day, Source, TradingCalendar, builtin_day, replaces
-from forecaster.storage.records import _upsert
-from forecaster.storage.schema import Bar, Base, CalendarDay, CalendarFetch, Forecast
+from forecaster.storage.schema import Bar, CalendarDay, CalendarFetch, Forecast
 
 # Where the stored calendar starts: exchange_calendars' XSHG starts here too.
 FIRST_STORED_DAY = date(2005, 1, 4)
@@ -41,11 +41,18 @@ def write_days(session: Session, days: Iterable[Day], now: datetime) -> list[Day
         return []
     stored = stored_days(session, min(d.day for d in wanted), max(d.day for d in wanted))
     changed = [d for d in wanted if replaces(d, stored.get(d.day))]
+    if not changed:
+        return []
     rows = [
         {"exchange": EXCHANGE, "cal_date": d.day, "is_open": d.is_open, "source": d.source, "updated_at": now}
         for d in changed
     ]
-    _upsert(session, Base.metadata.tables["trading_calendar"], rows, ("exchange", "cal_date"))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(CalendarDay)
+    # One statement run for many rows (executemany): a first sync writes some 8,000 days, and
+    # one multi-row VALUES statement of that size takes seconds just to compile.
+    columns = {c: stmt.excluded[c] for c in ("is_open", "source", "updated_at")}
+    session.execute(stmt.on_conflict_do_update(index_elements=["exchange", "cal_date"], set_=columns), rows)
     return changed
 
 
