@@ -4,14 +4,14 @@ holiday week, and the command. The tushare client runs for real against tests/tu
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
@@ -22,9 +22,11 @@ from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import BUILTIN, Day
+from forecaster.model.forecasting import Point
 from forecaster.routine.pipeline import RoutineOptions, run_routine
-from forecaster.storage.calendar import load_calendar, stored_days
-from forecaster.storage.db import open_database, session_factory
+from forecaster.storage.calendar import correct_target_dates, load_calendar, stored_days, sync_builtin, write_days
+from forecaster.storage.db import open_database, session_factory, transaction
+from forecaster.storage.records import write_forecasts
 from forecaster.storage.schema import CalendarFetch, IngestLog
 from jobs import daily_update
 from tests.tushare_server import FakeTushare, Fault, serve
@@ -203,3 +205,33 @@ def test_the_calendar_command_and_status(tmp_path, fake):
     status = runner.invoke(cli, ["status"], env=env)
     assert "calendar: official through 2026-12-31, estimated from 2027-01-01" in status.stdout
     assert "tushare trade_cal refused on 2027-02-04" in status.stdout
+
+
+@pytest.mark.both_databases
+def test_calendar_storage_on_both_databases(factory):
+    now = datetime(2027, 2, 5, 10)
+    with transaction(factory) as session:
+        assert len(sync_builtin(session, date(2027, 12, 31), now)) == (date(2027, 12, 31) - date(2005, 1, 4)).days + 1
+        assert sync_builtin(session, date(2027, 12, 31), now) == []  # nothing due the second time
+        forecast = [Point(date(2027, 2, 12), 1, 1.0), Point(date(2027, 2, 15), 2, 1.0)]
+        write_forecasts(
+            session,
+            ticker=TICKER,
+            model="naive",
+            model_version_id=None,
+            run_id=None,
+            as_of=EVE,
+            target="close",
+            last_close=1.0,
+            forecast=forecast,
+            now=now,
+        )
+    with transaction(factory) as session:
+        assert write_days(session, [Day(date(2027, 2, 12), False, "tushare")], now) != []
+        assert write_days(session, [Day(date(2027, 2, 12), True, "estimated")], now) == []  # weaker: ignored
+        assert correct_target_dates(session, load_calendar(session)) == 2
+    with factory() as session:
+        rows = session.execute(
+            text("select horizon, target_date, target_estimated from v_forecasts order by horizon")
+        ).all()
+    assert [(h, str(t), int(e)) for h, t, e in rows] == [(1, "2027-02-15", 1), (2, "2027-02-16", 1)]
