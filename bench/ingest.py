@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench.section import Options, Section
 from forecaster.ingest.validate import validate_bars
-from forecaster.market.calendar import trading_days
+from forecaster.market.calendar import BUILTIN, trading_days
 from forecaster.storage.bars import upsert_bars
 from forecaster.storage.db import open_database, session_factory, transaction
 
@@ -74,7 +74,7 @@ def measure(tickers: int, days: int) -> IngestResult:
         today = date(2026, 12, 31)
         t0 = time.perf_counter()
         for ticker, bars in batches.items():
-            validate_bars(bars, ticker, today)
+            validate_bars(bars, ticker, today, BUILTIN)
             with transaction(factory) as session:
                 upsert_bars(session, ticker, bars, "bench", now)
         elapsed = time.perf_counter() - t0

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # revised bars are caught.
     ingest_overlap_days: int = Field(default=5, ge=0)
     timezone: str = "Asia/Shanghai"
+    # Trading days by hand (CSV `date,open`), stronger than tushare and exchange_calendars: for
+    # the day the exchange's notice is out and no source has it yet (see forecaster.market.override).
+    calendar_file: Path | None = None
 
     # Models: defaults come from the spec dataclasses (see forecaster.model.spec for what each means).
     models: Annotated[list[ModelKind], NoDecode] = list(MODEL_KINDS)
@@ -135,9 +138,8 @@ class Settings(BaseSettings):
 
     @field_validator("models")
     @classmethod
-    def _some_models(cls, value: list[ModelKind]) -> list[ModelKind]:
-        if not value:
-            raise ValueError("at least one model kind is needed")
+    def _each_model_once(cls, value: list[ModelKind]) -> list[ModelKind]:
+        # Empty is allowed: the routine then forecasts with the baselines only.
         return list(dict.fromkeys(value))
 
     @field_validator("units")
@@ -166,7 +168,7 @@ class Settings(BaseSettings):
     def _specs_build(self) -> "Settings":
         # The spec's own checks (the target among the features, ...) at load time, so that every
         # entry point refuses a bad combination before any work, not when a model is first built.
-        model_spec(self, self.models[0])
+        model_spec(self, MODEL_KINDS[0])
         return self
 
     @property

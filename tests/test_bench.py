@@ -22,7 +22,7 @@ from forecaster.config import BUNDLED_CSV, Settings
 from forecaster.course.experiment import load_course_bars
 from forecaster.ingest.sources.csvfile import read_bar_csv
 from forecaster.ingest.validate import validate_bars
-from forecaster.market.calendar import trading_days
+from forecaster.market.calendar import BUILTIN, trading_days
 
 # Parameters by hand: SimpleRNN u(in + u + 1); LSTM 4u(in + u + 1); GRU (reset_after, Keras 3's
 # default) 3u(in + u + 2); then Dense(100 -> 1) = 101.
@@ -151,7 +151,7 @@ def test_scaling_csv_is_read_and_accepted_like_a_tushare_file(tmp_path: Path):
     for ticker in ("600000.SH", "600001.SH"):
         bars = read_bar_csv(path, ticker)
         assert len(bars) == len(days)
-        validate_bars(bars, ticker, date(2024, 12, 31))  # raises on anything the ingest would refuse
+        validate_bars(bars, ticker, date(2024, 12, 31), BUILTIN)  # raises on anything the ingest would refuse
     assert not read_bar_csv(path, "600000.SH")["close"].equals(read_bar_csv(path, "600001.SH")["close"])
 
 

@@ -33,6 +33,7 @@ from forecaster.config import Settings
 from forecaster.errors import DatabaseError
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
+from forecaster.market.calendar import previous_trading_days
 from forecaster.model.forecasting import Point
 from forecaster.storage.db import downgrade, head_revision, open_database, session_factory
 from forecaster.storage.records import write_forecasts
@@ -189,7 +190,8 @@ def test_a_revised_bar_is_counted_and_refreshes_recent_actuals_only(fake, settin
                 model="naive",
                 model_version_id=None,
                 run_id=None,
-                as_of=target,  # any earlier day would do; the key just has to differ
+                # The trading day before: target dates are re-derived from as_of and horizon.
+                as_of=previous_trading_days(target, 1)[0],
                 target="close",
                 last_close=1.0,
                 forecast=[Point(target, 1, 1.0)],

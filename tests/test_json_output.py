@@ -14,7 +14,7 @@ from tests.helpers import seed_forecasts, strict_loads
 
 # The commands whose JSON is parsed below; `forecaster run --format json` is parsed strictly in
 # tests/test_cli.py (it trains), and `evaluate --split/--preset` prints through the same writer.
-PARSED_HERE = {"evaluate", "forecasts"}
+PARSED_HERE = {"evaluate", "forecasts", "calendar"}
 PARSED_ELSEWHERE = {"run"}
 
 
@@ -51,7 +51,15 @@ def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 @pytest.mark.usefixtures("seeded")
-@pytest.mark.parametrize("args", [("evaluate",), ("forecasts",), ("forecasts", "--latest")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("evaluate",),
+        ("forecasts",),
+        ("forecasts", "--latest"),
+        ("calendar", "--from", "2026-12-28", "--to", "2027-01-05"),
+    ],
+)
 def test_command_json_is_strict(args):
     result = CliRunner().invoke(cli, [*args, "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -60,6 +68,8 @@ def test_command_json_is_strict(args):
     if args == ("evaluate",):
         naive = [r for r in rows if r["model"] == "naive"]
         assert naive and all(r["hit_rate"] is None for r in naive)  # NaN before: naive never moves
+    elif args[0] == "calendar":
+        assert [r["open"] for r in rows if r["date"] == "2027-01-01"] == [0]  # New Year's Day
     else:
         pending = [r for r in rows if r["actual"] is None]
         assert pending and all(r["error"] is None for r in pending)

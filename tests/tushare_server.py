@@ -7,10 +7,10 @@ answers, dropped connections) to see how our source copes.
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,6 +33,7 @@ DAILY_FIELDS = [
 ]
 BAD_TOKEN_MSG = "您的token不对，请确认。"
 RATE_LIMIT_MSG = "抱歉，您每分钟最多访问该接口500次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
+TRADE_CAL_FIELDS = ["exchange", "cal_date", "is_open", "pretrade_date"]
 NO_PERMISSION_MSG = "抱歉，您没有访问该接口的权限，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
 
 
@@ -54,13 +55,23 @@ class FakeTushare:
     row_limit: int = 6000
     daily: dict[str, list[list[Any]]] = field(default_factory=dict)
     factors: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # trade_cal: SSE's days as YYYYMMDD -> 1 (open) / 0 (closed), one per calendar day.
+    calendar: dict[str, int] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)
     faults: list[Fault] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
-    def add_bars(self, ticker: str, start: date, end: date, seed: int = 0, price: float = 100.0) -> list[list[Any]]:
-        rows = synthetic_daily(ticker, start, end, seed=seed, price=price)
+    def add_bars(
+        self,
+        ticker: str,
+        start: date,
+        end: date,
+        seed: int = 0,
+        price: float = 100.0,
+        days: Iterable[date] | None = None,
+    ) -> list[list[Any]]:
+        rows = synthetic_daily(ticker, start, end, seed=seed, price=price, days=days)
         self.daily.setdefault(ticker, []).extend(rows)
         # A factor that steps up once (a dividend) so qfq/hfq differ from raw prices.
         mid = len(rows) // 2
@@ -68,6 +79,13 @@ class FakeTushare:
             [[ticker, r[1], 1.0 if i < mid else 1.25] for i, r in enumerate(rows)]
         )
         return rows
+
+    def set_calendar(self, start: date, end: date, closed: Iterable[date] = ()) -> None:
+        """trade_cal answers for [start, end]: weekdays open except `closed`, weekends closed."""
+        shut, day = set(closed), start
+        while day <= end:
+            self.calendar[f"{day:%Y%m%d}"] = int(day.weekday() < 5 and day not in shut)
+            day += timedelta(days=1)
 
     def take_fault(self, api: str) -> Fault | None:
         for i, fault in enumerate(self.faults):
@@ -81,6 +99,8 @@ class FakeTushare:
         if api in self.refused:
             return {"code": 40203, "msg": NO_PERMISSION_MSG, "data": None}
         params = body.get("params") or {}
+        if api == "trade_cal":
+            return {"code": 0, "msg": "", "data": {"fields": TRADE_CAL_FIELDS, "items": self._trade_cal(params)}}
         table, fields = (
             (self.daily, DAILY_FIELDS) if api == "daily" else (self.factors, ["ts_code", "trade_date", "adj_factor"])
         )
@@ -92,13 +112,29 @@ class FakeTushare:
         rows.sort(key=lambda r: r[1], reverse=True)  # newest first, as the real service
         return {"code": 0, "msg": "", "data": {"fields": fields, "items": rows[: self.row_limit]}}
 
+    def _trade_cal(self, params: dict[str, Any]) -> list[list[Any]]:
+        # Newest first, as `daily` (our reader does not depend on the order); pretrade_date is
+        # the open day before each day.
+        if params.get("exchange", "SSE") != "SSE":
+            return []
+        days = sorted(d for d in self.calendar if params.get("start_date", "0") <= d <= params.get("end_date", "9"))
+        opens = sorted(d for d, is_open in self.calendar.items() if is_open)
+        rows = []
+        for d in days:
+            before = [o for o in opens if o < d]
+            rows.append(["SSE", d, self.calendar[d], before[-1] if before else None])
+        return rows[::-1]
 
-def synthetic_daily(ticker: str, start: date, end: date, *, seed: int = 0, price: float = 100.0) -> list[list[Any]]:
-    """Consistent raw daily rows (high >= max(open, close) etc.) on the trading days in range."""
+
+def synthetic_daily(
+    ticker: str, start: date, end: date, *, seed: int = 0, price: float = 100.0, days: Iterable[date] | None = None
+) -> list[list[Any]]:
+    """Consistent raw daily rows (high >= max(open, close) etc.) on the trading days in range:
+    the built-in calendar's, or `days` (the days the exchange "really" opened, in a test)."""
     rng = np.random.default_rng(seed)
     rows: list[list[Any]] = []
     prev = price
-    for day in trading_days(start, end):
+    for day in trading_days(start, end) if days is None else sorted(d for d in days if start <= d <= end):
         close = round(max(1.0, prev * float(np.exp(rng.normal(0, 0.015)))), 2)
         open_ = round(max(1.0, prev * float(np.exp(rng.normal(0, 0.005)))), 2)
         high = round(max(open_, close) * (1 + abs(float(rng.normal(0, 0.005)))), 2)

@@ -9,6 +9,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.cli.calendar import echo_calendar_status
 from forecaster.cli.options import DAY, TICKER_OPTION, TICKERS_FILE_OPTION, source_option, tickers_from
 from forecaster.cli.runtime import CliError, open_db
 from forecaster.config import Settings
@@ -36,6 +37,7 @@ def ingest(
 ) -> None:
     """Fetch daily bars into the database; incremental, and re-running changes nothing."""
     from forecaster.cli.progress import progress
+    from forecaster.ingest.calendar import prepare_calendar
     from forecaster.ingest.sources import make_source
     from forecaster.ingest.update import ingest_tickers
     from forecaster.market.calendar import today_in
@@ -48,12 +50,14 @@ def ingest(
     factory = session_factory(open_db(settings))
     click.echo(f"source: {bar_source.description}")
     today = today_in(settings.timezone)
+    calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
     results = ingest_tickers(
         factory,
         bar_source,
         progress(tickers, desc="ingest", unit="ticker"),
         today=today,
         overlap_days=settings.ingest_overlap_days,
+        calendar=calendar,
         start=None if start is None else lambda _ticker: start,
         end=end,
         on_ticker=lambda result, _seconds: click.echo(result.summary()),
@@ -89,6 +93,7 @@ def status(settings: Settings) -> None:
     _echo_models_and_runs(engine)
     _echo_last_smoke(engine)
     _echo_jobs(settings, engine)
+    echo_calendar_status(settings, engine)
 
 
 def _echo_jobs(settings: Settings, engine: Engine) -> None:

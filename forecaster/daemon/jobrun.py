@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError, Interrupted, LockBusy
+from forecaster.ingest.calendar import prepare_calendar, warn_coverage
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
-from forecaster.market.calendar import is_trading_day, today_in
+from forecaster.market.calendar import today_in
 from forecaster.routine.lock import run_lock
 from forecaster.routine.policy import Force
 from forecaster.storage.bars import newest_bar_date
+from forecaster.storage.calendar import load_calendar
 from forecaster.storage.db import db_time, transaction, utcnow
 from forecaster.storage.runs import close_stale_rows, finish_job_run, last_handled_as_of, start_job_run
 
@@ -138,12 +140,16 @@ def _run_body(ctx: JobContext, job: str, record: JobRecord, body: Callable[[JobR
 
 def ingest_all(ctx: JobContext) -> list[IngestResult]:
     """Bring every ticker's bars up to date; one log line each, with its duration."""
+    today = ctx.exchange_today()
+    calendar = prepare_calendar(ctx.settings, ctx.factory, today=today, source=ctx.source).calendar
+    warn_coverage(calendar, today)
     results = ingest_tickers(
         ctx.factory,
         ctx.source,
         ctx.settings.tickers,
-        today=ctx.exchange_today(),
+        today=today,
         overlap_days=ctx.settings.ingest_overlap_days,
+        calendar=calendar,
         check_stop=ctx.check_stop,
         on_ticker=lambda result, seconds: log.info("ingest %s in %.1f s", result.summary(), seconds),
     )
@@ -157,8 +163,8 @@ def new_bar_pending(ctx: JobContext, job: str, ingests: list[IngestResult]) -> b
 
     True when this ingest added a bar, or when the newest stored bar is newer than the newest one
     a finished run of `job` used (e.g. the previous run was interrupted after its ingest). On a
-    holiday, a suspension or before the data is published neither holds: a no-data day.
-    Past the end of the trading calendar this is the only signal that a day traded.
+    holiday, a suspension or before the data is published neither holds: a no-data day. On days
+    the calendar only estimates, an empty answer is no error: an unannounced holiday is no-data.
     """
     if any(r.ok and r.counts.new > 0 for r in ingests):
         return True
@@ -169,10 +175,12 @@ def new_bar_pending(ctx: JobContext, job: str, ingests: list[IngestResult]) -> b
 
 
 def record_no_data(ctx: JobContext, record: JobRecord) -> None:
+    today = ctx.exchange_today()
     with ctx.factory() as session:
         newest = newest_bar_date(session, ctx.settings.tickers)
-    today = ctx.exchange_today()
-    kind = "trading day, bar not published yet" if is_trading_day(today) else "not a trading day"
+        day = load_calendar(session).day(today)
+    kind = "trading day, bar not published yet" if day.is_open else "not a trading day"
+    kind += " (estimated)" if day.source == "estimated" else ""
     record.status = "no-data"
     record.summary = f"no new bar on {today} ({kind}); newest stored bar {newest or 'none'}"
 
@@ -180,7 +188,9 @@ def record_no_data(ctx: JobContext, record: JobRecord) -> None:
 def schedule_late_retry(ctx: JobContext, record: JobRecord, func: Callable[..., Any], attempt: int) -> None:
     """On a trading day with no bar yet, run `func` again later; at most `late_retries` times."""
     settings = ctx.settings
-    if not is_trading_day(ctx.exchange_today()) or ctx.scheduler is None:
+    with ctx.factory() as session:
+        open_today = load_calendar(session).is_open(ctx.exchange_today())
+    if not open_today or ctx.scheduler is None:
         return
     if attempt >= settings.late_retries:
         record.summary += f"; gave up after {attempt} retries"

@@ -29,6 +29,8 @@ from apscheduler.triggers.date import DateTrigger
 
 from forecaster.config import Settings
 from forecaster.daemon.jobrun import JobContext
+from forecaster.ingest.calendar import warn_coverage
+from forecaster.storage.calendar import load_calendar
 from forecaster.storage.db import db_time, transaction
 from forecaster.storage.runs import last_scheduled, mark_interrupted
 
@@ -154,6 +156,8 @@ def serve(
             scheduler.shutdown(wait=False)
 
     previous = {s: signal.signal(s, on_signal) for s in signals}
+    with ctx.factory() as session:  # and again with every daily update
+        warn_coverage(load_calendar(session), ctx.exchange_today())
     try:
         for run in planned_runs(scheduler, ctx.now()):
             log.info("job %s: next run %s", run.name, run.next_fire.isoformat() if run.next_fire else "never")

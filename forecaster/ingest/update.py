@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
+from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.sources import BarSource, Fetched
 from forecaster.ingest.validate import validate_bars
-from forecaster.market.calendar import previous_trading_days
+from forecaster.market.calendar import TradingCalendar
 from forecaster.storage.bars import (
     WriteCounts,
     add_ingest_log,
@@ -21,6 +22,7 @@ from forecaster.storage.bars import (
     upsert_bars,
     upsert_factors,
 )
+from forecaster.storage.calendar import correct_target_dates, load_calendar, observe_closed, observe_open
 from forecaster.storage.db import db_now, transaction
 from forecaster.storage.schema import IngestLog
 
@@ -58,7 +60,7 @@ class IngestResult:
         return text
 
 
-def incremental_start(session: Session, ticker: str, overlap_days: int) -> date | None:
+def incremental_start(session: Session, ticker: str, overlap_days: int, calendar: TradingCalendar) -> date | None:
     """Where an incremental ingest starts: a few trading days before the last stored bar, so
     revised bars are caught; None when nothing is stored yet (the source's own default)."""
     last = newest_bar_date(session, ticker)
@@ -66,7 +68,7 @@ def incremental_start(session: Session, ticker: str, overlap_days: int) -> date 
         return None
     if overlap_days == 0:
         return last
-    return previous_trading_days(last, overlap_days)[0]
+    return calendar.previous_trading_days(last, overlap_days)[0]
 
 
 def ingest_ticker(
@@ -78,21 +80,27 @@ def ingest_ticker(
     start: date | None = None,
     end: date | None = None,
     overlap_days: int = 5,
+    calendar: TradingCalendar | None = None,
 ) -> IngestResult:
     """Bring `ticker`'s bars up to date from `source`. Errors are returned, not raised, so one
-    ticker's failure never stops the others; a failed batch writes nothing but its log row."""
+    ticker's failure never stops the others; a failed batch writes nothing but its log row.
+
+    `calendar`: the stored one (see forecaster.ingest.calendar.prepare_calendar), read here when
+    not given. A bar on a day it has closed opens that day (`observed`) in the same transaction.
+    """
     end = end or today
-    if start is None:
-        with factory() as session:
-            start = incremental_start(session, ticker, overlap_days)
+    with factory() as session:
+        calendar = calendar or load_calendar(session)
+        if start is None:
+            start = incremental_start(session, ticker, overlap_days, calendar)
     result = IngestResult(ticker, source.name, start, end)
     started = db_now()
     try:
         t0 = time.perf_counter()
-        fetched = source.fetch(ticker, start, end)
+        fetched = source.fetch(ticker, start, end, calendar)
         result.fetch_seconds = time.perf_counter() - t0
         result.warnings = list(fetched.warnings)
-        result.closed_days = validate_bars(fetched.bars, ticker, today)
+        result.closed_days = validate_bars(fetched.bars, ticker, today, calendar)
         _trim(fetched, start, end)
         t1 = time.perf_counter()
         with transaction(factory) as session:
@@ -100,6 +108,8 @@ def ingest_ticker(
             result.counts = upsert_bars(session, ticker, fetched.bars, fetched.source, now)
             if fetched.factors is not None:
                 result.factors = upsert_factors(session, ticker, fetched.factors, fetched.source, now)
+            if _observe(session, fetched, now):
+                correct_target_dates(session, load_calendar(session))
             result.write_seconds = time.perf_counter() - t1
             result.ok = True
             add_ingest_log(session, _log_row(result, started))
@@ -109,6 +119,16 @@ def ingest_ticker(
         log.info("ingest of %s failed: %s", ticker, exc)
         _record_failure(factory, result, started)
     return result
+
+
+def _observe(session: Session, fetched: Fetched, now: datetime) -> bool:
+    """What the batch's bars show about the calendar; True when a stored day changed."""
+    dates = list(fetched.bars["trade_date"].dt.date)
+    if not dates:
+        return False
+    opened = observe_open(session, dates, now)
+    closed = observe_closed(session, min(dates), max(dates), now)
+    return bool(opened or closed)
 
 
 def _trim(fetched: Fetched, start: date | None, end: date) -> None:
@@ -166,6 +186,7 @@ def ingest_tickers(
     *,
     today: date,
     overlap_days: int,
+    calendar: TradingCalendar | None = None,
     start: Callable[[str], date | None] | None = None,
     end: date | None = None,
     check_stop: Callable[[], None] | None = None,
@@ -173,6 +194,7 @@ def ingest_tickers(
 ) -> list[IngestResult]:
     """The one ingest loop: each ticker in turn, its own transaction; failures are results.
 
+    `calendar`: the stored one (prepared once by the caller; None: read per ticker).
     `start(ticker)`: where that ticker's fetch starts (default: incremental). `check_stop` runs
     before each ticker (it raises to stop the loop); `on_ticker(result, seconds)` after each.
     """
@@ -182,7 +204,9 @@ def ingest_tickers(
             check_stop()
         started = time.perf_counter()
         first = start(ticker) if start is not None else None
-        result = ingest_ticker(factory, source, ticker, today=today, start=first, end=end, overlap_days=overlap_days)
+        result = ingest_ticker(
+            factory, source, ticker, today=today, start=first, end=end, overlap_days=overlap_days, calendar=calendar
+        )
         results.append(result)
         if on_ticker is not None:
             on_ticker(result, time.perf_counter() - started)
@@ -200,6 +224,13 @@ def ingest_for_range(
             first = oldest_bar_date(session, ticker)
         return settings.history_start if first is None or first > start else None
 
+    calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
     return ingest_tickers(
-        factory, source, tickers, today=today, overlap_days=settings.ingest_overlap_days, start=first_needed
+        factory,
+        source,
+        tickers,
+        today=today,
+        overlap_days=settings.ingest_overlap_days,
+        calendar=calendar,
+        start=first_needed,
     )

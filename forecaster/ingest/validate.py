@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 
 from forecaster.errors import ValidationError
-from forecaster.market.calendar import is_trading_day
+from forecaster.market.calendar import TradingCalendar
 
 PRICES = ["open", "high", "low", "close"]
 # Prices are given to 2-3 decimals; this only absorbs float noise in high/low checks.
 _EPS = 1e-6
 
 
-def validate_bars(bars: pd.DataFrame, ticker: str, today: date) -> list[date]:
+def validate_bars(bars: pd.DataFrame, ticker: str, today: date, calendar: TradingCalendar) -> list[date]:
     """Refuse the batch on the first kind of problem found; return dates on closed days.
 
     Bars on days the calendar says were closed are not refused (calendars have errors, and
@@ -27,7 +27,7 @@ def validate_bars(bars: pd.DataFrame, ticker: str, today: date) -> list[date]:
         problems.append(f"dates in the future (today is {today}): {_list(dates[future])}")
     if problems:
         raise ValidationError(f"{ticker}: refused {len(bars)} bar(s): " + "; ".join(problems))
-    return [d for d in (ts.date() for ts in dates) if not is_trading_day(d)]
+    return [d for d in (ts.date() for ts in dates) if not calendar.is_open(d)]
 
 
 def _date_problems(dates: pd.Series) -> list[str]:

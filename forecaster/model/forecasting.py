@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecaster.market.calendar import next_trading_days
+from forecaster.market.calendar import BUILTIN, TradingCalendar
 from forecaster.model.scaling import Scaler
 from forecaster.model.spec import ModelSpec
 from forecaster.model.windows import FloatArray, last_window
@@ -35,9 +35,10 @@ class ValidationSeries:
     predicted: FloatArray
 
 
-def target_dates(as_of: date, horizon: int) -> list[date]:
-    """The next `horizon` trading days (weekdays past the calendar's end, with a warning)."""
-    return next_trading_days(as_of, horizon)
+def target_dates(as_of: date, horizon: int, calendar: TradingCalendar | None = None) -> list[date]:
+    """The next `horizon` trading days of `calendar`: the routine passes the stored one (None: the
+    built-in calendar, for code without a database). A target is "h trading days after as_of"."""
+    return (calendar or BUILTIN).next_trading_days(as_of, horizon)
 
 
 def model_forecast(model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec) -> FloatArray:
@@ -50,8 +51,10 @@ def model_forecast(model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spe
     return np.asarray(values, dtype=np.float64)
 
 
-def points(as_of: date, values: FloatArray, quantiles: FloatArray | None = None) -> list[Point]:
+def points(
+    as_of: date, values: FloatArray, quantiles: FloatArray | None = None, calendar: TradingCalendar | None = None
+) -> list[Point]:
     """One Point per horizon; `quantiles` (horizon, levels) in price units, if the forecast has them."""
-    days = target_dates(as_of, len(values))
+    days = target_dates(as_of, len(values), calendar)
     rows = [None] * len(values) if quantiles is None else [tuple(map(float, q)) for q in quantiles]
     return [Point(d, h + 1, float(v), q) for h, (d, v, q) in enumerate(zip(days, values, rows, strict=True))]

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
+from forecaster.ingest.calendar import prepare_calendar
 from forecaster.model.kinds import BASELINES
 from forecaster.reporting.plotting import backfill_figure, save_png
 from forecaster.routine.executor import Executor, open_executor
@@ -69,8 +70,12 @@ def backfill(
     with transaction(factory) as session:
         # A killed earlier backfill may have finished its last day but not its run row.
         close_dead_runs(session, now=db_now())
+    # The calendar's trading days that have bars: a bar on a day the calendar had closed has
+    # opened it (`observed`), and an estimated open day without one is no day to replay.
+    calendar = prepare_calendar(settings, factory, today=today).calendar
     with factory() as session:
-        days = bar_days(session, tickers, start, end)
+        with_bars = set(bar_days(session, tickers, start, end))
+        days = [d for d in calendar.trading_days(start, end) if d in with_bars]
         done = complete_days(session, tickers, [*options.kinds, *BASELINES], start, end)
     report = BackfillReport(days=days, skipped=len(done & set(days)))
     with nullcontext(executor) if executor is not None else open_executor(settings) as chosen:

@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
+from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
+from forecaster.market.calendar import TradingCalendar
 from forecaster.model.baselines import drift_forecast, naive_forecast
 from forecaster.model.forecasting import points
 from forecaster.model.kinds import BASELINES, ModelKind
@@ -105,6 +107,7 @@ def run_routine(
     driver = _Driver(settings, factory, options, run_id, clock)
     interrupted = False
     try:
+        calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
         if source is not None:
             with timed(clock, "ingest"):
                 ingests = ingest_tickers(
@@ -113,10 +116,12 @@ def run_routine(
                     tickers,
                     today=today,
                     overlap_days=settings.ingest_overlap_days,
+                    calendar=calendar,
                     check_stop=options.check_stop,
                 )
+            calendar = prepare_calendar(settings, factory, today=today).calendar  # what the bars showed
         with _executor_for(settings, options, executor) as chosen:
-            driver.run(tickers, chosen)
+            driver.run(tickers, chosen, calendar)
     except Interrupted as exc:
         interrupted = True
         exc.run_id = run_id
@@ -180,7 +185,8 @@ class _Driver:
         self.open: dict[str, _Open] = {}
         self.finished: dict[str, TickerReport] = {}
 
-    def run(self, tickers: list[str], executor: Executor) -> None:
+    def run(self, tickers: list[str], executor: Executor, calendar: TradingCalendar) -> None:
+        self.calendar = calendar  # the stored one: it dates every forecast
         # closing(): a stop or an error here still lets the executor abandon what is in flight.
         with closing(executor.map(self._tasks(tickers), self.options.check_stop)) as results:
             for result in results:
@@ -194,6 +200,7 @@ class _Driver:
                     run_id=self.run_id,
                     train=self.train,
                     last_close=state.report.last_close or 0.0,
+                    calendar=self.calendar,
                 )
                 self._done(state, outcome)
 
@@ -243,7 +250,9 @@ class _Driver:
         with timed(self.clock, "forecast"):
             baselines = {"naive": naive_forecast(bars, horizon), "drift": drift_forecast(bars, horizon)}
             for name in BASELINES:
-                outcome = ModelOutcome(name, "baseline", forecast=points(newest, baselines[name]))
+                outcome = ModelOutcome(
+                    name, "baseline", forecast=points(newest, baselines[name], calendar=self.calendar)
+                )
                 report.outcomes.append(outcome)
                 target, last_close = self.settings.target, report.last_close
                 record_forecast(self.factory, ticker, outcome, self.run_id, newest, target, last_close)

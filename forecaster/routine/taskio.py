@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings, model_spec
 from forecaster.errors import ForecasterError, ModelFileError
+from forecaster.market.calendar import TradingCalendar
 from forecaster.model.forecasting import Point, ValidationSeries, points
 from forecaster.model.kinds import ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
@@ -95,8 +96,10 @@ def store_result(
     run_id: int,
     train: TrainSpec,
     last_close: float,
+    calendar: TradingCalendar,
 ) -> ModelOutcome:
-    """Write a task's result: the new version (file, then row), its forecasts, its run item."""
+    """Write a task's result: the new version (file, then row), its forecasts (dated by
+    `calendar`, the stored one), its run item."""
     started = time.perf_counter()
     outcome = ModelOutcome(
         result.kind, result.action, result.reason, result.version_id, error=result.error, validation=result.validation
@@ -105,7 +108,7 @@ def store_result(
         if result.trained is not None:
             outcome.version_id = save_version(settings, factory, result.ticker, result.as_of, result.trained, train)
         if result.error is None and result.spec is not None:
-            outcome.forecast = points(result.as_of, np.asarray(result.forecast, dtype=np.float64))
+            outcome.forecast = points(result.as_of, np.asarray(result.forecast, dtype=np.float64), calendar=calendar)
             record_forecast(factory, result.ticker, outcome, run_id, result.as_of, result.spec.target, last_close)
     except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary, driver side
         outcome.error = failure_text(exc, f"{result.ticker} {result.kind}")

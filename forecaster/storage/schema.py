@@ -238,3 +238,34 @@ class LatestAsOf(Base):
     ticker: Mapped[str] = mapped_column(String(16), primary_key=True)
     model: Mapped[str] = mapped_column(String(16), primary_key=True)
     as_of: Mapped[date] = mapped_column(Date)
+
+
+class CalendarDay(Base):
+    """One calendar day of an exchange, open or closed, and which source said so (migration
+    0009): `override`, `tushare`, `exchange_calendars`, `estimated` or `observed` (a bar traded;
+    or an estimated open day passed without one). See forecaster.market.calendar for the order."""
+
+    __tablename__ = "trading_calendar"
+
+    exchange: Mapped[str] = mapped_column(String(8), primary_key=True)
+    cal_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_open: Mapped[bool] = mapped_column()
+    source: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CalendarFetch(Base):
+    """One ask of tushare `trade_cal`: its answer, so the ingest asks at most once a day."""
+
+    __tablename__ = "calendar_fetches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exchange: Mapped[str] = mapped_column(String(8))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime)
+    fetched_on: Mapped[date] = mapped_column(Date)  # the exchange's date then: "once a day" counts these
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # ok | refused | error
+    days: Mapped[int] = mapped_column(Integer, default=0)  # rows answered
+    changed: Mapped[int] = mapped_column(Integer, default=0)  # stored days it changed
+    message: Mapped[str | None] = mapped_column(Text)

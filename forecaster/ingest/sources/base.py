@@ -6,6 +6,8 @@ from typing import Literal, Protocol
 
 import pandas as pd
 
+from forecaster.market.calendar import TradingCalendar
+
 # Columns of a fetched bar frame: trade_date (datetime64, day precision), prices unadjusted,
 # volume in lots, amount in thousand CNY (NaN where the source has none), pre_close may be NaN.
 BAR_COLUMNS = ["trade_date", "open", "high", "low", "close", "pre_close", "volume", "amount"]
@@ -30,10 +32,11 @@ class BarSource(Protocol):
     # For people: where the bars come from, e.g. "CSV data/SH600519.csv".
     description: str
 
-    def fetch(self, ticker: str, start: date | None, end: date) -> Fetched:
+    def fetch(self, ticker: str, start: date | None, end: date, calendar: TradingCalendar | None = None) -> Fetched:
         """Bars of `ticker` from `start` (None: all the source has) to `end`, inclusive.
 
         May return more than asked (a CSV file returns all its rows for the ticker); the caller
-        validates and trims. Raises `SourceError` when the source fails.
+        validates and trims. Raises `SourceError` when the source fails. `calendar` (None: the
+        built-in one) says on which days a bar was due, for sources that check their answers.
         """
         ...

@@ -7,6 +7,7 @@ import pandas as pd
 
 from forecaster.errors import ForecasterError, ValidationError
 from forecaster.ingest.sources.base import BAR_COLUMNS, Fetched
+from forecaster.market.calendar import TradingCalendar
 from forecaster.market.tickers import normalize_ticker
 
 # The course file: `,date,open,close,high,low,volume,code` (a pandas index first).
@@ -23,7 +24,7 @@ class CsvSource:
         self.path = path
         self.description = f"CSV {path}"
 
-    def fetch(self, ticker: str, start: date | None, end: date) -> Fetched:
+    def fetch(self, ticker: str, start: date | None, end: date, calendar: TradingCalendar | None = None) -> Fetched:
         # The whole file is returned: validation must see every row (a duplicate outside the
         # asked range is still a broken file), and the ingest step trims.
         return Fetched(ticker=ticker, source=self.name, bars=read_bar_csv(self.path, ticker))

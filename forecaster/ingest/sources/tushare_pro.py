@@ -25,7 +25,7 @@ from forecaster.errors import (
     SourceError,
 )
 from forecaster.ingest.sources.base import BAR_COLUMNS, FACTOR_COLUMNS, Fetched
-from forecaster.market.calendar import today_in, trading_days
+from forecaster.market.calendar import BUILTIN, EXCHANGE, TradingCalendar, today_in
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class TushareSource:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         calls_per_minute: int | None = None,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self._token = token
         self.description = f"tushare Pro at {api_url}"
@@ -107,10 +108,10 @@ class TushareSource:
         self._retry_base_s = retry_base_s
         self._retry_total_s = retry_total_s
         self._history_start = history_start
-        self._timezone = timezone
         self._row_limit = row_limit
         self._sleep = sleep
         self._clock = clock
+        self._today = today or (lambda: today_in(timezone))  # the exchange's date; tests pin it
         # One budget per source: the ingest loop uses one source for all its tickers.
         self.budget = CallBudget(calls_per_minute, clock=clock, sleep=sleep) if calls_per_minute else None
 
@@ -130,9 +131,10 @@ class TushareSource:
             calls_per_minute=settings.tushare_calls_per_minute,
         )
 
-    def fetch(self, ticker: str, start: date | None, end: date) -> Fetched:
+    def fetch(self, ticker: str, start: date | None, end: date, calendar: TradingCalendar | None = None) -> Fetched:
         start = start or self._history_start
-        daily = self._paged("daily", ticker, start, end, expect_rows=self._expects_rows(start, end))
+        expect_rows = self._expects_rows(start, end, calendar or BUILTIN)
+        daily = self._paged("daily", ticker, start, end, expect_rows=expect_rows)
         warnings: list[str] = []
         factors: pd.DataFrame | None = None
         if not daily.empty:
@@ -146,10 +148,23 @@ class TushareSource:
                 log.warning("%s: %s", ticker, warnings[-1])
         return Fetched(ticker, self.name, _bar_frame(daily, ticker), factors, warnings)
 
-    def _expects_rows(self, start: date, end: date) -> bool:
+    def trade_cal(self, start: date, end: date) -> pd.DataFrame:
+        """SSE's calendar days in [start, end] (`exchange, cal_date, is_open, pretrade_date`), one
+        row per day; an empty answer is an error (the client turns HTTP errors into empty frames)."""
+        return self._query(
+            "trade_cal",
+            expect_rows=True,
+            exchange=EXCHANGE,
+            start_date=f"{start:%Y%m%d}",
+            end_date=f"{end:%Y%m%d}",
+            fields="exchange,cal_date,is_open,pretrade_date",
+        )
+
+    def _expects_rows(self, start: date, end: date, calendar: TradingCalendar) -> bool:
         # Today's bar lands between 15:00 and ~17:00 Beijing time: its absence is not an error.
-        last_complete = min(end, today_in(self._timezone) - timedelta(days=1))
-        return bool(trading_days(start, last_complete))
+        # Nor on days only estimated to be open: those may be holidays nobody has published yet.
+        last_complete = min(end, self._today() - timedelta(days=1))
+        return calendar.has_official_open_day(start, last_complete)
 
     def _paged(self, api_name: str, ticker: str, start: date, end: date, *, expect_rows: bool) -> pd.DataFrame:
         """All rows of [start, end]: answers are newest first and capped at the row limit, so a full
@@ -187,7 +202,7 @@ class TushareSource:
                 frame: pd.DataFrame = self._api.query(api_name, **params)
                 if frame.empty and expect_rows:
                     raise EmptyAnswerError(
-                        f"tushare {api_name} returned nothing for {params['ts_code']} "
+                        f"tushare {api_name} returned nothing for {params.get('ts_code', params.get('exchange'))} "
                         f"{params['start_date']}..{params['end_date']} although the exchange was "
                         "open (an HTTP error, an unknown ticker, or a suspension)"
                     )
