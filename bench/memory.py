@@ -98,7 +98,14 @@ def backfill_curve(days: int, every: int) -> Curve:
         started = time.perf_counter()
         options = RoutineOptions(kinds=tuple(MODELS), between="predict")
         backfill(
-            settings, factory, tickers=["600519.SH"], start=span[0], end=span[-1], options=options, today=today, on_day=on_day
+            settings,
+            factory,
+            tickers=["600519.SH"],
+            start=span[0],
+            end=span[-1],
+            options=options,
+            today=today,
+            on_day=on_day,
         )
         return Curve("backfill", samples, time.perf_counter() - started)
 

@@ -877,6 +877,13 @@ def _startup_smoke(settings: Settings, factory: "sessionmaker[Session]") -> None
     )
 
 
+from forecaster.cli.health import health  # noqa: E402  # after `cli`: the command modules import its helpers
+from forecaster.cli.prune import prune  # noqa: E402
+
+cli.add_command(health)
+cli.add_command(prune)
+
+
 def main() -> None:
     cli()
 

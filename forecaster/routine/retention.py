@@ -77,9 +77,7 @@ def prune(
         report.removals += [
             _removal(settings.data_dir, "model", v.ticker, f"{v.kind} v{v.id} ({v.as_of})", v.path) for v in versions
         ]
-        report.removals += [
-            _removal(settings.data_dir, "plot", p.ticker, f"{p.kind} {p.as_of}", p.path) for p in plots
-        ]
+        report.removals += [_removal(settings.data_dir, "plot", p.ticker, f"{p.kind} {p.as_of}", p.path) for p in plots]
         if dry_run:
             return report
         mark_pruned(session, [v.id for v in versions], now=now)
