@@ -148,3 +148,22 @@ def test_prune_command_says_what_it_removes(tmp_path: Path, factory: sessionmake
     done = CliRunner().invoke(cli, ["prune"], env=env)
     assert done.exit_code == 0 and done.output.splitlines()[-1].startswith("removed ")
     assert len(list((settings.data_dir / "models").rglob("*.keras"))) == 4
+
+
+def test_an_unreachable_dask_scheduler_is_one_error_within_the_connect_timeout():
+    import socket
+    import time
+
+    import pytest
+
+    from forecaster.errors import ConfigError
+    from forecaster.routine.executor import dask_client
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:\d+ within 1 s"):  # noqa: SIM117
+        with dask_client(f"tcp://127.0.0.1:{port}", timeout_s=1):
+            pass
+    assert time.perf_counter() - started < 15  # Dask's default would wait 30 s
