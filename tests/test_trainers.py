@@ -53,7 +53,7 @@ def test_the_trained_model_saves_without_optimizer_state():
     x, y = _data(1)
     _fit_reused(model, x, y)
     with zipfile.ZipFile(BytesIO(model_bytes(model))) as archive, archive.open("model.weights.h5") as fh:
-        import h5py
+        import h5py  # type: ignore[import-untyped]
 
         with h5py.File(BytesIO(fh.read()), "r") as weights:
             assert "optimizer" not in weights
