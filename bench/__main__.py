@@ -40,6 +40,7 @@ BENCHMARKS = {
     "smoke": "smoke",
     "scaling": "scaling",
     "distributed": "distributed",
+    "memory": "memory",
 }
 Bench = Callable[[Options], list[Section]]
 

@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     executor: Literal["local", "dask"] = "local"
     dask_address: str | None = None
     dask_retries: int = Field(default=1, ge=0)
+    # An unreachable scheduler fails within this many seconds (Dask's own default is 30).
+    dask_connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Retention (see forecaster.routine.retention): model files kept per (ticker, model), and
+    # days of daily plots kept per ticker, counted back from its newest plot.
+    keep_model_versions: int = Field(default=5, ge=1)
+    keep_plot_days: int = Field(default=60, ge=1)
+    # `forecaster health`: free space in the data dir below this warns, below a quarter of it is critical.
+    health_min_free_gb: float = Field(default=2.0, ge=0)
 
     @field_validator("tickers", mode="before")
     @classmethod

@@ -60,19 +60,26 @@ def _forecast_versions(conn: sqlite3.Connection, data_dir: Path, tables: set[str
     ).fetchone()[0]
     if bad_baselines:
         problems.append(f"{bad_baselines} baseline forecast(s) reference a model version")
+    # pruned_at exists from migration 0011 on; an older database has no pruned versions.
+    has_pruned = "pruned_at" in {r[1] for r in conn.execute("pragma table_info(model_versions)")}
+    pruned_col = "v.pruned_at" if has_pruned else "null"
     rows = conn.execute(
-        "select f.model, f.model_version_id, v.id, v.kind, v.path, v.sha256, count(*) from forecasts f "
+        f"select f.model, f.model_version_id, v.id, v.kind, v.path, v.sha256, {pruned_col}, count(*) from forecasts f "
         f"left join model_versions v on v.id = f.model_version_id where f.model not in ({placeholders}) "
         "group by f.model, f.model_version_id",
         BASELINES,
     ).fetchall()
-    for model, version_id, found, kind, path, sha, n in rows:
+    for model, version_id, found, kind, path, sha, pruned_at, n in rows:
         if version_id is None or found is None:
             problems.append(f"{n} {model} forecast(s) reference missing model version {version_id}")
             continue
         if kind != model:
             problems.append(f"{n} {model} forecast(s) reference a {kind} version ({version_id})")
         file = data_dir / path
+        if pruned_at is not None:  # retention removed the file; the row stays for the forecasts
+            if file.exists():
+                problems.append(f"model version {version_id}: pruned, but file {path} is still there")
+            continue
         if not file.is_file():
             problems.append(f"model version {version_id}: file {path} is missing")
         elif hashlib.sha256(file.read_bytes()).hexdigest() != sha:

@@ -14,7 +14,7 @@ from tests.helpers import seed_forecasts, strict_loads
 
 # The commands whose JSON is parsed below; `forecaster run --format json` is parsed strictly in
 # tests/test_cli.py (it trains), and `evaluate --split/--preset` prints through the same writer.
-PARSED_HERE = {"evaluate", "forecasts", "calendar"}
+PARSED_HERE = {"evaluate", "forecasts", "calendar", "health"}
 PARSED_ELSEWHERE = {"run"}
 
 
@@ -41,6 +41,14 @@ def test_strict_json_writes_null_for_nan_and_infinity():
 def test_the_strict_parser_refuses_nan():
     with pytest.raises(ValueError, match="NaN is not JSON"):
         strict_loads('[{"hit_rate": NaN}]')
+
+
+@pytest.mark.usefixtures("seeded")
+def test_health_json_is_strict():
+    result = CliRunner().invoke(cli, ["health", "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 2  # no daily run recorded: critical
+    report = strict_loads(result.stdout)
+    assert report["code"] == 2 and {c["name"] for c in report["checks"]} >= {"last daily run", "database"}
 
 
 @pytest.fixture

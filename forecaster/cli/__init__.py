@@ -40,7 +40,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 def _register() -> None:
     # The commands live one group to a module; importing them here, after `cli` exists, keeps
     # `forecaster --help` listing them all while each module stays small.
-    from forecaster.cli import calendar, daemon, data, db, routine, scores, smoke
+    from forecaster.cli import calendar, daemon, data, db, health, prune, routine, scores, smoke
 
     for command in (
         db.db,
@@ -52,6 +52,8 @@ def _register() -> None:
         scores.report,
         data.status,
         calendar.calendar,
+        health.health,
+        prune.prune,
         smoke.smoke,
         daemon.daemon,
     ):

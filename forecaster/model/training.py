@@ -19,6 +19,7 @@ from tqdm import tqdm
 from forecaster.model.networks import build_model
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.trainers import trainer_for, weights_back
 from forecaster.model.windows import FloatArray, make_windows, train_val_split
 
 
@@ -145,10 +146,10 @@ def _fit(
 ) -> Fitted:
     x_tr, y_tr = scaler.transform_x(data.x[tr]), scaler.transform_y(data.x[tr], data.y[tr])
     x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    trainer = trainer_for(model, learning_rate)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience, restore_best_weights=True)
     started = time.perf_counter()
-    history = model.fit(
+    history = trainer.fit(
         x_tr,
         y_tr,
         validation_data=(x_va, y_va),
@@ -159,6 +160,7 @@ def _fit(
         callbacks=[stop, EpochProgress(epochs, label)],
     )
     seconds = time.perf_counter() - started
+    model = weights_back(trainer, model)
     losses: dict[str, Any] = history.history
     best = int(np.argmin(losses["val_loss"]))
     val_pred = scaler.inverse_y(data.x[va], _predict(model, x_va))

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.reporting.headline import headline, headline_html
 from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
 from forecaster.storage.db import utcnow
@@ -51,8 +52,9 @@ def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Se
     for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
         if old.name not in written:
             old.unlink()
+    headlines = "\n".join(headline_html(headline(session, ticker, latest)) for ticker in shown)
     page = out_dir / "index.html"
-    write_atomic(page, _page(latest, scores, figures).encode("utf-8"))
+    write_atomic(page, _page(latest, scores, figures, headlines).encode("utf-8"))
     return page
 
 
@@ -95,13 +97,14 @@ def _copy_plot(session: Session, data_dir: Path, img: Path, ticker: str, kind: A
     return None
 
 
-def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figures]) -> str:
+def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figures], headlines: str = "") -> str:
     generated = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>forecaster report</title>',
         f"<style>{_CSS}</style></head><body>",
         f"<h1>forecaster report</h1><p>Generated {generated}.</p>",
+        headlines,  # the answer first: tomorrow's number per ticker, then the tables behind it
         "<h2>Latest forecasts</h2>",
         _table(
             [{str(k): v for k, v in r.items()} for r in latest.to_dict("records")],

@@ -112,16 +112,17 @@ def open_executor(settings: Settings) -> Iterator[Executor]:
     if settings.executor == "local":
         yield LocalExecutor()
         return
-    with dask_client(settings.dask_address) as client:
+    with dask_client(settings.dask_address, timeout_s=settings.dask_connect_timeout_s) as client:
         log.info("executor: dask at %s, %d worker(s)", client.scheduler.address, len(client.nthreads()))
         yield DaskExecutor(client, retries=settings.dask_retries)
 
 
 @contextmanager
-def dask_client(address: str | None, *, workers: int | None = None) -> Iterator[Any]:
+def dask_client(address: str | None, *, workers: int | None = None, timeout_s: float = 10.0) -> Iterator[Any]:
     """A client of the scheduler at `address`; None: of a cluster on this machine, `workers`
     single-threaded worker processes (default: one a core; Keras' Python overhead per batch holds
-    the GIL, so threads would not run tasks side by side)."""
+    the GIL, so threads would not run tasks side by side). An address that does not answer fails
+    within `timeout_s` (FORECASTER_DASK_CONNECT_TIMEOUT_S), not Dask's default 30 s."""
     try:
         import distributed
     except ImportError as exc:
@@ -136,7 +137,8 @@ def dask_client(address: str | None, *, workers: int | None = None) -> Iterator[
             cluster = dask.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             target = stack.enter_context(cluster)
         try:
-            client = stack.enter_context(dask.Client(target, set_as_default=False))
+            client = stack.enter_context(dask.Client(target, set_as_default=False, timeout=timeout_s))
         except OSError as exc:  # refused, unresolvable, or no answer within the connect timeout
-            raise ConfigError(f"no Dask scheduler answers at {address}: {exc}") from exc
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"no Dask scheduler answers at {address} within {timeout_s:g} s: {first}") from exc
         yield client

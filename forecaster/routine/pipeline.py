@@ -31,6 +31,7 @@ from forecaster.model.kinds import BASELINES, ModelKind
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
+from forecaster.routine.retention import prune_after_run
 from forecaster.routine.taskio import ModelOutcome, prepare_task, record_forecast, record_item, store_result
 from forecaster.routine.tasks import ModelTask, failure_text, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
@@ -49,6 +50,7 @@ class RoutineOptions:
     seed: int | None = None  # None: the settings' seed
     plots: bool = True
     between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
+    prune: bool = True  # apply retention at the end (the caller holds the run lock)
     # Asked between (ticker, model) steps; True stops the routine with `Interrupted` (the daemon's
     # SIGTERM). A step that has started finishes: every write is its own short transaction.
     should_stop: Callable[[], bool] | None = field(default=None, compare=False)
@@ -122,6 +124,10 @@ def run_routine(
             calendar = prepare_calendar(settings, factory, today=today).calendar  # what the bars showed
         with _executor_for(settings, options, executor) as chosen:
             driver.run(tickers, chosen, calendar)
+        if options.prune:  # the versions this run used or made are kept: a backfill's next day reads them
+            used = {o.version_id for t in driver.finished_in(tickers) for o in t.outcomes if o.version_id}
+            with timed(clock, "prune"):
+                prune_after_run(settings, factory, used)
     except Interrupted as exc:
         interrupted = True
         exc.run_id = run_id

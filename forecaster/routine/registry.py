@@ -90,6 +90,8 @@ def latest_version(session: Session, ticker: str, kind: str, as_of: date) -> Mod
 def read_parent(version: ModelVersion, data_dir: Path) -> ParentModel:
     """What a task needs to fine-tune or reuse `version`; a missing file raises ModelFileError
     (the bytes' sha256 is checked by the task, after they have travelled)."""
+    if version.pruned_at is not None:  # a backfill replaying days before the kept versions
+        raise ModelFileError(f"model file {version.path} was removed by retention on {version.pruned_at:%Y-%m-%d}")
     return ParentModel(
         version_id=version.id,
         path=version.path,

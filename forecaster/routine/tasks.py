@@ -125,6 +125,12 @@ def run_model_task(task: ModelTask) -> ModelResult:
         result.spec, result.forecast = spec, [float(v) for v in values]
     except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: returned, then recorded
         result.error = failure_text(exc, task.label)
+    finally:
+        # Everything the task built is in `result` as bytes; what Keras and TensorFlow keep
+        # globally for each model built or loaded (layer names, traced functions, graph state)
+        # would otherwise pile up, task after task, in a backfill or a daemon that runs for months.
+        with timed(result.timings, "release"):
+            keras.backend.clear_session()
     result.seconds = time.perf_counter() - started
     return result
 

@@ -106,6 +106,9 @@ class ModelVersion(Base):
     val_loss: Mapped[float | None] = mapped_column(Float)
     train_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # When retention removed the file (migration 0011); NULL while the file is kept. The row
+    # stays: forecasts keep citing the version that made them.
+    pruned_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_model_versions_lookup", "ticker", "kind", "as_of"),)
 

@@ -1,0 +1,151 @@
+"""`forecaster health`: is the unattended job healthy? One line per check, graded the way a
+monitoring plugin (Nagios, Icinga, a systemd timer's OnFailure) grades it: 0 ok, 1 warning,
+2 critical; the worst check is the exit code.
+
+Every check is read-only and quick (no Keras, no network), and takes the moment it judges as an
+argument, so a test can ask "the evening after a good daily run" of any day.
+"""
+
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from forecaster.config import Settings
+from forecaster.market.calendar import TradingCalendar
+from forecaster.storage.calendar import load_calendar
+from forecaster.storage.schema import Bar, Run, SmokeRun
+
+OK, WARNING, CRITICAL = 0, 1, 2
+NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
+# A day's bar counts as due from this time at the exchange (the close is 15:00; tushare has
+# published by the daily job's 17:30): before it, yesterday's bar is the newest one expected.
+BAR_DUE = time(17, 0)
+RUN_AGE_WARN = timedelta(days=4)  # a Friday evening run is 3 days old on Monday evening
+DAILY_COMMANDS = ("run", "daemon")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: int  # OK | WARNING | CRITICAL
+    detail: str
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {**asdict(self), "status": NAMES[self.status], "code": self.status}
+
+
+def overall(checks: list[Check]) -> int:
+    return max((c.status for c in checks), default=OK)
+
+
+def run_checks(settings: Settings, session: Session, now: datetime) -> list[Check]:
+    """Every check, in a fixed order; `now` is timezone-aware."""
+    local = now.astimezone(ZoneInfo(settings.timezone))
+    calendar = load_calendar(session)  # the stored one: what the routine dates forecasts with
+    checks: list[Callable[[], Check]] = [
+        lambda: last_daily_run(session, now),
+        lambda: newest_bars(session, settings.tickers, local, calendar),
+        lambda: calendar_ahead(calendar, local.date()),
+        lambda: free_space(settings.data_dir, settings.health_min_free_gb),
+        lambda: last_smoke(session, now),
+        lambda: integrity(session),
+    ]
+    return [check() for check in checks]
+
+
+def _age(since: datetime, now: datetime) -> str:
+    hours = (now.replace(tzinfo=None) - since).total_seconds() / 3600
+    return f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.1f} days ago"
+
+
+def last_daily_run(session: Session, now: datetime) -> Check:
+    """The newest `forecaster run` or daemon routine: its status, and how long ago it started."""
+    run = session.scalars(
+        select(Run).where(Run.command.in_(DAILY_COMMANDS)).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)
+    ).first()
+    if run is None:
+        return Check("last daily run", CRITICAL, "no daily run recorded")
+    detail = f"run {run.id} {run.status}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
+    utc_now = now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    if run.status in ("error", "interrupted"):
+        return Check("last daily run", CRITICAL, detail)
+    if run.status == "partial" or utc_now - run.started_at > RUN_AGE_WARN:
+        return Check("last daily run", WARNING, detail)
+    return Check("last daily run", OK, detail)
+
+
+def expected_bar_day(local_now: datetime, calendar: TradingCalendar) -> date:
+    """The newest trading day whose bar should be stored by `local_now` (exchange time)."""
+    today = local_now.date()
+    last = today if local_now.time() >= BAR_DUE else today - timedelta(days=1)
+    days = calendar.trading_days(last - timedelta(days=20), last)
+    return days[-1] if days else last
+
+
+def newest_bars(session: Session, tickers: list[str], local_now: datetime, calendar: TradingCalendar) -> Check:
+    """Each ticker's newest bar against the calendar's last trading day: the stalest one decides."""
+    expected = expected_bar_day(local_now, calendar)
+    newest = dict(
+        session.execute(
+            select(Bar.ticker, func.max(Bar.trade_date)).where(Bar.ticker.in_(tickers)).group_by(Bar.ticker)
+        ).all()
+    )
+    behind = {
+        t: len(calendar.trading_days(newest[t] + timedelta(days=1), expected)) if t in newest else None for t in tickers
+    }
+    missing = [t for t, lag in behind.items() if lag is None]
+    worst = max((lag for lag in behind.values() if lag is not None), default=0)
+    detail = f"newest bar {min(newest.values(), default='none')} for last trading day {expected}"
+    if missing:
+        return Check("newest bar", CRITICAL, f"no bars for {', '.join(missing)}; {detail}")
+    status = OK if worst == 0 else WARNING if worst == 1 else CRITICAL
+    return Check("newest bar", status, f"{detail}: {worst} trading day(s) behind")
+
+
+def calendar_ahead(calendar: TradingCalendar, today: date) -> Check:
+    """Official (published) days ahead: a warning within the issue's 20 trading days, critical
+    once estimated days are already in use (forecasts dated from rules, not from the exchange)."""
+    through = calendar.official_through()
+    ahead = (through - today).days
+    detail = f"official through {through} ({ahead} day(s) ahead), estimated from {calendar.estimated_from()}"
+    if through < today:
+        return Check("calendar coverage", CRITICAL, detail)
+    return Check("calendar coverage", WARNING if calendar.coverage_warning(today) else OK, detail)
+
+
+def free_space(data_dir: Path, min_free_gb: float) -> Check:
+    """Free space where the data dir is (or would be: its nearest existing parent)."""
+    where = data_dir.resolve()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    usage = shutil.disk_usage(where)
+    free_gb = usage.free / 2**30
+    status = OK if free_gb >= min_free_gb else WARNING if free_gb >= min_free_gb / 4 else CRITICAL
+    detail = f"{free_gb:.1f} GiB free of {usage.total / 2**30:.1f} GiB at {where} (warning below {min_free_gb:g})"
+    return Check("free space", status, detail)
+
+
+def last_smoke(session: Session, now: datetime) -> Check:
+    smoke = session.scalars(select(SmokeRun).order_by(SmokeRun.started_at.desc()).limit(1)).first()
+    if smoke is None:
+        return Check("last smoke test", WARNING, "no smoke test recorded (forecaster smoke)")
+    detail = f"{'passed' if smoke.ok else 'FAILED'} {_age(smoke.started_at, now)} (keras {smoke.keras_version})"
+    return Check("last smoke test", OK if smoke.ok else CRITICAL, detail)
+
+
+def integrity(session: Session) -> Check:
+    """SQLite's `PRAGMA quick_check` (the structure, without the slow index cross-check);
+    on PostgreSQL, which keeps its own, that the server answers."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(text("select 1"))
+        return Check("database", OK, "PostgreSQL answers")
+    rows = [str(r[0]) for r in session.execute(text("pragma quick_check"))]
+    if rows == ["ok"]:
+        return Check("database", OK, "quick_check ok")
+    return Check("database", CRITICAL, "quick_check: " + "; ".join(rows[:3]))

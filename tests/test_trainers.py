@@ -1,0 +1,60 @@
+"""The reused trainer (model/trainers.py) trains exactly like a freshly compiled model, and
+saving its result carries no optimizer state."""
+
+import zipfile
+from io import BytesIO
+
+import keras
+import numpy as np
+import pytest
+
+from forecaster.model.files import model_bytes, model_from_bytes
+from forecaster.model.networks import build_model
+from forecaster.model.trainers import trainer_for, weights_back
+
+
+def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(32, 6, 1)), rng.normal(size=(32, 1))
+
+
+def _fit_fresh(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
+    keras.utils.set_random_seed(3)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+def _fit_reused(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    trainer = trainer_for(model, 1e-2)
+    keras.utils.set_random_seed(3)
+    trainer.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
+    return [np.asarray(w) for w in weights_back(trainer, model).get_weights()]
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru"])
+def test_a_reused_trainer_gives_the_weights_of_a_fresh_compile_every_time(kind):
+    start = build_model(kind, window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1)
+    saved = model_bytes(start)
+    # Twice through the same trainer, on different data: the second fit must not inherit the
+    # first one's optimizer moments or step count.
+    for seed in (1, 2):
+        x, y = _data(seed)
+        fresh = _fit_fresh(model_from_bytes(saved, None, name="a"), x, y)
+        reused = _fit_reused(model_from_bytes(saved, None, name="b"), x, y)
+        assert len(fresh) == len(reused)
+        for a, b in zip(fresh, reused, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(fresh[-2], np.asarray(start.get_weights()[-2]))  # it did train
+
+
+def test_the_trained_model_saves_without_optimizer_state():
+    model = build_model("lstm", window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1)
+    x, y = _data(1)
+    _fit_reused(model, x, y)
+    with zipfile.ZipFile(BytesIO(model_bytes(model))) as archive, archive.open("model.weights.h5") as fh:
+        import h5py  # type: ignore[import-untyped]
+
+        with h5py.File(BytesIO(fh.read()), "r") as weights:
+            assert "optimizer" not in weights
+            assert "layers" in weights
