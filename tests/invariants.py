@@ -13,7 +13,7 @@ from typing import Any
 
 from forecaster.storage.records import process_alive
 
-BASELINES = ("naive", "drift")
+BASELINES = ("naive", "ewma", "drift")
 # Natural keys that must be unique (the schema enforces most; a check costs nothing).
 NATURAL_KEYS = {
     "bars": ("ticker", "trade_date"),

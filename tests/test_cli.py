@@ -132,7 +132,7 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [ln.split() for ln in result.stdout.splitlines() if ln.startswith("600519.SH ")]
     table = {r[1]: r for r in rows if len(r) >= 7}
-    assert set(table) == {"naive", "drift", "rnn", "gru"}
+    assert set(table) == {"naive", "ewma", "drift", "rnn", "gru"}
     assert table["rnn"][3] == "retrain" and table["rnn"][4] == "2011-07-01"
     assert table["naive"][5] == table["naive"][6]  # naive forecast == last close
     assert table["gru"][7].endswith("2011-06-30-forecast.png")

@@ -329,12 +329,12 @@ FORMATS = click.Choice(["table", "csv", "json"])
 
 def _check_models(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...]:
     # A callback, not click.Choice, so that the model list is imported only when it is used.
-    from forecaster.model.spec import BASELINES, MODEL_KINDS
+    from forecaster.model.spec import BASELINES, ENSEMBLE, MODEL_KINDS
 
     names = tuple(v.strip().lower() for v in value)
-    unknown = [n for n in names if n not in MODEL_KINDS + BASELINES]
+    unknown = [n for n in names if n not in (*MODEL_KINDS, ENSEMBLE, *BASELINES)]
     if unknown:
-        known = ", ".join(MODEL_KINDS + BASELINES)
+        known = ", ".join((*MODEL_KINDS, ENSEMBLE, *BASELINES))
         raise click.BadParameter(f"unknown model(s) {', '.join(unknown)}; choose from {known}")
     return names
 
@@ -344,7 +344,7 @@ MODEL_FILTER_OPTION = click.option(
     "-m",
     multiple=True,
     callback=_check_models,
-    help="Only this model's rows: rnn, lstm, gru, naive or drift; repeatable (default: all).",
+    help="Only this model's rows: rnn, lstm, gru, ensemble, naive, ewma or drift; repeatable (default: all).",
 )
 
 
@@ -356,7 +356,9 @@ def echo_scores(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None 
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(rows, indent=2, default=str))
+        # Strict JSON: a score that does not exist (NaN: no intervals, nothing to compare) is null.
+        strict = [{k: None if isinstance(v, float) and v != v else v for k, v in r.items()} for r in rows]
+        click.echo(json.dumps(strict, indent=2, default=str, allow_nan=False))
         return
     if fmt == "csv":
         import csv
@@ -563,7 +565,8 @@ def evaluate(
     echo_scores(rows, fmt)
 
 
-_FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat", "actual", "error"]
+_FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat", "lo80", "hi80",
+                   "actual", "error"]  # fmt: skip
 
 
 @cli.command()
@@ -574,6 +577,9 @@ _FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "
 @click.option("--since", type=DAY, help="First as-of day shown.")
 @click.option("--until", type=DAY, help="Last as-of day shown.")
 @click.option("--latest", is_flag=True, help="Only the newest as-of of each (ticker, model), within the other filters.")
+@click.option(
+    "--champion", is_flag=True, help="Only the champion's newest forecast per (ticker, horizon) (see v_champion)."
+)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
 @click.pass_obj
 def forecasts(
@@ -585,6 +591,7 @@ def forecasts(
     since: date | None,
     until: date | None,
     latest: bool,
+    champion: bool,
     fmt: str,
 ) -> None:
     """The stored forecasts, with the actual and the error once the target day's bar is in.
@@ -596,14 +603,26 @@ def forecasts(
         raise click.BadParameter("give either --as-of or --since/--until, not both")
     if since and until and since > until:
         raise click.BadParameter(f"--since {since} is after --until {until}")
+    if champion and (model or as_of or since or until or latest):
+        raise click.BadParameter("--champion shows the newest forecasts; it takes only --ticker")
     from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import champion_forecasts
     from forecaster.storage.queries import forecasts as query_forecasts
 
     tickers = tickers_from(ticker, tickers_file) or None
     with session_factory(open_db(settings))() as session:
-        frame = query_forecasts(
-            session, tickers=tickers, models=list(model) or None, as_of=as_of, since=since, until=until, latest=latest
-        )
+        if champion:
+            frame = champion_forecasts(session, tickers=tickers)
+        else:
+            frame = query_forecasts(
+                session,
+                tickers=tickers,
+                models=list(model) or None,
+                as_of=as_of,
+                since=since,
+                until=until,
+                latest=latest,
+            )
     if fmt == "table" and frame.empty:
         click.echo("no forecasts match")
         return

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from forecaster.config import Settings
 
 MODEL_KINDS = ("rnn", "lstm", "gru")
-BASELINES = ("naive", "drift")
+BASELINES = ("naive", "ewma", "drift")
+# The average of the networks' quantiles, stored as a model of its own (no version, no training).
+ENSEMBLE = "ensemble"
 TARGETS = ("close", "open")
 FEATURE_COLUMNS = ("open", "high", "low", "close", "volume")
 

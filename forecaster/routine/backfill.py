@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
-from forecaster.model.spec import BASELINES
+from forecaster.model.spec import BASELINES, ENSEMBLE
 from forecaster.reporting.plotting import backfill_figure, save_png
 from forecaster.routine.executor import Executor, open_executor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
@@ -62,19 +62,29 @@ def bar_days(session: Session, tickers: Sequence[str], start: date, end: date) -
 
 
 def complete_days(session: Session, tickers: Sequence[str], kinds: Sequence[str], start: date, end: date) -> set[date]:
-    """Days on which every (ticker with a bar, model) has its forecasts stored."""
+    """Days on which every (ticker with a bar, model) has its forecasts stored, and the ensemble
+    too where a network forecast quantiles that day (it is written after the last network)."""
     wanted = len(kinds) + len(BASELINES)
+    quantiled = Forecast.model.in_(list(kinds)) & Forecast.q500.is_not(None)
     per_ticker = (
-        select(Forecast.as_of, Forecast.ticker, func.count(Forecast.model.distinct()).label("models"))
+        select(
+            Forecast.as_of,
+            Forecast.ticker,
+            func.count(case((Forecast.model != ENSEMBLE, Forecast.model)).distinct()).label("models"),
+            func.sum(case((quantiled, 1), else_=0)).label("quantiled"),
+            func.sum(case((Forecast.model == ENSEMBLE, 1), else_=0)).label("ensembles"),
+        )
         .where(
             Forecast.ticker.in_(list(tickers)),
             Forecast.as_of.between(start, end),
-            Forecast.model.in_([*kinds, *BASELINES]),
+            Forecast.model.in_([*kinds, *BASELINES, ENSEMBLE]),
         )
         .group_by(Forecast.as_of, Forecast.ticker)
         .subquery()
     )
-    done = select(per_ticker.c.as_of, func.count()).where(per_ticker.c.models == wanted).group_by(per_ticker.c.as_of)
+    c = per_ticker.c
+    whole = (c.models == wanted) & ((c.quantiled == 0) | (c.ensembles > 0))
+    done = select(c.as_of, func.count()).where(whole).group_by(c.as_of)
     bars_per_day = dict(
         session.execute(
             select(Bar.trade_date, func.count())

@@ -25,10 +25,9 @@ from forecaster.config import Settings
 from forecaster.errors import Interrupted
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_ticker
-from forecaster.model.baselines import drift_forecast, naive_forecast
-from forecaster.model.forecasting import points
-from forecaster.model.spec import BASELINES, train_spec
+from forecaster.model.spec import BASELINES, ENSEMBLE, train_spec
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
+from forecaster.routine.derived import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.taskio import ModelOutcome, now, prepare_task, record_forecast, record_item, store_result
@@ -239,12 +238,9 @@ class _Driver:
             # qfq anchored at as_of: equals the raw price at as_of, and stays continuous over dividends.
             bars = load_bars(session, ticker, until=newest, adjust="qfq")
         report.as_of, report.last_close = newest, float(bars["close"].iloc[-1])
-        horizon = self.settings.horizon
         with timed(self.clock, "forecast"):
-            baselines = {"naive": naive_forecast(bars, horizon), "drift": drift_forecast(bars, horizon)}
-            for name in BASELINES:
-                outcome = ModelOutcome(name, "baseline", forecast=points(newest, baselines[name]))
-                report.outcomes.append(outcome)
+            for name, forecast in baseline_points(bars, newest, self.settings.horizon).items():
+                report.outcomes.append(outcome := ModelOutcome(name, "baseline", forecast=forecast))
                 target, last_close = self.settings.target, report.last_close
                 record_forecast(self.factory, ticker, outcome, self.run_id, newest, target, last_close)
         state = self.open[ticker] = _Open(report, bars, newest, len(self.options.kinds))
@@ -260,7 +256,10 @@ class _Driver:
 
     def _close(self, state: _Open) -> None:
         report = state.report
-        order = [*BASELINES, *self.options.kinds]
+        at = (state.as_of, self.settings.target, report.last_close or 0.0)
+        ensemble = write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)
+        report.outcomes += [ensemble] if ensemble else []
+        order = [*BASELINES, *self.options.kinds, ENSEMBLE]
         report.outcomes.sort(key=lambda o: order.index(o.model))  # results come back in any order
         with timed(self.clock, "actuals"), transaction(self.factory) as session:
             report.actuals_filled = fill_actuals(session, report.ticker)

@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from forecaster.model.forecasting import Point
+from forecaster.model.online import Interval
+from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, interval_values
 from forecaster.storage.schema import Bar, Base, Forecast, JobRun, Run, RunItem
 
 
@@ -46,8 +48,12 @@ def write_forecasts(
     last_close: float,
     forecast: list[Point],
     now: datetime,
+    intervals: Sequence[Interval | None] | None = None,
 ) -> None:
-    """One row per target day; re-running the same as-of replaces the row (newest version wins)."""
+    """One row per target day; re-running the same as-of replaces the row (newest version wins).
+
+    `intervals`, one per point: the calibrated intervals to issue (see storage/quantiles)."""
+    bands = list(intervals) if intervals is not None else [None] * len(forecast)
     rows = [
         {
             "ticker": ticker,
@@ -62,15 +68,24 @@ def write_forecasts(
             "last_close": last_close,
             "actual": None,
             "created_at": now,
+            **interval_values(p, band),
         }
-        for p in forecast
+        for p, band in zip(forecast, bands, strict=True)
     ]
     _upsert(
         session,
         Base.metadata.tables["forecasts"],
         rows,
         ("ticker", "model", "as_of", "target_date"),
-        when_changed=("yhat", "model_version_id", "horizon", "target", "last_close"),
+        when_changed=(
+            "yhat",
+            "model_version_id",
+            "horizon",
+            "target",
+            "last_close",
+            *QUANTILE_COLUMNS,
+            *INTERVAL_COLUMNS,
+        ),
     )
 
 
