@@ -122,7 +122,7 @@ def test_accuracy_matches_the_view_and_has_the_baselines(tmp_path):
         assert row.scores.mae == pytest.approx(view[model].mae)
         assert row.scores.rmse == pytest.approx(view[model].rmse)
         assert row.scores.mape == pytest.approx(view[model].mape)
-        if model != "naive":
+        if model not in ("naive", "ewma"):  # their point is the last close: every direction is a tie
             assert row.scores.hit_rate == pytest.approx(view[model].hit_rate)
 
 

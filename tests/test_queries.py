@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
 from forecaster.market.calendar import trading_days
+from forecaster.model.forecasting import Point
 from forecaster.storage.db import transaction
+from forecaster.storage.quantiles import interval_values
 from forecaster.storage.queries import forecasts, latest_forecasts, ticker_summaries
 from forecaster.storage.schema import Bar, Forecast
 
@@ -26,6 +29,7 @@ MODELS = ("rnn", "naive", "drift")
 DAYS = trading_days(date(2024, 1, 2), date(2024, 3, 29))  # 58 trading days
 BARS = 50  # bars exist for the first 50 days; later targets are still pending
 RNN_BIAS = 0.3
+Z = (-1.96, -1.645, -1.2816, -0.6745, 0.0, 0.6745, 1.2816, 1.645, 1.96)  # standard normal quantiles
 
 
 def close_of(ticker: str, i: int) -> float:
@@ -60,8 +64,12 @@ def seed_forecasts(
             for model in models:
                 for h in horizons:
                     offset = {"naive": 0.0, "drift": 0.05 * h, "rnn": RNN_BIAS}[model]
+                    # naive alone has quantiles (a spread of 0.2 a day), as a network without them would not.
+                    spread = tuple(c + 0.2 * np.sqrt(h) * z for z in Z) if model == "naive" else None
+                    point = Point(DAYS[i + h], h, c + offset, spread)
                     session.add(
                         Forecast(
+                            **interval_values(point, None),
                             ticker=ticker,
                             model=model,
                             model_version_id=None,
@@ -166,6 +174,7 @@ def test_the_readme_queries_run_and_return_rows(seeded, settings):
     queries = _readme_queries()
     assert len(queries) >= 5 and any("v_latest_forecasts" in q for q in queries)
     assert any("v_accuracy_windows" in q for q in queries)
+    assert any("v_interval_windows" in q for q in queries) and any("v_champion" in q for q in queries)
     db = sqlite3.connect(settings.data_dir / "forecaster.db")
     try:
         for query in queries:

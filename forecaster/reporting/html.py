@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
+from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
 from forecaster.storage.schema import Plot
 
@@ -45,6 +46,7 @@ def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Se
     """Write `out_dir/index.html` and its images; returns the page's path."""
     latest = latest_forecasts(session, tickers=tickers)
     scores = [r.as_dict() for r in accuracy(session, tickers=tickers)]
+    best = champions(session, tickers=tickers)
     shown = sorted(set(latest["ticker"]) | {str(r["ticker"]) for r in scores} | set(tickers or []))
     img = out_dir / "img"
     img.mkdir(parents=True, exist_ok=True)
@@ -54,7 +56,7 @@ def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Se
         if old.name not in written:
             old.unlink()
     page = out_dir / "index.html"
-    _write_text(page, _page(latest, scores, figures))
+    _write_text(page, _page(latest, scores, figures, best))
     return page
 
 
@@ -97,7 +99,9 @@ def _copy_plot(session: Session, data_dir: Path, img: Path, ticker: str, kind: A
     return None
 
 
-def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figures]) -> str:
+def _page(
+    latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figures], best: list[dict[str, Any]]
+) -> str:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
@@ -111,8 +115,17 @@ def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figu
             "latest-forecasts",
             "no forecasts yet",
         ),
+        "<p>lo80 .. hi80 and lo95 .. hi95: each model's 80 % and 95 % intervals as issued (after the online "
+        "calibration); '-' for a model without intervals.</p>",
+        "<h2>Champion</h2>",
+        "<p>Per ticker and horizon, the model whose mean pinball loss over its last 60 matured forecasts is "
+        "furthest below naive's on the same days (naive while none is below).</p>",
+        _table(best, CHAMPION_COLUMNS, "champion", "no forecasts yet"),
         "<h2>Accuracy beside the baselines</h2>",
-        "<p>All matured forecasts. rel_mae is MAE divided by naive's MAE on the same days: below 1 beats naive.</p>",
+        "<p>All matured forecasts. rel_mae is MAE divided by naive's MAE on the same days: below 1 beats naive. "
+        "coverage_80 / coverage_95: share of actuals inside the issued intervals (nominal 0.80 / 0.95); width_80 "
+        "and winkler_80 in price units; pinball: mean pinball loss of the quantiles, rel_pinball against naive's "
+        "on the same days.</p>",
         _table(scores, SCORE_COLUMNS, "accuracy", "no matured forecasts yet"),
     ]
     for f in figures:

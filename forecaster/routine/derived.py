@@ -17,6 +17,7 @@ from forecaster.model.baselines import (
     naive_quantiles,
 )
 from forecaster.model.forecasting import Point, points
+from forecaster.model.online import Interval
 from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS, average
 from forecaster.model.spec import BASELINES, ENSEMBLE, MODEL_KINDS
 from forecaster.model.windows import FloatArray
@@ -82,20 +83,30 @@ def ensemble_outcome(outcomes: Sequence[ModelOutcome], as_of: date) -> ModelOutc
 def write_ensemble(
     factory: sessionmaker[Session],
     ticker: str,
-    outcomes: Sequence[ModelOutcome],
+    outcomes: list[ModelOutcome],
     run_id: int,
     as_of: date,
     target: str,
     last_close: float,
-) -> ModelOutcome | None:
-    """Store the ensemble of `outcomes` (calibrated like any model) and its run item; None when
-    no network has quantiles that day. Called once all of a ticker's networks are in."""
+) -> None:
+    """Store the ensemble of `outcomes` (calibrated like any model) and its run item, and append
+    its outcome to them; nothing when no network has quantiles that day. Called once all of a
+    ticker's networks are in."""
     outcome = ensemble_outcome(outcomes, as_of)
     if outcome is None:
-        return None
+        return
     try:
         record_forecast(factory, ticker, outcome, run_id, as_of, target, last_close)
     except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: record and go on
         outcome.error = failure_text(exc, f"{ticker} {ENSEMBLE}")
     record_item(factory, run_id, ticker, outcome)
-    return outcome
+    outcomes.append(outcome)
+
+
+def issued_bands(outcomes: Sequence[ModelOutcome]) -> dict[str, list[Interval]]:
+    """The intervals each model issued (those that have them for every point), for the plot."""
+    return {
+        o.model: [i for i in o.intervals if i is not None]
+        for o in outcomes
+        if o.ok and o.intervals and all(i is not None for i in o.intervals)
+    }

@@ -27,7 +27,7 @@ from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_ticker
 from forecaster.model.spec import BASELINES, ENSEMBLE, train_spec
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
-from forecaster.routine.derived import baseline_points, write_ensemble
+from forecaster.routine.derived import baseline_points, issued_bands, write_ensemble
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.taskio import ModelOutcome, now, prepare_task, record_forecast, record_item, store_result
@@ -257,8 +257,7 @@ class _Driver:
     def _close(self, state: _Open) -> None:
         report = state.report
         at = (state.as_of, self.settings.target, report.last_close or 0.0)
-        ensemble = write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)
-        report.outcomes += [ensemble] if ensemble else []
+        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)  # appends its outcome
         order = [*BASELINES, *self.options.kinds, ENSEMBLE]
         report.outcomes.sort(key=lambda o: order.index(o.model))  # results come back in any order
         with timed(self.clock, "actuals"), transaction(self.factory) as session:
@@ -286,6 +285,7 @@ def _plots(
             bars[settings.target],
             {o.model: o.forecast for o in report.outcomes if o.ok and o.forecast},
             settings.target,
+            issued_bands(report.outcomes),
         )
     }
     validation = {o.model: o.validation for o in report.outcomes if o.validation is not None}

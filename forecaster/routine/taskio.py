@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.forecasting import Point, ValidationSeries, points
+from forecaster.model.online import Interval
 from forecaster.model.spec import ModelSpec, TrainSpec, model_spec
 from forecaster.model.windows import FloatArray
 from forecaster.routine.calibration import issue
@@ -41,6 +42,7 @@ class ModelOutcome:
     error: str | None = None
     seconds: float = 0.0
     validation: ValidationSeries | None = None
+    intervals: list[Interval | None] = field(default_factory=list)  # as issued, one per point
 
     @property
     def ok(self) -> bool:
@@ -153,7 +155,7 @@ def record_forecast(
 ) -> None:
     with transaction(factory) as session:
         # Calibrated in the same transaction as the write: the counts read are those the row is issued on.
-        intervals = issue(session, ticker, outcome.model, as_of, outcome.forecast)
+        intervals = outcome.intervals = issue(session, ticker, outcome.model, as_of, outcome.forecast)
         write_forecasts(
             session,
             ticker=ticker,
