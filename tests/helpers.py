@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import BUNDLED_CSV, Settings, load_settings
@@ -15,10 +17,12 @@ from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import trading_days
+from forecaster.model.forecasting import Point
 from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.storage.db import open_database, session_factory
+from forecaster.storage.quantiles import interval_values
 from forecaster.storage.schema import Bar, Forecast
-from tests.tushare_server import FakeTushare
+from tests.tushare_server import DAILY_FIELDS, FakeTushare, synthetic_daily
 
 # --- tiny networks --------------------------------------------------------------------------------
 
@@ -93,6 +97,7 @@ MODELS = ("rnn", "naive", "drift")
 DAYS = trading_days(date(2024, 1, 2), date(2024, 3, 29))  # 58 trading days
 BARS = 50  # bars exist for the first 50 days; later targets are still pending
 RNN_BIAS = 0.3
+Z = (-1.96, -1.645, -1.2816, -0.6745, 0.0, 0.6745, 1.2816, 1.645, 1.96)  # standard normal quantiles
 
 
 def close_of(ticker: str, i: int) -> float:
@@ -127,8 +132,12 @@ def seed_forecasts(
             for model in models:
                 for h in horizons:
                     offset = {"naive": 0.0, "drift": 0.05 * h, "rnn": RNN_BIAS}[model]
+                    # naive alone has quantiles (a spread of 0.2 a day), as a network without them would not.
+                    spread = tuple(c + 0.2 * np.sqrt(h) * z for z in Z) if model == "naive" else None
+                    point = Point(DAYS[i + h], h, c + offset, spread)
                     session.add(
                         Forecast(
+                            **interval_values(point, None),
                             ticker=ticker,
                             model=model,
                             model_version_id=None,
@@ -143,6 +152,19 @@ def seed_forecasts(
                             created_at=now,
                         )
                     )
+
+
+# --- a synthetic ticker in a CSV (tests of the backfill and the online calibration) -------------
+
+SYNTHETIC_TICKER = "000001.SZ"
+
+
+def synthetic_csv(folder: Path) -> Path:
+    """SYNTHETIC_TICKER's tushare-layout bars for 2023-01-03..2023-08-31, in a CSV under `folder`."""
+    rows = synthetic_daily(SYNTHETIC_TICKER, date(2023, 1, 3), date(2023, 8, 31), seed=3, price=20.0)
+    path = folder / "synthetic.csv"
+    pd.DataFrame(rows, columns=DAILY_FIELDS).to_csv(path, index=False)
+    return path
 
 
 # --- the tushare client against the local stand-in --------------------------------------------------

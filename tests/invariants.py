@@ -13,7 +13,8 @@ from typing import Any
 
 from forecaster.storage.runs import process_alive
 
-BASELINES = ("naive", "drift")
+# Models whose forecasts have no model version: the baselines and the ensemble.
+BASELINES = ("naive", "ewma", "drift", "ensemble")
 # Natural keys that must be unique (the schema enforces most; a check costs nothing).
 NATURAL_KEYS = {
     "bars": ("ticker", "trade_date"),

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
@@ -24,22 +23,13 @@ from forecaster.routine.backfill import backfill
 from forecaster.routine.pipeline import RoutineOptions
 from forecaster.scoring.evaluation import accuracy
 from forecaster.storage.db import open_database, session_factory
-from tests.helpers import poison_after, tiny_env, tiny_settings
+from tests.helpers import SYNTHETIC_TICKER as TICKER
+from tests.helpers import TODAY, poison_after, synthetic_csv, tiny_env, tiny_settings
 from tests.invariants import check_invariants
-from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 
-TICKER = "000001.SZ"
-TODAY = date(2026, 11, 27)
 START, END = date(2023, 7, 3), date(2023, 7, 14)  # 10 trading days
 TINY = {"retrain_every": 5, "models": ["rnn"]}  # on top of conftest.TINY
 TINY_ENV = {**tiny_env(models=["rnn"]), "FORECASTER_TICKERS": TICKER}
-
-
-def synthetic_csv(folder: Path) -> Path:
-    rows = synthetic_daily(TICKER, date(2023, 1, 3), date(2023, 8, 31), seed=3, price=20.0)
-    path = folder / "synthetic.csv"
-    pd.DataFrame(rows, columns=DAILY_FIELDS).to_csv(path, index=False)
-    return path
 
 
 def setup(folder: Path, **extra: Any) -> tuple[Settings, Any]:
@@ -111,7 +101,7 @@ def test_accuracy_matches_the_view_and_has_the_baselines(tmp_path):
     with factory() as s:
         rows = {r.model: r for r in accuracy(s, since=date(2023, 7, 4), until=END)}
         view = {r.model: r for r in s.execute(text("select * from v_accuracy")).all()}
-    assert set(rows) == {"rnn", "naive", "drift"}
+    assert set(rows) == {"rnn", "naive", "ewma", "drift"}
     assert rows["naive"].rel_mae == 1.0 and rows["naive"].scores.n == 9  # targets 07-04 .. 07-14
     for model in rows:
         # The view covers all matured forecasts (one more target, 07-17); recompute on the same set.
@@ -122,7 +112,7 @@ def test_accuracy_matches_the_view_and_has_the_baselines(tmp_path):
         assert row.scores.mae == pytest.approx(view[model].mae)
         assert row.scores.rmse == pytest.approx(view[model].rmse)
         assert row.scores.mape == pytest.approx(view[model].mape)
-        if model != "naive":
+        if model not in ("naive", "ewma"):  # their point is the last close: every direction is a tie
             assert row.scores.hit_rate == pytest.approx(view[model].hit_rate)
 
 
@@ -134,11 +124,16 @@ def test_evaluate_command_formats(tmp_path, monkeypatch):
     as_json = runner.invoke(cli, ["evaluate", "--format", "json"], catch_exceptions=False)
     assert as_json.exit_code == 0
     data = json.loads(as_json.stdout)
-    assert [d["model"] for d in data] == ["rnn", "naive", "drift"]
+    assert [d["model"] for d in data] == ["rnn", "naive", "ewma", "drift"]
     assert {"model", "horizon", "n", "mae", "rmse", "mape", "mase", "hit_rate", "rel_mae"} <= set(data[0])
+    intervals = {"coverage_80", "coverage_95", "width_80", "winkler_80", "pinball", "rel_pinball"}
+    by_model = {d["model"]: d for d in data}
+    assert all(by_model["rnn"][k] is None for k in intervals)  # no quantiles from the networks yet: null
+    assert all(isinstance(by_model[b][k], float) for b in ("naive", "ewma", "drift") for k in intervals)
+    assert by_model["naive"]["rel_pinball"] == 1.0 and 0.0 <= by_model["ewma"]["coverage_80"] <= 1.0
     as_csv = runner.invoke(cli, ["evaluate", "--format", "csv", "--since", "2023-07-10"], catch_exceptions=False)
     lines = as_csv.stdout.splitlines()
-    assert lines[0].startswith("ticker,model,horizon,n,") and len(lines) == 4
+    assert lines[0].startswith("ticker,model,horizon,n,") and len(lines) == 5
     table = runner.invoke(cli, ["evaluate"], catch_exceptions=False).stdout
     assert table.splitlines()[0].split()[:4] == ["ticker", "model", "horizon", "n"]
 

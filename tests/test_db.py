@@ -52,7 +52,8 @@ def test_upgrade_downgrade_upgrade(db_url: str):
     engine = open_database(db_url)
     made = _schema_objects(engine)
     assert {"bars", "adj_factors", "ingest_log", "latest_as_of"} <= made["tables"]
-    assert {"v_bars", "v_forecasts", "v_accuracy", "v_latest_forecasts", "v_accuracy_windows"} == made["views"]
+    views = {"v_bars", "v_forecasts", "v_accuracy", "v_latest_forecasts", "v_accuracy_windows", "v_interval_windows"}
+    assert views | {"v_champion"} == made["views"]
     assert {"trg_forecasts_latest_insert", "trg_forecasts_latest_delete"} == made["triggers"]
     assert current_revision(engine) == head_revision()
     downgrade(engine, "base")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings
 from forecaster.errors import Interrupted
 from forecaster.ingest.sources.csvfile import CsvSource
-from forecaster.model.kinds import ModelKind
+from forecaster.model.kinds import BASELINES, ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.executor import DaskExecutor, Executor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
@@ -103,7 +103,7 @@ def test_a_two_worker_cluster_writes_what_the_local_executor_writes(client, loca
     failures = [(t.ticker, o.model, o.error) for r in reports for t in r.tickers for o in t.outcomes if o.error]
     assert all(r.ok for r in reports), failures
     got = rows(factory)
-    assert len(got["forecasts"]) == 2 * len(TICKERS) * (len(KINDS) + 2)  # two days, models and baselines
+    assert len(got["forecasts"]) == 2 * len(TICKERS) * (len(KINDS) + len(BASELINES))  # two days, models and baselines
     assert {(v[3], v[4]) for v in got["versions"]} == {("retrain", None), ("finetune", DAYS[0].isoformat())}
     assert got == local_rows
 

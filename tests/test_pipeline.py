@@ -35,7 +35,7 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
     (ticker,) = report.tickers
     assert ticker.as_of == AS_OF
     by_model = {o.model: o for o in ticker.outcomes}
-    assert set(by_model) == {"naive", "drift", *KINDS}
+    assert set(by_model) == {"naive", "ewma", "drift", *KINDS}
     for kind in KINDS:
         o = by_model[kind]
         assert o.action == "retrain" and o.reason == "no model yet"
@@ -45,7 +45,10 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
     with factory() as s:
         last_close = s.scalar(select(Bar.close).where(Bar.trade_date == AS_OF))
         assert [p.yhat for p in by_model["naive"].forecast] == [last_close, last_close]
-        assert s.scalar(text("select count(*) from forecasts")) == 5 * 2
+        assert s.scalar(text("select count(*) from forecasts")) == 6 * 2
+        # Baselines carry quantiles and bands; networks without quantiles store NULL (and no ensemble).
+        banded = dict(s.execute(text("select model, count(lo80) from forecasts group by model")).all())
+        assert banded == {"naive": 2, "ewma": 2, "drift": 2, "rnn": 0, "lstm": 0, "gru": 0}
         versions = s.scalars(select(ModelVersion)).all()
         assert sorted(v.kind for v in versions) == sorted(KINDS)
         for v in versions:
@@ -142,7 +145,7 @@ def test_actuals_are_filled_when_the_bars_exist(settings, factory):
                 select(Bar.trade_date, Bar.close).where(Bar.trade_date.in_([date(2011, 7, 1), date(2011, 7, 4)]))
             ).all()
         )
-    assert len(rows) == 3 * 2
+    assert len(rows) == 4 * 2
     for model, target_date, yhat, actual, abs_error in rows:
         assert actual == closes[date.fromisoformat(target_date)], model
         assert abs_error == pytest.approx(abs(yhat - actual))

@@ -110,6 +110,7 @@ def test_the_readme_queries_run_and_return_rows(seeded, settings):
     queries = _readme_queries()
     assert len(queries) >= 5 and any("v_latest_forecasts" in q for q in queries)
     assert any("v_accuracy_windows" in q for q in queries)
+    assert any("v_interval_windows" in q for q in queries) and any("v_champion" in q for q in queries)
     db = sqlite3.connect(settings.data_dir / "forecaster.db")
     try:
         for query in queries:
@@ -132,12 +133,14 @@ def test_forecasts_command_formats_are_machine_clean(seeded):
     as_csv = invoke("forecasts", "-t", "600519.SH", "-m", "rnn", "--as-of", DAYS[3].isoformat(), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert list(rows[0]) == ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "target", "yhat",
-                             "last_close", "actual", "error", "abs_error", "pct_error"]  # fmt: skip
+                             "last_close", "actual", "error", "abs_error", "pct_error",
+                             "lo80", "hi80", "lo95", "hi95"]  # fmt: skip
+    assert rows[0]["lo80"] == ""  # no quantiles seeded: no interval
     expected = close_of("600519.SH", 3) + RNN_BIAS - close_of("600519.SH", 4)
     assert len(rows) == 2 and float(rows[0]["error"]) == pytest.approx(expected) and rows[0]["model_version"] == ""
     table = invoke("forecasts", "--model", "naive", "--latest").stdout.splitlines()
     assert table[0].split() == ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat",
-                                "actual", "error"]  # fmt: skip
+                                "lo80", "hi80", "actual", "error"]  # fmt: skip
     assert len(table) == 1 + len(TICKERS) * 2 and table[1].split()[-1] == "-"
 
 

@@ -57,6 +57,11 @@ def test_report_has_the_tables_and_copies_the_images(reported, settings, tmp_pat
     html = page.read_text(encoding="utf-8")
     assert table_rows(html, "latest-forecasts") == len(TICKERS) * len(MODELS) * 2
     assert table_rows(html, "accuracy") == len(TICKERS) * len(MODELS) * 2  # (ticker, model, horizon)
+    # No quantiles in these forecasts: naive is every (ticker, horizon)'s champion, on 0 forecasts.
+    assert table_rows(html, "champion") == len(TICKERS) * 2
+    champion = re.search(r'<table id="champion">(.*?)</table>', html, flags=re.S)
+    assert champion and champion.group(1).count("<td>naive</td>") == len(TICKERS) * 2
+    assert "<th>lo80</th>" in html and "<th>coverage_80</th>" in html and "<th>rel_pinball</th>" in html
     images = re.findall(r'<img src="([^"]+)"', html)
     # Each ticker: its forecast plot and rolling error; the first also its backfill plot.
     assert len(images) == 2 * len(TICKERS) + 1 and all(src.startswith("img/") for src in images)
@@ -135,7 +140,7 @@ def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_
     assert len(widths) == 2 * len(TICKERS) + 1 and all(w > 0 for w in widths), widths
     rows = dict(item.split("=") for item in match.group(2).split(","))
     n = len(TICKERS) * len(MODELS) * 2
-    assert rows == {"latest-forecasts": str(n), "accuracy": str(n)}
+    assert rows == {"latest-forecasts": str(n), "accuracy": str(n), "champion": str(len(TICKERS) * 2)}
 
 
 def test_model_versions_print_as_integers(reported, settings, tmp_path):

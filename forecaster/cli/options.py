@@ -10,7 +10,7 @@ import click
 
 from forecaster.config import Settings
 from forecaster.errors import ConfigError
-from forecaster.model.kinds import BASELINES, MODEL_KINDS, ModelKind, model_kinds
+from forecaster.model.kinds import BASELINES, ENSEMBLE, MODEL_KINDS, ModelKind, model_kinds
 
 
 class DayType(click.ParamType[date]):
@@ -89,9 +89,9 @@ FORMAT_OPTION = click.option(
 def _check_models(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...]:
     # A callback rather than click.Choice: repeatable, case-insensitive, one message for all.
     names = tuple(v.strip().lower() for v in value)
-    unknown = [n for n in names if n not in MODEL_KINDS + BASELINES]
+    unknown = [n for n in names if n not in (*MODEL_KINDS, ENSEMBLE, *BASELINES)]
     if unknown:
-        known = ", ".join(MODEL_KINDS + BASELINES)
+        known = ", ".join((*MODEL_KINDS, ENSEMBLE, *BASELINES))
         raise click.BadParameter(f"unknown model(s) {', '.join(unknown)}; choose from {known}")
     return names
 
@@ -101,5 +101,5 @@ MODEL_FILTER_OPTION = click.option(
     "-m",
     multiple=True,
     callback=_check_models,
-    help="Only this model's rows: rnn, lstm, gru, naive or drift; repeatable (default: all).",
+    help="Only this model's rows: rnn, lstm, gru, ensemble, naive, ewma or drift; repeatable (default: all).",
 )

@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
-FORECAST_TABLE = ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat", "actual", "error"]
+FORECAST_TABLE = [
+    "ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat", "lo80", "hi80", "actual", "error",
+]  # fmt: skip
 
 
 def json_value(value: Any) -> Any:

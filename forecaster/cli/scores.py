@@ -97,6 +97,9 @@ def evaluate(
 @click.option("--since", type=DAY, help="First as-of day shown.")
 @click.option("--until", type=DAY, help="Last as-of day shown.")
 @click.option("--latest", is_flag=True, help="Only the newest as-of of each (ticker, model), within the other filters.")
+@click.option(
+    "--champion", is_flag=True, help="Only the champion's newest forecast per (ticker, horizon) (see v_champion)."
+)
 @FORMAT_OPTION
 @click.pass_obj
 def forecasts(
@@ -108,6 +111,7 @@ def forecasts(
     since: date | None,
     until: date | None,
     latest: bool,
+    champion: bool,
     fmt: str,
 ) -> None:
     """The stored forecasts, with the actual and the error once the target day's bar is in.
@@ -120,13 +124,25 @@ def forecasts(
     if since and until and since > until:
         raise click.BadParameter(f"--since {since} is after --until {until}")
     from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import champion_forecasts
     from forecaster.storage.queries import forecasts as query_forecasts
 
+    if champion and (model or as_of or since or until or latest):
+        raise click.BadParameter("--champion shows the newest forecasts; it takes only --ticker")
     tickers = tickers_from(ticker, tickers_file) or None
     with session_factory(open_db(settings))() as session:
-        frame = query_forecasts(
-            session, tickers=tickers, models=list(model) or None, as_of=as_of, since=since, until=until, latest=latest
-        )
+        if champion:
+            frame = champion_forecasts(session, tickers=tickers)
+        else:
+            frame = query_forecasts(
+                session,
+                tickers=tickers,
+                models=list(model) or None,
+                as_of=as_of,
+                since=since,
+                until=until,
+                latest=latest,
+            )
     echo_rows(forecast_records(frame), fmt, FORECAST_TABLE, empty="no forecasts match")
 
 

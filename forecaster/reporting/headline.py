@@ -1,20 +1,22 @@
 """The report's first screen: per ticker, tomorrow's number from the model to trust, its range,
 whether any model beat naive lately, and how the last run went.
 
-`champion` and `interval_80` are the two seams the interval work (issue 17) replaces: today the
-champion is chosen from point scores (lowest MAE over the last 60 matured forecasts, naive unless
-a model beats it) and no forecast carries a range yet.
+The champion is v_champion's (lowest mean pinball loss over its last 60 matured forecasts, naive
+while none beats it); its 80 % range is the band the forecast was issued with (lo80, hi80).
+"Beat naive lately" is the point view beside it: MAE over the last 60 matured forecasts.
 """
 
 import html
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.model.kinds import MODEL_KINDS
+from forecaster.storage.quantiles import champions
 from forecaster.storage.records import recent_mae_ratio
 from forecaster.storage.schema import Run
 
@@ -39,19 +41,17 @@ def _ratios(session: Session, ticker: str, until: date) -> dict[str, float]:
 
 
 def champion(session: Session, ticker: str, horizon: int) -> str:
-    """The model to quote: the lowest MAE relative to naive over the last 60 matured forecasts,
-    or `naive` while no model is below 1. (Horizon 1 only until scores per horizon exist.)"""
-    del horizon  # recent_mae_ratio scores every horizon together today; issue 17's v_champion is per horizon
-    ratios = _ratios(session, ticker, date.max)
-    best = min(ratios, key=lambda m: ratios[m], default=None)
-    return best if best is not None and ratios[best] < 1 else "naive"
+    """v_champion's model for (ticker, horizon); `naive` while it has none."""
+    rows = [r for r in champions(session, tickers=[ticker]) if r["horizon"] == horizon]
+    return str(rows[0]["model"]) if rows else "naive"
 
 
-def interval_80(
-    session: Session, ticker: str, model: str, as_of: date, target_date: date
-) -> tuple[float, float] | None:
-    """The forecast's 80 % range, once forecasts carry quantiles (issue 17); None until then."""
-    return None
+def interval_80(row: "pd.Series[Any]") -> tuple[float, float] | None:
+    """The 80 % band the forecast was issued with, when it has one."""
+    lo, hi = row.get("lo80"), row.get("hi80")
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return None
+    return float(lo), float(hi)
 
 
 def headline(session: Session, ticker: str, latest: pd.DataFrame) -> Headline:
@@ -60,8 +60,7 @@ def headline(session: Session, ticker: str, latest: pd.DataFrame) -> Headline:
     rows = latest[(latest["ticker"] == ticker) & (latest["model"] == best)].sort_values("horizon")
     row = rows.iloc[0] if len(rows) else None
     target = pd.Timestamp(row["target_date"]).date() if row is not None else None
-    as_of = pd.Timestamp(row["as_of"]).date() if row is not None else None
-    interval = interval_80(session, ticker, best, as_of, target) if as_of and target else None
+    interval = interval_80(row) if row is not None else None
     ratios = _ratios(session, ticker, date.max)
     return Headline(
         ticker=ticker,

@@ -21,6 +21,7 @@ from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
 from forecaster.storage.db import utcnow
 from forecaster.storage.files import make_dirs, write_atomic
+from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
 from forecaster.storage.schema import Plot
 
@@ -44,6 +45,7 @@ def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Se
     """Write `out_dir/index.html` and its images; returns the page's path."""
     latest = latest_forecasts(session, tickers=tickers)
     scores = [r.as_dict() for r in accuracy(session, tickers=tickers)]
+    best = champions(session, tickers=tickers)
     shown = sorted(set(latest["ticker"]) | {str(r["ticker"]) for r in scores} | set(tickers or []))
     img = out_dir / "img"
     make_dirs(img)
@@ -54,7 +56,7 @@ def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Se
             old.unlink()
     headlines = "\n".join(headline_html(headline(session, ticker, latest)) for ticker in shown)
     page = out_dir / "index.html"
-    write_atomic(page, _page(latest, scores, figures, headlines).encode("utf-8"))
+    write_atomic(page, _page(latest, scores, figures, headlines, best).encode("utf-8"))
     return page
 
 
@@ -97,7 +99,13 @@ def _copy_plot(session: Session, data_dir: Path, img: Path, ticker: str, kind: A
     return None
 
 
-def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figures], headlines: str = "") -> str:
+def _page(
+    latest: pd.DataFrame,
+    scores: list[dict[str, Any]],
+    figures: list[Figures],
+    headlines: str,
+    best: list[dict[str, Any]],
+) -> str:
     generated = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
@@ -112,8 +120,17 @@ def _page(latest: pd.DataFrame, scores: list[dict[str, Any]], figures: list[Figu
             "latest-forecasts",
             "no forecasts yet",
         ),
+        "<p>lo80 .. hi80 and lo95 .. hi95: each model's 80 % and 95 % intervals as issued (after the online "
+        "calibration); '-' for a model without intervals.</p>",
+        "<h2>Champion</h2>",
+        "<p>Per ticker and horizon, the model whose mean pinball loss over its last 60 matured forecasts is "
+        "furthest below naive's on the same days (naive while none is below).</p>",
+        _table(best, CHAMPION_COLUMNS, "champion", "no forecasts yet"),
         "<h2>Accuracy beside the baselines</h2>",
-        "<p>All matured forecasts. rel_mae is MAE divided by naive's MAE on the same days: below 1 beats naive.</p>",
+        "<p>All matured forecasts. rel_mae is MAE divided by naive's MAE on the same days: below 1 beats naive. "
+        "coverage_80 / coverage_95: share of actuals inside the issued intervals (nominal 0.80 / 0.95); width_80 "
+        "and winkler_80 in price units; pinball: mean pinball loss of the quantiles, rel_pinball against naive's "
+        "on the same days.</p>",
         _table(scores, SCORE_COLUMNS, "accuracy", "no matured forecasts yet"),
     ]
     for f in figures:

@@ -1,51 +1,92 @@
 """PNG plots with matplotlib's object API: no pyplot, so no global figure state in the daemon."""
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from forecaster.model.forecasting import Point, ValidationSeries
+from forecaster.model.kinds import BASELINES
+from forecaster.model.online import Interval
 from forecaster.storage.files import write_atomic
 
 # One colour per model, stable across plots; baselines are grey and dashed.
-COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green", "naive": "0.35", "drift": "0.6"}
+COLOURS = {
+    "rnn": "tab:blue",
+    "lstm": "tab:orange",
+    "gru": "tab:green",
+    "ensemble": "tab:purple",
+    "naive": "0.35",
+    "ewma": "tab:brown",
+    "drift": "0.6",
+}
 HISTORY_DAYS = 60
+FAN_HISTORY_DAYS = 20  # fewer days behind a fan, so that the intervals are wide enough to read
 ROLLING_DAYS = 20  # the window of the rolling mean absolute error
+# Whose fan the forecast plot draws: the ensemble where there is one, else the quant's baseline.
+FAN_ORDER = ("ensemble", "ewma", "naive")
 
 
 def forecast_figure(
-    ticker: str, as_of: date, history: pd.Series, forecasts: Mapping[str, list[Point]], target: str
+    ticker: str,
+    as_of: date,
+    history: pd.Series,
+    forecasts: Mapping[str, list[Point]],
+    target: str,
+    bands: Mapping[str, Sequence[Interval]] | None = None,
 ) -> Figure:
-    """Recent closes, then each model's and baseline's forecast for the days after `as_of`."""
+    """Recent closes, then each model's and baseline's forecast for the days after `as_of`; a fan
+    chart (80 % and 95 % bands, as issued) of one model, and every other model's 80 % interval
+    as a bar at each target day."""
     fig = Figure(figsize=(10, 5), layout="constrained")
     ax = fig.subplots()
-    recent = history.iloc[-HISTORY_DAYS:]
+    bands = bands or {}
+    recent = history.iloc[-(FAN_HISTORY_DAYS if bands else HISTORY_DAYS) :]
     ax.plot(recent.index, recent.to_numpy(), color="black", linewidth=1.2, label=f"{target} (history)")
     last_x, last_y = recent.index[-1], float(recent.iloc[-1])
-    for name, pts in forecasts.items():
+    fan = next((name for name in (*FAN_ORDER, *bands) if name in bands and name in forecasts), None)
+    if fan is not None:
+        _fan(ax, fan, forecasts[fan], bands[fan], last_x, last_y)
+    for k, (name, pts) in enumerate(forecasts.items()):
         xs = [last_x, *(pd.Timestamp(p.target_date) for p in pts)]
         ys = [last_y, *(p.yhat for p in pts)]
-        dashed = name in ("naive", "drift")
         ax.plot(
             xs,
             ys,
             marker="o",
             markersize=3,
-            linestyle="--" if dashed else "-",
+            linestyle="--" if name in BASELINES else "-",
             color=COLOURS.get(name),
             label=f"{name}: {pts[-1].yhat:.2f}",
         )
+        if name in bands and name != fan:  # dodged a little, so that the bars stay apart
+            dx = pd.Timedelta(hours=6 * (k - len(forecasts) / 2))
+            lo, hi = [b.lo80 for b in bands[name]], [b.hi80 for b in bands[name]]
+            label = f"{name} 80 %: {lo[-1]:.2f} .. {hi[-1]:.2f}"
+            ax.vlines([x + dx for x in xs[1:]], lo, hi, color=COLOURS.get(name), linewidth=2.0, alpha=0.7, label=label)
     ax.axvline(last_x, color="0.8", linewidth=0.8)
-    ax.set_title(f"{ticker}: forecasts as of {as_of.isoformat()}")
+    ax.set_title(f"{ticker}: forecasts as of {as_of.isoformat()} (bars: 80 % intervals)")
     ax.set_ylabel(target)
     ax.legend(loc="upper left", fontsize="small")
     ax.grid(alpha=0.3)
     return fig
+
+
+def _fan(ax: Any, name: str, pts: list[Point], band: Sequence[Interval], last_x: Any, last_y: float) -> None:
+    """The 95 % and 80 % bands of one model, widening from the last close (zero width there)."""
+    xs = [last_x, *(pd.Timestamp(p.target_date) for p in pts)]
+    colour = COLOURS.get(name, "tab:gray")
+    end = band[-1]
+    for lo, hi, alpha, level in (("lo95", "hi95", 0.15, 95), ("lo80", "hi80", 0.3, 80)):
+        los = [last_y, *(getattr(b, lo) for b in band)]
+        his = [last_y, *(getattr(b, hi) for b in band)]
+        label = f"{name} {level} %: {getattr(end, lo):.2f} .. {getattr(end, hi):.2f}"
+        ax.fill_between(xs, los, his, color=colour, alpha=alpha, linewidth=0, label=label)
 
 
 def validation_figure(ticker: str, as_of: date, series: Mapping[str, ValidationSeries]) -> Figure:
@@ -74,11 +115,15 @@ def save_png(fig: Figure, path: Path) -> None:
 
 
 def backfill_figure(ticker: str, frame: pd.DataFrame, title: str) -> Figure:
-    """Predicted vs actual over a replayed range, one panel per model, with the naive line.
+    """Predicted vs actual over a replayed range, one panel per model (and ewma, the baseline
+    with intervals), with the naive line, the 80 % band as issued and its misses marked.
 
-    `frame`: one-day-ahead matured forecasts with columns target_date, model, yhat, actual.
+    `frame`: one-day-ahead matured forecasts with columns target_date, model, yhat, actual, and
+    lo80 / hi80 (NaN where a model has no intervals).
     """
-    models = [m for m in sorted(set(frame["model"])) if m not in ("naive", "drift")] or ["naive"]
+    present = set(frame["model"])
+    models = [m for m in sorted(present) if m not in BASELINES] + [m for m in ("ewma",) if m in present]
+    models = models or ["naive"]
     naive = frame[frame["model"] == "naive"].set_index("target_date")["yhat"].sort_index()
     fig = Figure(figsize=(10, 3 * len(models)), layout="constrained")
     axes = fig.subplots(len(models), 1, squeeze=False)[:, 0]
@@ -86,6 +131,7 @@ def backfill_figure(ticker: str, frame: pd.DataFrame, title: str) -> Figure:
         rows = frame[frame["model"] == model].set_index("target_date").sort_index()
         mae = float(np.mean(np.abs(rows["yhat"] - rows["actual"])))
         naive_mae = float(np.mean(np.abs(naive.reindex(rows.index) - rows["actual"])))
+        _band_and_misses(ax, rows, COLOURS.get(model, "tab:gray"))
         ax.plot(rows.index, rows["actual"], color="black", linewidth=1.0, label="actual")
         ax.plot(
             naive.index,
@@ -109,6 +155,25 @@ def backfill_figure(ticker: str, frame: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
+def _band_and_misses(ax: Any, rows: pd.DataFrame, colour: str) -> None:
+    """The 80 % band where the model has one, and a cross on each actual outside it."""
+    banded = rows[rows["lo80"].notna()] if "lo80" in rows else rows.iloc[:0]
+    if banded.empty:
+        return
+    ax.fill_between(
+        banded.index, banded["lo80"], banded["hi80"], color=colour, alpha=0.2, linewidth=0, label="80 % interval"
+    )
+    out = banded[(banded["actual"] < banded["lo80"]) | (banded["actual"] > banded["hi80"])]
+    ax.plot(
+        out.index,
+        out["actual"],
+        "x",
+        color="tab:red",
+        markersize=6,
+        label=f"outside: {len(out)} of {len(banded)} ({len(out) / len(banded):.0%})",
+    )
+
+
 def rolling_error_figure(ticker: str, frame: pd.DataFrame) -> Figure:
     """Rolling mean absolute error of each model's one-day-ahead (else shortest) forecasts.
 
@@ -121,7 +186,7 @@ def rolling_error_figure(ticker: str, frame: pd.DataFrame) -> Figure:
     for model in sorted(set(rows["model"])):
         one = rows[rows["model"] == model].sort_values("target_date")
         err = (one["yhat"] - one["actual"]).abs().rolling(ROLLING_DAYS, min_periods=1).mean()
-        dashed = model in ("naive", "drift")
+        dashed = model in BASELINES
         ax.plot(
             pd.to_datetime(one["target_date"]),
             err.to_numpy(),

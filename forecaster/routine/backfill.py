@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.ingest.calendar import prepare_calendar
-from forecaster.model.kinds import BASELINES
 from forecaster.reporting.plotting import backfill_figure, save_png
 from forecaster.routine.executor import Executor, open_executor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
@@ -76,7 +75,7 @@ def backfill(
     with factory() as session:
         with_bars = set(bar_days(session, tickers, start, end))
         days = [d for d in calendar.trading_days(start, end) if d in with_bars]
-        done = complete_days(session, tickers, [*options.kinds, *BASELINES], start, end)
+        done = complete_days(session, tickers, options.kinds, start, end)
     report = BackfillReport(days=days, skipped=len(done & set(days)))
     with nullcontext(executor) if executor is not None else open_executor(settings) as chosen:
         for day in days:

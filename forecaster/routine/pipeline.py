@@ -25,9 +25,8 @@ from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
-from forecaster.model.baselines import drift_forecast, naive_forecast
-from forecaster.model.forecasting import points
-from forecaster.model.kinds import BASELINES, ModelKind
+from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
+from forecaster.routine.derived import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
@@ -252,14 +251,9 @@ class _Driver:
             # qfq anchored at as_of: equals the raw price at as_of, and stays continuous over dividends.
             bars = load_bars(session, ticker, until=newest, adjust="qfq")
         report.as_of, report.last_close = newest, float(bars["close"].iloc[-1])
-        horizon = self.settings.horizon
         with timed(self.clock, "forecast"):
-            baselines = {"naive": naive_forecast(bars, horizon), "drift": drift_forecast(bars, horizon)}
-            for name in BASELINES:
-                outcome = ModelOutcome(
-                    name, "baseline", forecast=points(newest, baselines[name], calendar=self.calendar)
-                )
-                report.outcomes.append(outcome)
+            for name, forecast in baseline_points(bars, newest, self.settings.horizon, self.calendar).items():
+                report.outcomes.append(outcome := ModelOutcome(name, "baseline", forecast=forecast))
                 target, last_close = self.settings.target, report.last_close
                 record_forecast(self.factory, ticker, outcome, self.run_id, newest, target, last_close)
         state = self.open[ticker] = _Open(report, bars, newest, len(self.options.kinds))
@@ -275,7 +269,9 @@ class _Driver:
 
     def _close(self, state: _Open) -> None:
         report = state.report
-        order = [*BASELINES, *self.options.kinds]
+        at = (state.as_of, self.settings.target, report.last_close or 0.0)
+        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)  # appends its outcome
+        order = [*BASELINES, *self.options.kinds, ENSEMBLE]
         report.outcomes.sort(key=lambda o: order.index(o.model))  # results come back in any order
         with timed(self.clock, "actuals"), transaction(self.factory) as session:
             report.actuals_filled = fill_actuals(session, report.ticker)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
+from forecaster.routine.derived import issued_bands
 from forecaster.routine.taskio import ModelOutcome
 from forecaster.storage.db import db_now, transaction
 from forecaster.storage.records import record_plot
@@ -32,6 +33,7 @@ def draw_plots(
             bars[settings.target],
             {o.model: o.forecast for o in outcomes if o.ok and o.forecast},
             settings.target,
+            issued_bands(outcomes),
         )
     }
     validation = {o.model: o.validation for o in outcomes if o.validation is not None}

@@ -20,7 +20,10 @@ from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.market.calendar import TradingCalendar
 from forecaster.model.forecasting import Point, ValidationSeries, points
 from forecaster.model.kinds import ModelKind
+from forecaster.model.online import Interval
 from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.windows import FloatArray
+from forecaster.routine.calibration import issue
 from forecaster.routine.policy import Between, Force, decide
 from forecaster.routine.registry import add_version, latest_version, read_parent, save_file
 from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, TrainedModel, failure_text, fallback
@@ -42,6 +45,7 @@ class ModelOutcome:
     error: str | None = None
     seconds: float = 0.0
     validation: ValidationSeries | None = None
+    intervals: list[Interval | None] = field(default_factory=list)  # as issued, one per point
 
     @property
     def ok(self) -> bool:
@@ -108,13 +112,25 @@ def store_result(
         if result.trained is not None:
             outcome.version_id = save_version(settings, factory, result.ticker, result.as_of, result.trained, train)
         if result.error is None and result.spec is not None:
-            outcome.forecast = points(result.as_of, np.asarray(result.forecast, dtype=np.float64), calendar=calendar)
+            outcome.forecast = points(
+                result.as_of, np.asarray(result.forecast, dtype=np.float64), _quantiles(result), calendar
+            )
             record_forecast(factory, result.ticker, outcome, run_id, result.as_of, result.spec.target, last_close)
     except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary, driver side
         outcome.error = failure_text(exc, f"{result.ticker} {result.kind}")
     outcome.seconds = result.seconds + time.perf_counter() - started
     record_item(factory, run_id, result.ticker, outcome)
     return outcome
+
+
+def _quantiles(result: ModelResult) -> FloatArray | None:
+    """The network's (horizon, levels) quantiles, where its task returned them.
+
+    The task result gains them with the quantile networks (issue 17, "networks"); until then
+    there is no such field and the forecast is stored without quantiles (NULL columns).
+    """
+    quantiles = getattr(result, "quantiles", None)
+    return None if quantiles is None else np.asarray(quantiles, dtype=np.float64)
 
 
 def save_version(
@@ -143,6 +159,8 @@ def record_forecast(
     last_close: float,
 ) -> None:
     with transaction(factory) as session:
+        # Calibrated in the same transaction as the write: the counts read are those the row is issued on.
+        intervals = outcome.intervals = issue(session, ticker, outcome.model, as_of, outcome.forecast)
         write_forecasts(
             session,
             ticker=ticker,
@@ -154,6 +172,7 @@ def record_forecast(
             last_close=last_close,
             forecast=outcome.forecast,
             now=db_now(),
+            intervals=intervals,
         )
 
 

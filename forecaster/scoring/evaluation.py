@@ -2,6 +2,9 @@
 
 Only matured forecasts (actual known) count. The headline is `rel_mae`: the model's MAE divided
 by naive's on exactly the same (as_of, target_date) pairs; < 1 means the model beat naive there.
+Intervals are scored on the forecasts that have them (NaN where a model has none): coverage,
+width and Winkler score of the intervals as issued, the pinball loss of the model's quantiles,
+and `rel_pinball` against naive's on the same pairs.
 """
 
 from collections.abc import Sequence
@@ -14,12 +17,57 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.model.kinds import BASELINES
+from forecaster.scoring.intervals import coverage, pinball, width, winkler
 from forecaster.scoring.metrics import Scores, naive_scale, score
 from forecaster.storage.bars import load_bars
+from forecaster.storage.quantiles import BAND_COLUMNS, QUANTILE_COLUMNS, quantile_array
 from forecaster.storage.schema import Forecast
 
 # The columns a score table shows, in order (CSV / JSON carry every field of as_dict()).
-SCORE_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
+POINT_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
+INTERVAL_SCORES = ["coverage_80", "coverage_95", "width_80", "winkler_80", "pinball", "rel_pinball"]
+SCORE_COLUMNS = [*POINT_COLUMNS, *INTERVAL_SCORES]
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class IntervalScores:
+    """Scores of the forecasts with intervals among a row's (n of them); NaN where there are none."""
+
+    n: int = 0
+    coverage_80: float = NAN
+    coverage_95: float = NAN
+    width_80: float = NAN
+    winkler_80: float = NAN
+    pinball: float = NAN
+    rel_pinball: float = NAN  # pinball / naive's pinball on the same (as_of, target_date) pairs
+
+    def as_dict(self) -> dict[str, object]:
+        return {"n_intervals": self.n, **{name: getattr(self, name) for name in INTERVAL_SCORES}}
+
+
+def interval_scores(rows: pd.DataFrame, naive: pd.DataFrame) -> IntervalScores:
+    """`rows`: one model's matured forecasts; `naive`: naive's, indexed by (as_of, target_date)."""
+    rows = rows[rows["lo80"].notna() & rows["q500"].notna()]
+    if rows.empty:
+        return IntervalScores()
+    actual = rows["actual"].to_numpy(float)
+    lo80, hi80 = rows["lo80"].to_numpy(float), rows["hi80"].to_numpy(float)
+    paired = rows.set_index(["as_of", "target_date"]).join(naive.add_suffix("_naive"), how="inner")
+    naive_q = paired[[f"{c}_naive" for c in QUANTILE_COLUMNS]].to_numpy(float)
+    has_naive = ~np.isnan(naive_q).any(axis=1)
+    pair_actual = paired["actual"].to_numpy(float)[has_naive]
+    model_q = quantile_array(paired)[has_naive]
+    naive_pinball = pinball(naive_q[has_naive], pair_actual) if has_naive.any() else NAN
+    return IntervalScores(
+        n=len(rows),
+        coverage_80=coverage(lo80, hi80, actual),
+        coverage_95=coverage(rows["lo95"].to_numpy(float), rows["hi95"].to_numpy(float), actual),
+        width_80=width(lo80, hi80),
+        winkler_80=winkler(lo80, hi80, actual, 0.80),
+        pinball=pinball(quantile_array(rows), actual),
+        rel_pinball=pinball(model_q, pair_actual) / naive_pinball if naive_pinball > 0 else NAN,
+    )
 
 
 @dataclass(frozen=True)
@@ -31,6 +79,7 @@ class AccuracyRow:
     last: date
     scores: Scores
     rel_mae: float  # MAE / naive's MAE on the same (as_of, target_date) pairs
+    intervals: IntervalScores = IntervalScores()
 
     def as_dict(self) -> dict[str, object]:
         s = self.scores
@@ -48,6 +97,7 @@ class AccuracyRow:
             "rel_mae": self.rel_mae,
             "hit_rate": s.hit_rate,
             "ties": s.ties,
+            **self.intervals.as_dict(),
         }
 
 
@@ -65,6 +115,7 @@ def matured_forecasts(
         Forecast.yhat,
         Forecast.actual,
         Forecast.last_close,
+        *(getattr(Forecast, c) for c in (*QUANTILE_COLUMNS, *BAND_COLUMNS)),
     ).where(Forecast.actual.is_not(None))
     if tickers:
         query = query.where(Forecast.ticker.in_(list(tickers)))
@@ -74,7 +125,10 @@ def matured_forecasts(
         query = query.where(Forecast.target_date <= until)
     rows = session.execute(query).all()
     columns = ["ticker", "model", "horizon", "as_of", "target_date", "target", "yhat", "actual", "last_close"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=[*columns, *QUANTILE_COLUMNS, *BAND_COLUMNS])
+    for name in (*QUANTILE_COLUMNS, *BAND_COLUMNS):  # None -> NaN, so empty columns stay numeric
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    return frame
 
 
 def training_scale(session: Session, ticker: str, target: str, before: date) -> float:
@@ -94,7 +148,9 @@ def accuracy(
     out: list[AccuracyRow] = []
     for (ticker, horizon), group in frame.groupby(["ticker", "horizon"], sort=True):
         scale = training_scale(session, str(ticker), str(group["target"].iloc[0]), min(group["as_of"]))
-        naive = group[group["model"] == "naive"].set_index(["as_of", "target_date"])["yhat"]
+        naive_rows = group[group["model"] == "naive"].set_index(["as_of", "target_date"])
+        naive = naive_rows["yhat"]
+        naive_q = naive_rows[list(QUANTILE_COLUMNS)]
         models = sorted(set(group["model"]) - set(BASELINES)) + [b for b in BASELINES if b in set(group["model"])]
         for model in models:
             rows = group[group["model"] == model]
@@ -111,6 +167,7 @@ def accuracy(
                     last=max(rows["target_date"]),
                     scores=score(yhat, actual, rows["last_close"].to_numpy(float), scale),
                     rel_mae=model_mae / naive_mae if naive_mae > 0 else float("nan"),
+                    intervals=interval_scores(rows, naive_q),
                 )
             )
     return out

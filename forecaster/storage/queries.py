@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from forecaster.storage.quantiles import BAND_COLUMNS, CHAMPION_COLUMNS, champions
 from forecaster.storage.schema import AdjFactor, Bar, Forecast, IngestLog, JobRun, ModelVersion, Run
 
 
@@ -96,6 +97,10 @@ FORECAST_COLUMNS = [
     "error",
     "abs_error",
     "pct_error",
+    "lo80",
+    "hi80",
+    "lo95",
+    "hi95",
 ]
 
 
@@ -128,6 +133,10 @@ def forecasts(
         Forecast.yhat,
         Forecast.last_close,
         Forecast.actual,
+        Forecast.lo80,
+        Forecast.hi80,
+        Forecast.lo95,
+        Forecast.hi95,
     ).where(*filters)
     if latest:
         # The same shape as v_latest_forecasts: the filters go inside the GROUP BY too, so that
@@ -146,7 +155,7 @@ def forecasts(
         )
     query = query.order_by(Forecast.ticker, Forecast.model, Forecast.as_of, Forecast.target_date)
     rows = session.execute(query).all()
-    frame = pd.DataFrame(rows, columns=FORECAST_COLUMNS[:10])
+    frame = pd.DataFrame(rows, columns=[*FORECAST_COLUMNS[:10], *BAND_COLUMNS])
     # Taken from the rows, not the frame: pandas has already turned a column of ints with None
     # (the baselines' missing version) into floats with NaN, and 6 would print as 6.0000.
     frame["model_version"] = pd.Series([row[2] for row in rows], index=frame.index, dtype=object)
@@ -155,7 +164,9 @@ def forecasts(
     frame["error"] = frame["yhat"].astype(float) - actual
     frame["abs_error"] = frame["error"].abs()
     frame["pct_error"] = 100.0 * frame["error"] / actual
-    return frame
+    for band in BAND_COLUMNS:  # NULL (no intervals) -> NaN, as for actual
+        frame[band] = pd.to_numeric(frame[band], errors="coerce").astype(float)
+    return frame[FORECAST_COLUMNS]
 
 
 def latest_forecasts(
@@ -163,6 +174,15 @@ def latest_forecasts(
 ) -> pd.DataFrame:
     """The newest as-of of each (ticker, model): what `v_latest_forecasts` shows."""
     return forecasts(session, tickers=tickers, models=models, latest=True)
+
+
+def champion_forecasts(session: Session, *, tickers: Sequence[str] | None = None) -> pd.DataFrame:
+    """The newest forecast of each (ticker, horizon)'s champion (v_champion), with the
+    champion's pinball loss, naive's on the same days, and how many matured forecasts that took."""
+    chosen = pd.DataFrame(champions(session, tickers=tickers), columns=CHAMPION_COLUMNS)
+    latest = forecasts(session, tickers=tickers, models=sorted(set(chosen["model"])) or None, latest=True)
+    scores = chosen.rename(columns={"n": "champion_n"})
+    return latest.merge(scores, on=["ticker", "model", "horizon"], how="inner")
 
 
 def _forecast_filters(

@@ -10,7 +10,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from forecaster.model.forecasting import Point
+from forecaster.model.kinds import BASELINES, ENSEMBLE
+from forecaster.model.online import Interval
 from forecaster.storage.bars import newest_bar_date
+from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, interval_values
 from forecaster.storage.schema import Bar, Base, Forecast
 
 
@@ -44,8 +47,12 @@ def write_forecasts(
     last_close: float,
     forecast: list[Point],
     now: datetime,
+    intervals: Sequence[Interval | None] | None = None,
 ) -> None:
-    """One row per target day; re-running the same as-of replaces the row (newest version wins)."""
+    """One row per target day; re-running the same as-of replaces the row (newest version wins).
+
+    `intervals`, one per point: the calibrated intervals to issue (see storage/quantiles)."""
+    bands = list(intervals) if intervals is not None else [None] * len(forecast)
     rows = [
         {
             "ticker": ticker,
@@ -60,15 +67,24 @@ def write_forecasts(
             "last_close": last_close,
             "actual": None,
             "created_at": now,
+            **interval_values(p, band),
         }
-        for p in forecast
+        for p, band in zip(forecast, bands, strict=True)
     ]
     _upsert(
         session,
         Base.metadata.tables["forecasts"],
         rows,
         ("ticker", "model", "as_of", "target_date"),
-        when_changed=("yhat", "model_version_id", "horizon", "target", "last_close"),
+        when_changed=(
+            "yhat",
+            "model_version_id",
+            "horizon",
+            "target",
+            "last_close",
+            *QUANTILE_COLUMNS,
+            *INTERVAL_COLUMNS,
+        ),
     )
 
 
@@ -128,20 +144,31 @@ def recent_mae_ratio(session: Session, ticker: str, model: str, *, until: date, 
     return model_mae / naive_mae if naive_mae > 0 else None
 
 
-def complete_days(session: Session, tickers: Sequence[str], models: Sequence[str], start: date, end: date) -> set[date]:
-    """Days on which every (ticker with a bar that day, model of `models`) has its forecasts stored."""
-    wanted = len(set(models))
+def complete_days(session: Session, tickers: Sequence[str], kinds: Sequence[str], start: date, end: date) -> set[date]:
+    """Days on which every (ticker with a bar, network of `kinds` or baseline) has its forecasts
+    stored, and the ensemble too where a network forecast quantiles that day (it is written after
+    the last network)."""
+    wanted = len(kinds) + len(BASELINES)
+    quantiled = Forecast.model.in_(list(kinds)) & Forecast.q500.is_not(None)
     per_ticker = (
-        select(Forecast.as_of, Forecast.ticker, func.count(Forecast.model.distinct()).label("models"))
+        select(
+            Forecast.as_of,
+            Forecast.ticker,
+            func.count(case((Forecast.model != ENSEMBLE, Forecast.model)).distinct()).label("models"),
+            func.sum(case((quantiled, 1), else_=0)).label("quantiled"),
+            func.sum(case((Forecast.model == ENSEMBLE, 1), else_=0)).label("ensembles"),
+        )
         .where(
             Forecast.ticker.in_(list(tickers)),
             Forecast.as_of.between(start, end),
-            Forecast.model.in_(list(models)),
+            Forecast.model.in_([*kinds, *BASELINES, ENSEMBLE]),
         )
         .group_by(Forecast.as_of, Forecast.ticker)
         .subquery()
     )
-    done = select(per_ticker.c.as_of, func.count()).where(per_ticker.c.models == wanted).group_by(per_ticker.c.as_of)
+    c = per_ticker.c
+    whole = (c.models == wanted) & ((c.quantiled == 0) | (c.ensembles > 0))
+    done = select(c.as_of, func.count()).where(whole).group_by(c.as_of)
     bars_per_day: dict[date, int] = dict(
         session.execute(
             select(Bar.trade_date, func.count())

@@ -121,7 +121,7 @@ class Forecast(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticker: Mapped[str] = mapped_column(String(16))
-    model: Mapped[str] = mapped_column(String(16))  # rnn | lstm | gru | naive | drift
+    model: Mapped[str] = mapped_column(String(16))  # rnn | lstm | gru | ensemble | naive | ewma | drift
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     as_of: Mapped[date] = mapped_column(Date)
@@ -132,6 +132,24 @@ class Forecast(Base):
     last_close: Mapped[float] = mapped_column(Float)  # close at as_of: the naive forecast
     actual: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Migration 0010. The model's quantiles (prices at model/quantiles.QUANTILE_LEVELS; NULL for
+    # a forecast without them), then its intervals as issued after the online calibration and
+    # the factor that calibration applied (storage/quantiles.py names them all).
+    q025: Mapped[float | None] = mapped_column(Float)
+    q050: Mapped[float | None] = mapped_column(Float)
+    q100: Mapped[float | None] = mapped_column(Float)
+    q250: Mapped[float | None] = mapped_column(Float)
+    q500: Mapped[float | None] = mapped_column(Float)
+    q750: Mapped[float | None] = mapped_column(Float)
+    q900: Mapped[float | None] = mapped_column(Float)
+    q950: Mapped[float | None] = mapped_column(Float)
+    q975: Mapped[float | None] = mapped_column(Float)
+    lo80: Mapped[float | None] = mapped_column(Float)
+    hi80: Mapped[float | None] = mapped_column(Float)
+    lo95: Mapped[float | None] = mapped_column(Float)
+    hi95: Mapped[float | None] = mapped_column(Float)
+    scale80: Mapped[float | None] = mapped_column(Float)
+    scale95: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         UniqueConstraint("ticker", "model", "as_of", "target_date", name="uq_forecasts_natural_key"),
