@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 MODEL_KINDS = ("rnn", "lstm", "gru")
 BASELINES = ("naive", "drift")
 TARGETS = ("close", "open")
+HEADS = ("quantile", "point")
 FEATURE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
@@ -34,6 +35,10 @@ class ModelSpec:
     dropout: float = 0.0
     adjust: Literal["none", "qfq", "hfq"] = "qfq"  # price basis read for training and forecasting
     members: int = 1  # networks trained with seeds seed, seed + 1, ... and averaged into one model
+    # quantile: the QUANTILE_LEVELS of the h-day log return, pinball loss, the median is the point;
+    # point: one output per horizon, MSE (the course's; and every version stored before issue 17).
+    head: str = "quantile"
+    bias_penalty: float = 0.0  # x (batch mean of the median output)^2 added to the pinball loss
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -45,6 +50,8 @@ class ModelSpec:
         unknown = set(self.features) - set(FEATURE_COLUMNS)
         if unknown or self.target not in self.features:
             raise ConfigError(f"features must be among {FEATURE_COLUMNS} and include the target {self.target!r}")
+        if self.head not in HEADS or self.bias_penalty < 0:
+            raise ConfigError(f"head must be one of {', '.join(HEADS)} and bias_penalty >= 0")
         if not 1 <= self.members <= 10:
             raise ConfigError(f"members must be 1..10, not {self.members}")
         if self.window < 2 or not 1 <= self.horizon <= 20:
@@ -62,6 +69,9 @@ class ModelSpec:
         data: dict[str, Any] = json.loads(text)
         data["features"] = tuple(data["features"])
         data["units"] = tuple(data["units"])
+        # Versions stored before the quantile head were point networks trained without a penalty.
+        data.setdefault("head", "point")
+        data.setdefault("bias_penalty", 0.0)
         return cls(**data)
 
 
