@@ -4,6 +4,7 @@ offsets on a constructed slice, and the calibration travelling with a version.""
 import json
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from forecaster.model.quantile_net import PinballLoss, QuantileHead
 from forecaster.model.quantiles import INTERVALS, MEDIAN, QUANTILE_LEVELS
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.policy import Decision
-from forecaster.routine.tasks import ModelTask, ParentModel, run_model_task
+from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, run_model_task
 
 LEVELS = len(QUANTILE_LEVELS)
 SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 4), adjust="none")
@@ -105,8 +106,14 @@ def _task(bars, action, parent=None):
     return ModelTask("600519.SH", SPEC.kind, date(2011, 7, 1), bars, SPEC, TRAIN, decision, parent)
 
 
-def _parent(result) -> ParentModel:
+def _stored(result: ModelResult) -> dict[str, Any]:
+    assert result.trained is not None
+    return result.trained.scaler
+
+
+def _parent(result: ModelResult) -> ParentModel:
     trained = result.trained
+    assert trained is not None
     # As the registry stores and reads it: the scaler parameters as JSON text.
     scaler = json.loads(json.dumps(trained.scaler, sort_keys=True))
     return ParentModel(1, "m.keras", trained.data, trained.sha256, scaler, trained.spec)
@@ -119,21 +126,21 @@ def test_task_result_carries_calibrated_quantiles_and_the_version_keeps_them(bar
     assert q.shape == (SPEC.horizon, LEVELS)
     assert (np.diff(q, axis=-1) >= 0).all()
     np.testing.assert_allclose(q[:, MEDIAN], trained.forecast)
-    stored = from_scaler_params(trained.trained.scaler)
+    stored = from_scaler_params(_stored(trained))
     samples = len(bars) - SPEC.window - SPEC.horizon + 1
     assert stored is not None and stored.n == round(samples * TRAIN.val_fraction)  # the early-stopping slice
     assert set(stored.offsets) == {0.80, 0.95} and all(len(v) == SPEC.horizon for v in stored.offsets.values())
     # Reloaded and reused: the same calibrated quantiles, from the stored offsets.
     reused = run_model_task(_task(bars, "reuse", _parent(trained)))
     assert reused.error is None and reused.trained is None
-    np.testing.assert_allclose(reused.quantiles, trained.quantiles, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(reused.quantiles), q, rtol=1e-6)
 
 
 def test_fine_tune_recomputes_the_calibration_on_its_own_slice(bars):
     trained = run_model_task(_task(bars, "retrain"))
     tuned = run_model_task(_task(bars, "finetune", _parent(trained)))
     assert tuned.error is None and tuned.trained is not None
-    before, after = from_scaler_params(trained.trained.scaler), from_scaler_params(tuned.trained.scaler)
+    before, after = from_scaler_params(_stored(trained)), from_scaler_params(_stored(tuned))
     assert before is not None and after is not None
     assert after.n == round(TRAIN.finetune_days * TRAIN.val_fraction)  # 60 days -> 6 validation samples
     assert after.n != before.n and after.offsets != before.offsets
@@ -144,7 +151,7 @@ def test_a_point_version_stored_before_quantiles_still_forecasts(bars):
     task = replace(_task(bars, "retrain"), spec=point)
     result = run_model_task(task)
     assert result.error is None and result.quantiles is None
-    assert from_scaler_params(result.trained.scaler) is None
+    assert from_scaler_params(_stored(result)) is None
     # A spec saved without the new fields reads back as what it was: a point network.
     legacy = json.loads(point.to_json())
     del legacy["head"], legacy["bias_penalty"]
