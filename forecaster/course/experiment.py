@@ -49,6 +49,7 @@ def course_model_spec(kind: str) -> ModelSpec:
         units=(80, 100),
         dropout=0.2,
         adjust="none",
+        head="point",  # the course's MSE regression: its networks give no quantiles
     )
 
 
