@@ -12,6 +12,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from forecaster.config import load_settings
+from forecaster.scoring.lean import run_lean
 from forecaster.scoring.search import SearchOptions, run_search, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -21,11 +22,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=RESULTS / "search.csv", help="results CSV (resumed if present)")
     parser.add_argument("--quick", action="store_true", help="one fold of 60 days, 2 epochs: a check that it runs")
+    parser.add_argument(
+        "--lean", action="store_true", help="the point forecast's lean (issue 17) instead; default out lean.csv"
+    )
     args = parser.parse_args()
+    if args.lean and args.out == RESULTS / "search.csv":
+        args.out = RESULTS / "lean.csv"
     options = SearchOptions(out=args.out)
     if args.quick:
         options = SearchOptions(out=args.out, folds=1, block=60, epochs=2)
-    best, summary = run_search(load_settings(), options, report=lambda line: print(line, flush=True))
+    search = run_lean if args.lean else run_search
+    best, summary = search(load_settings(), options, report=lambda line: print(line, flush=True))
     write_summary(summary, best, args.out.with_suffix(".json"))
     print(f"winner: {best.name()}")
 

@@ -118,7 +118,7 @@ class WithQuantiles:
             if result.error is None:
                 spread = 0.01 * (1 + ("rnn", "gru").index(result.kind))
                 values = np.asarray(result.forecast)[:, None]
-                result.quantiles = values * np.exp(spread * Z)[None, :]  # type: ignore[attr-defined]
+                result.quantiles = (values * np.exp(spread * Z)[None, :]).tolist()
             yield result
 
 

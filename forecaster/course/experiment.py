@@ -8,6 +8,11 @@ end of the training rows, and the test rows are touched once, to score.
 
 `--preset course` runs that with the course's settings; `--split course` runs the same split
 with this product's current model settings, so improvements are measured on the same dates.
+
+Beside the point scores, every model with quantiles gets the interval scores (coverage, width,
+Winkler, pinball, and pinball relative to naive's on the same targets): the quantile networks,
+`ensemble` (the average of their quantiles, seed by seed) and the baselines naive, ewma and
+drift of model/baselines, each target's quantiles from the bars up to its own as-of date.
 """
 
 import time
@@ -18,10 +23,14 @@ import pandas as pd
 
 from forecaster.config import Settings, model_spec, train_spec
 from forecaster.ingest.sources.csvfile import read_bar_csv
+from forecaster.model import baselines
+from forecaster.model.forecasting import window_forecasts
 from forecaster.model.kinds import ModelKind
+from forecaster.model.quantiles import MEDIAN, average
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import prepare, train_new
 from forecaster.model.windows import FloatArray
+from forecaster.scoring.intervals import interval_scores
 from forecaster.scoring.metrics import Scores, naive_scale, score
 
 COURSE_TICKER = "600519.SH"
@@ -41,6 +50,7 @@ def course_model_spec(kind: ModelKind) -> ModelSpec:
         units=(80, 100),
         dropout=0.2,
         adjust="none",
+        head="point",  # the course's MSE regression: its networks give no quantiles
     )
 
 
@@ -72,6 +82,7 @@ class Holdout:
     epochs: int
     train_s: float  # wall seconds of the training (the network built, fit, the best weights kept)
     fit_s: float  # of which in Keras' fit
+    quantiles: FloatArray | None = None  # (targets, levels) calibrated prices; None from a point network
 
 
 def holdout(train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> Holdout:
@@ -81,51 +92,108 @@ def holdout(train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: ModelSpec, 
     fitted = train_new(train_rows, spec, train, label=f"{spec.kind} seed {train.seed}")
     train_s = time.perf_counter() - started
     test = prepare(test_rows, spec)
-    scaled = np.asarray(fitted.model(fitted.scaler.transform_x(test.x), training=False), dtype="float64")
+    values, quantiles = window_forecasts(fitted.model, fitted.scaler, test.x, fitted.calibration)
     actual = test.y[:, 0]
     last_close = test_rows["close"].to_numpy()[spec.window - 1 : spec.window - 1 + len(actual)]
-    yhat = fitted.scaler.inverse_y(test.x, scaled)[:, 0]
-    return Holdout(yhat, actual, last_close, fitted.epochs_run, train_s, fitted.seconds)
+    bands = None if quantiles is None else quantiles[:, 0, :]
+    return Holdout(values[:, 0], actual, last_close, fitted.epochs_run, train_s, fitted.seconds, bands)
 
 
 def course_experiment(
     settings: Settings, *, kinds: tuple[ModelKind, ...], course_settings: bool, seeds: int, epochs: int | None = None
 ) -> list[dict[str, object]]:
     """Scores on the course's 240 test targets for each model (mean and spread over seeds),
-    beside naive (the last close) and drift. `epochs` caps training (for quick checks)."""
+    beside the ensemble and the baselines naive (the last close), ewma and drift. `epochs` caps
+    training (for quick checks)."""
     bars = load_course_bars(settings)
     train_rows, test_rows = bars.iloc[:COURSE_TRAIN_ROWS], bars.iloc[COURSE_TRAIN_ROWS:]
     results: list[dict[str, object]] = []
     target = "open" if course_settings else settings.target
     scale = _scale(train_rows, target)
-    last: Holdout | None = None
+    runs: dict[str, list[Holdout]] = {}
+    label, window = "-", 0
     for kind in kinds:
-        per_seed: list[Scores] = []
-        moves: list[float] = []
-        for i in range(seeds):
-            spec = course_model_spec(kind) if course_settings else model_spec(settings, kind)
-            spec = replace(spec, horizon=1, adjust="none")  # one day ahead; the file has no factors
-            # An averaged model of k members uses seeds seed .. seed + k - 1: space the runs k apart
-            # so that no two runs share a member.
-            seed = settings.seed + i * spec.members
-            train = course_train_spec(seed) if course_settings else train_spec(settings, seed)
-            if epochs is not None:
-                train = replace(train, max_epochs=epochs, patience=min(train.patience, epochs))
-            last = holdout(train_rows, test_rows, spec, train)
-            per_seed.append(score(last.yhat, last.actual, last.last_close, scale))
-            moves.append(float(np.mean(np.abs(last.yhat - last.last_close))))
-        results.append(_row(kind, target, per_seed, _seeds_label(settings.seed, seeds, spec.members), moves))
-    if last is None:
+        spec = course_model_spec(kind) if course_settings else model_spec(settings, kind)
+        spec = replace(spec, horizon=1, adjust="none")  # one day ahead; the file has no factors
+        runs[kind] = [_run(settings, spec, train_rows, test_rows, course_settings, i, epochs) for i in range(seeds)]
+        label, window = _seeds_label(settings.seed, seeds, spec.members), spec.window
+        results.append(_scored(kind, target, runs[kind], scale, label))
+    if not runs:
         return results
+    last = runs[kinds[-1]][-1]
+    ensemble = _ensemble(list(runs.values()))
+    if ensemble:
+        results.append(_scored("ensemble", target, ensemble, scale, label))
     train_close = train_rows["close"].to_numpy()
     step = (train_close[-1] - train_close[0]) / (len(train_close) - 1)
-    naive = score(last.last_close, last.actual, last.last_close, scale)
-    drift = score(last.last_close + step, last.actual, last.last_close, scale)
-    results += [_row("naive", target, [naive], "-", [0.0]), _row("drift", target, [drift], "-", [abs(step)])]
+    points = {"naive": last.last_close, "ewma": last.last_close, "drift": last.last_close + step}
+    for name, yhat in points.items():
+        quantiles = _baseline_quantiles(bars, window, len(last.actual), name)
+        baseline = Holdout(np.asarray(yhat, dtype=np.float64), last.actual, last.last_close, 0, 0.0, 0.0, quantiles)
+        results.append(_scored(name, target, [baseline], scale, "-"))
+    naive = next(row for row in results if row["model"] == "naive")
+    naive_mae, naive_pinball = float(naive["mae"]), float(naive["pinball"])  # type: ignore[arg-type]
     for row in results:
-        row["rel_mae"] = float(row["mae"]) / naive.mae  # type: ignore[arg-type]
-        row["rel_mae_sd"] = float(row["mae_sd"]) / naive.mae  # type: ignore[arg-type]
+        row["rel_mae"] = float(row["mae"]) / naive_mae  # type: ignore[arg-type]
+        row["rel_mae_sd"] = float(row["mae_sd"]) / naive_mae  # type: ignore[arg-type]
+        row["rel_pinball"] = float(row["pinball"]) / naive_pinball  # type: ignore[arg-type]
     return results
+
+
+def _run(
+    settings: Settings,
+    spec: ModelSpec,
+    train_rows: pd.DataFrame,
+    test_rows: pd.DataFrame,
+    course_settings: bool,
+    i: int,
+    epochs: int | None,
+) -> Holdout:
+    # An averaged model of k members uses seeds seed .. seed + k - 1: space the runs k apart so
+    # that no two runs share a member.
+    seed = settings.seed + i * spec.members
+    train = course_train_spec(seed) if course_settings else train_spec(settings, seed)
+    if epochs is not None:
+        train = replace(train, max_epochs=epochs, patience=min(train.patience, epochs))
+    return holdout(train_rows, test_rows, spec, train)
+
+
+def _ensemble(runs: list[list[Holdout]]) -> list[Holdout]:
+    """Seed by seed, the average of the networks' quantiles (its median is its point); none
+    unless there are several networks and all have quantiles."""
+    if len(runs) < 2 or any(h.quantiles is None for seeds in runs for h in seeds):
+        return []
+    members = list(zip(*runs, strict=True))  # per seed: one holdout of each kind
+    out = []
+    for group in members:
+        q = average([h.quantiles for h in group if h.quantiles is not None])
+        first = group[0]
+        seconds = sum(h.train_s for h in group)
+        out.append(
+            Holdout(q[:, MEDIAN], first.actual, first.last_close, sum(h.epochs for h in group), seconds, seconds, q)
+        )
+    return out
+
+
+def _baseline_quantiles(bars: pd.DataFrame, window: int, targets: int, name: str) -> FloatArray:
+    """(targets, levels) one-day quantiles of a baseline, each from the bars up to its target's
+    as-of date (the row before the target) and nothing later."""
+    make = {"naive": baselines.naive_quantiles, "ewma": baselines.ewma_quantiles, "drift": baselines.drift_quantiles}
+    first = COURSE_TRAIN_ROWS + window  # the first target's row
+    return np.vstack([make[name](bars.iloc[: first + i], 1)[0] for i in range(targets)])
+
+
+def _scored(model: str, target: str, runs: list[Holdout], scale: float, seeds: str) -> dict[str, object]:
+    per_seed = [score(h.yhat, h.actual, h.last_close, scale) for h in runs]
+    moves = [float(np.mean(np.abs(h.yhat - h.last_close))) for h in runs]
+    row = _row(model, target, per_seed, seeds, moves)
+    bands = [interval_scores(h.quantiles, h.actual) for h in runs if h.quantiles is not None]
+    for name in INTERVAL_FIELDS:
+        row[name] = float(np.mean([b[name] for b in bands])) if len(bands) == len(runs) else float("nan")
+    return row
+
+
+INTERVAL_FIELDS = ("coverage_80", "coverage_95", "width_80", "winkler_80", "pinball")
 
 
 def _seeds_label(first: int, runs: int, members: int) -> str:

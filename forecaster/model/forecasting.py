@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from forecaster.market.calendar import BUILTIN, TradingCalendar
+from forecaster.model.conformal import Calibration, apply
+from forecaster.model.quantiles import MEDIAN
 from forecaster.model.scaling import Scaler
 from forecaster.model.spec import ModelSpec
 from forecaster.model.windows import FloatArray, last_window
@@ -43,12 +45,40 @@ def target_dates(as_of: date, horizon: int, calendar: TradingCalendar | None = N
 
 def model_forecast(model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec) -> FloatArray:
     """(horizon,) forecasts in price units from the newest `window` rows of `bars`."""
+    return model_quantiles(model, scaler, bars, spec)[0]
+
+
+def model_quantiles(
+    model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec, calibration: Calibration | None = None
+) -> tuple[FloatArray, FloatArray | None]:
+    """(horizon,) forecasts and, from a quantile network, its calibrated (horizon, levels)
+    quantiles, in price units, from the newest `window` rows of `bars`."""
     x = last_window(bars[list(spec.features)].to_numpy(dtype="float64"), window=spec.window)
-    scaled = np.asarray(model(scaler.transform_x(x), training=False), dtype="float64")  # (1, horizon)
-    values = scaler.inverse_y(x, scaled)[0]
-    if not np.all(np.isfinite(values)):
+    values, quantiles = window_forecasts(model, scaler, x, calibration)
+    if not np.all(np.isfinite(values)) or (quantiles is not None and not np.all(np.isfinite(quantiles))):
         raise ValueError(f"{spec.kind} produced a non-finite forecast: {values.tolist()}")
-    return np.asarray(values, dtype=np.float64)
+    return values[0], None if quantiles is None else quantiles[0]
+
+
+def point_output(raw: FloatArray) -> FloatArray:
+    """(samples, horizon) points in the scaler's units from a network's output: a quantile
+    network's (samples, horizon, levels) gives its median."""
+    return np.asarray(raw[..., MEDIAN] if raw.ndim == 3 else raw, dtype=np.float64)
+
+
+def window_forecasts(
+    model: "keras.Model", scaler: Scaler, x: FloatArray, calibration: Calibration | None = None
+) -> tuple[FloatArray, FloatArray | None]:
+    """For windows `x` (samples, window, features) of raw prices: the (samples, horizon) points
+    and, from a quantile network, the (samples, horizon, levels) quantiles with `calibration`
+    applied, both in price units. A quantile network's point is its (calibrated) median."""
+    raw = np.asarray(model(scaler.transform_x(x), training=False), dtype="float64")  # (samples, horizon[, levels])
+    if raw.ndim == 2:
+        return scaler.inverse_y(x, raw), None
+    scaled = apply(raw, calibration)
+    # The inverse scalings are increasing, so each level maps on its own and rows stay ordered.
+    prices = np.stack([scaler.inverse_y(x, scaled[:, :, j]) for j in range(scaled.shape[-1])], axis=-1)
+    return np.asarray(prices[..., MEDIAN], dtype=np.float64), np.asarray(prices, dtype=np.float64)
 
 
 def points(

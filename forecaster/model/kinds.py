@@ -15,6 +15,10 @@ Target = Literal["close", "open"]
 TARGETS: Final[tuple[Target, ...]] = get_args(Target)
 Feature = Literal["open", "high", "low", "close", "volume"]
 FEATURE_COLUMNS: Final[tuple[Feature, ...]] = get_args(Feature)
+# quantile: the QUANTILE_LEVELS of the h-day log return, pinball loss, the median is the point;
+# point: one output per horizon, MSE (the course's; and every version stored before issue 17).
+Head = Literal["quantile", "point"]
+HEADS: Final[tuple[Head, ...]] = get_args(Head)
 Scaling = Literal["logret", "relative", "minmax"]
 SCALINGS: Final[tuple[Scaling, ...]] = get_args(Scaling)
 

@@ -1,8 +1,9 @@
 """Network factory: the only place Keras layers are assembled.
 
 Two families live here: the stock forecasters (`build_model`, the course's two stacked recurrent
-layers with dropout) and the course's letter-prediction toys (`build_letter_model`), which the
-smoke test trains as a quick health check of the whole training stack. Compiling (optimizer,
+layers with dropout, ending in a point or a quantile head) and the course's letter-prediction
+toys (`build_letter_model`), which the smoke test trains as a quick health check of the whole
+training stack. Compiling (optimizer,
 loss) belongs to whoever trains the model, not here.
 """
 
@@ -14,6 +15,8 @@ import numpy as np
 
 from forecaster.errors import ConfigError
 from forecaster.model.kinds import ModelKind, model_kinds
+from forecaster.model.quantile_net import QuantileHead
+from forecaster.model.quantiles import QUANTILE_LEVELS
 
 
 def build_model(
@@ -24,11 +27,14 @@ def build_model(
     units: tuple[int, int] = (80, 100),
     dropout: float = 0.2,
     outputs: int = 1,
+    quantiles: bool = False,
     seed: int | None = None,
 ) -> keras.Model:
     """The course's stock forecaster: recurrent → dropout → recurrent → dropout → dense.
 
-    Input (batch, window, n_features); output (batch, outputs), linear (a regression head).
+    Input (batch, window, n_features); output (batch, outputs), linear (a regression head), or
+    with `quantiles` (batch, outputs, levels): the prices' quantiles at QUANTILE_LEVELS (in the
+    scaler's units), non-decreasing along the last axis.
     Every initializer and dropout layer gets its own seed, derived from `seed`; None: from one
     draw of NumPy's global generator, which `training.seed_everything` seeds. Never from Python's
     global `random` (Keras' default): a Dask worker's own threads draw from it while a task
@@ -51,8 +57,14 @@ def build_model(
     x = layer(units[1], name=f"{kind}_2", **_seeded(seeds))(x)  # (batch, u1): last step only
     x = keras.layers.Dropout(dropout, name="dropout_2", seed=next(seeds))(x)
     dense_init = keras.initializers.GlorotUniform(seed=next(seeds))
-    outputs_ = keras.layers.Dense(outputs, name="forecast", kernel_initializer=dense_init)(x)  # (batch, outputs)
-    return keras.Model(inputs, outputs_, name=f"{kind}_forecaster")
+    if not quantiles:
+        outputs_ = keras.layers.Dense(outputs, name="forecast", kernel_initializer=dense_init)(x)  # (batch, outputs)
+        return keras.Model(inputs, outputs_, name=f"{kind}_forecaster")
+    levels = len(QUANTILE_LEVELS)
+    raw = keras.layers.Dense(outputs * levels, name="raw_quantiles", kernel_initializer=dense_init)(x)
+    raw = keras.layers.Reshape((outputs, levels), name="by_horizon")(raw)  # (batch, outputs, levels)
+    head = QuantileHead(name="quantiles")(raw)  # (batch, outputs, levels), non-crossing
+    return keras.Model(inputs, head, name=f"{kind}_forecaster")
 
 
 def _seeded(seeds: Iterator[int]) -> dict[str, object]:

@@ -11,12 +11,14 @@ from typing import Any, Literal
 from forecaster.errors import ConfigError
 from forecaster.model.kinds import (
     FEATURE_COLUMNS,
+    HEADS,
     HORIZON_MAX,
     MEMBERS_MAX,
     SCALINGS,
     TARGETS,
     WINDOW_MIN,
     Feature,
+    Head,
     ModelKind,
     Scaling,
     Target,
@@ -38,6 +40,10 @@ class ModelSpec:
     dropout: float = 0.0
     adjust: Literal["none", "qfq", "hfq"] = "qfq"  # price basis read for training and forecasting
     members: int = 1  # networks trained with seeds seed, seed + 1, ... and averaged into one model
+    # quantile: the QUANTILE_LEVELS of the h-day log return, pinball loss, the median is the point;
+    # point: one output per horizon, MSE (the course's; and every version stored before issue 17).
+    head: Head = "quantile"
+    bias_penalty: float = 0.0  # x (batch mean of the median output)^2 added to the pinball loss
 
     def __post_init__(self) -> None:
         model_kinds([self.kind])  # a spec read back from JSON was never type-checked
@@ -48,6 +54,8 @@ class ModelSpec:
         unknown = set(self.features) - set(FEATURE_COLUMNS)
         if unknown or self.target not in self.features:
             raise ConfigError(f"features must be among {FEATURE_COLUMNS} and include the target {self.target!r}")
+        if self.head not in HEADS or self.bias_penalty < 0:
+            raise ConfigError(f"head must be one of {', '.join(HEADS)} and bias_penalty >= 0")
         if not 1 <= self.members <= MEMBERS_MAX:
             raise ConfigError(f"members must be 1..{MEMBERS_MAX}, not {self.members}")
         if self.window < WINDOW_MIN or not 1 <= self.horizon <= HORIZON_MAX:
@@ -67,6 +75,9 @@ class ModelSpec:
         data: dict[str, Any] = json.loads(text)
         data["features"] = tuple(data["features"])
         data["units"] = tuple(data["units"])
+        # Versions stored before the quantile head were point networks trained without a penalty.
+        data.setdefault("head", "point")
+        data.setdefault("bias_penalty", 0.0)
         return cls(**data)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-# (thread, shape, learning rate) -> compiled clone. The thread: a Dask worker may run tasks on
+# (thread, shape, learning rate, loss) -> compiled clone. The thread: a Dask worker may run tasks on
 # several threads, and a trainer's weights are only meaningful for the fit that set them.
 _TRAINERS: dict[tuple[Any, ...], keras.Model] = {}
 
@@ -31,17 +31,22 @@ def shape_key(model: keras.Model) -> tuple[Any, ...] | None:
     )
 
 
-def trainer_for(model: keras.Model, learning_rate: float) -> keras.Model:
+def _loss_key(loss: keras.losses.Loss | str) -> str:
+    # Two losses of one class with the same config (the pinball loss's bias penalty) train alike.
+    return loss if isinstance(loss, str) else f"{type(loss).__name__}{sorted(loss.get_config().items())}"
+
+
+def trainer_for(model: keras.Model, learning_rate: float, loss: keras.losses.Loss | str = "mse") -> keras.Model:
     """A compiled network of `model`'s shape holding `model`'s weights and a fresh Adam state."""
     key = shape_key(model)
     if key is None:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
         return model
-    full = (threading.get_ident(), key, learning_rate)
+    full = (threading.get_ident(), key, learning_rate, _loss_key(loss))
     trainer = _TRAINERS.get(full)
     if trainer is None:
         trainer = keras.models.clone_model(model)
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
         _TRAINERS[full] = trainer
     trainer.set_weights(model.get_weights())
     optimizer = trainer.optimizer

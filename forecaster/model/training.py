@@ -2,7 +2,8 @@
 
 Only data up to the as-of date ever reaches this module (the caller reads with `until=as_of`).
 The validation slice used for early stopping is the newest part of *that* history — never
-anything after the as-of date.
+anything after the as-of date. A quantile network's conformal calibration (model/conformal) is
+computed on the same slice, after the best epoch's weights are restored.
 """
 
 import sys
@@ -16,11 +17,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from forecaster.model.conformal import Calibration, calibrate
+from forecaster.model.forecasting import point_output
 from forecaster.model.networks import build_model
+from forecaster.model.quantile_net import PinballLoss
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.trainers import trainer_for, weights_back
-from forecaster.model.windows import FloatArray, make_windows, train_val_split
+from forecaster.model.windows import FloatArray, Split, make_windows, train_val_split
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Fitted:
     val_dates: pd.DatetimeIndex
     val_actual: FloatArray
     val_predicted: FloatArray
+    # The CQR offsets from the validation slice; None for a point network.
+    calibration: Calibration | None = None
 
 
 def prepare(bars: pd.DataFrame, spec: ModelSpec) -> Prepared:
@@ -83,14 +89,19 @@ def train_new(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: s
             units=spec.units,
             dropout=spec.dropout,
             outputs=spec.horizon,
+            quantiles=spec.head == "quantile",
         )
-        fits.append(
-            _fit(model, scaler, data, split.train, split.val, train, train.max_epochs, train.learning_rate, label)
-        )
-    return fits[0] if len(fits) == 1 else _averaged(fits, scaler, data, split.val)
+        fits.append(_fit(model, scaler, data, split, spec, train, train.max_epochs, train.learning_rate, label))
+    return fits[0] if len(fits) == 1 else _averaged(fits, scaler, data, split.val, spec)
 
 
-def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice) -> Fitted:
+def _loss(spec: ModelSpec) -> keras.losses.Loss:
+    if spec.head == "quantile":
+        return PinballLoss(bias_penalty=spec.bias_penalty)
+    return keras.losses.MeanSquaredError()
+
+
+def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice, spec: ModelSpec) -> Fitted:
     """One Keras model averaging the members' outputs, so it saves, loads, forecasts and
     fine-tunes like a single network."""
     first = fits[0]
@@ -98,7 +109,8 @@ def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice) -> 
     name = first.model.name
     for i, f in enumerate(fits):
         f.model.name = f"{name}_{i}"  # Keras needs unique names for the nested models
-    mean = keras.layers.Average(name="mean")([f.model(inputs) for f in fits])  # (batch, horizon)
+    # (batch, horizon[, levels]): averaging non-decreasing quantile rows keeps them non-decreasing.
+    mean = keras.layers.Average(name="mean")([f.model(inputs) for f in fits])
     model = keras.Model(inputs, mean, name=f"{name}_x{len(fits)}")
     x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
     val_scaled = _predict(model, x_va)
@@ -107,14 +119,19 @@ def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice) -> 
         scaler=scaler,
         epochs_run=sum(f.epochs_run for f in fits),
         train_loss=float(np.mean([f.train_loss for f in fits])),
-        val_loss=float(np.mean((val_scaled - y_va) ** 2)),
+        val_loss=float(_loss(spec)(y_va, val_scaled)),
         seconds=sum(f.seconds for f in fits),
         train_start=first.train_start,
         train_end=first.train_end,
         val_dates=first.val_dates,
         val_actual=first.val_actual,
-        val_predicted=scaler.inverse_y(data.x[va], val_scaled)[:, 0],
+        val_predicted=scaler.inverse_y(data.x[va], point_output(val_scaled))[:, 0],
+        calibration=_calibration(val_scaled, y_va),
     )
+
+
+def _calibration(val_scaled: FloatArray, y_va: FloatArray) -> Calibration | None:
+    return calibrate(val_scaled, y_va) if val_scaled.ndim == 3 else None
 
 
 def fine_tune(
@@ -128,25 +145,25 @@ def fine_tune(
     data = prepare(recent, spec)
     split = train_val_split(len(data.x), val_fraction=train.val_fraction, horizon=spec.horizon)
     seed_everything(train.seed)
-    return _fit(
-        model, scaler, data, split.train, split.val, train, train.finetune_epochs, train.finetune_learning_rate, label
-    )
+    # The calibration is recomputed on the fine-tune's own validation slice, like its early stop.
+    return _fit(model, scaler, data, split, spec, train, train.finetune_epochs, train.finetune_learning_rate, label)
 
 
 def _fit(
     model: keras.Model,
     scaler: Scaler,
     data: Prepared,
-    tr: slice,
-    va: slice,
+    split: Split,
+    spec: ModelSpec,
     train: TrainSpec,
     epochs: int,
     learning_rate: float,
     label: str,
 ) -> Fitted:
+    tr, va = split.train, split.val
     x_tr, y_tr = scaler.transform_x(data.x[tr]), scaler.transform_y(data.x[tr], data.y[tr])
     x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
-    trainer = trainer_for(model, learning_rate)
+    trainer = trainer_for(model, learning_rate, _loss(spec))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience, restore_best_weights=True)
     started = time.perf_counter()
     history = trainer.fit(
@@ -163,7 +180,8 @@ def _fit(
     model = weights_back(trainer, model)
     losses: dict[str, Any] = history.history
     best = int(np.argmin(losses["val_loss"]))
-    val_pred = scaler.inverse_y(data.x[va], _predict(model, x_va))
+    val_scaled = _predict(model, x_va)  # (samples, horizon[, levels])
+    val_pred = scaler.inverse_y(data.x[va], point_output(val_scaled))
     return Fitted(
         model=model,
         scaler=scaler,
@@ -176,6 +194,7 @@ def _fit(
         val_dates=data.label_dates[va],
         val_actual=data.y[va][:, 0],
         val_predicted=val_pred[:, 0],
+        calibration=_calibration(val_scaled, y_va),
     )
 
 

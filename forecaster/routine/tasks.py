@@ -20,8 +20,9 @@ import keras
 import pandas as pd
 
 from forecaster.errors import ForecasterError, ModelFileError
+from forecaster.model.conformal import CALIBRATION_KEY, Calibration, from_scaler_params
 from forecaster.model.files import model_bytes, model_from_bytes
-from forecaster.model.forecasting import ValidationSeries, model_forecast
+from forecaster.model.forecasting import ValidationSeries, model_quantiles
 from forecaster.model.kinds import ModelKind
 from forecaster.model.scaling import Scaler, scaler_from_params
 from forecaster.model.spec import ModelSpec, TrainSpec
@@ -66,7 +67,7 @@ class TrainedModel:
     data: bytes
     sha256: str
     spec: ModelSpec
-    scaler: dict[str, Any]
+    scaler: dict[str, Any]  # the scaler's parameters and, for a quantile network, its calibration
     action: str  # retrain | finetune
     parent_id: int | None
     epochs_run: int
@@ -86,6 +87,8 @@ class ModelResult:
     reason: str
     spec: ModelSpec | None = None  # the spec the forecast was made with
     forecast: list[float] = field(default_factory=list)  # (horizon,) in price units
+    # (horizon, len(QUANTILE_LEVELS)) calibrated prices from a quantile network; None from a point one.
+    quantiles: list[list[float]] | None = None
     version_id: int | None = None  # the version used as it is (reuse)
     trained: TrainedModel | None = None  # a new version, written by the driver even if the forecast failed
     validation: ValidationSeries | None = None
@@ -119,10 +122,11 @@ def run_model_task(task: ModelTask) -> ModelResult:
     started = time.perf_counter()
     result = ModelResult.of(task)
     try:
-        model, scaler, spec = _model_for(task, result)
+        model, scaler, spec, calibration = _model_for(task, result)
         with timed(result.timings, "forecast"):
-            values = model_forecast(model, scaler, task.bars, spec)
+            values, quantiles = model_quantiles(model, scaler, task.bars, spec, calibration)
         result.spec, result.forecast = spec, [float(v) for v in values]
+        result.quantiles = None if quantiles is None else quantiles.tolist()
     except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: returned, then recorded
         result.error = failure_text(exc, task.label)
     finally:
@@ -135,8 +139,9 @@ def run_model_task(task: ModelTask) -> ModelResult:
     return result
 
 
-def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scaler, ModelSpec]:
-    """Reuse, fine-tune or retrain as decided; a new version's bytes go into `result.trained`."""
+def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scaler, ModelSpec, Calibration | None]:
+    """Reuse, fine-tune or retrain as decided; a new version's bytes go into `result.trained`.
+    A reused version keeps its stored calibration; a new one brings its own."""
     parent = task.parent
     if parent is not None and task.decision.action != "retrain":
         try:
@@ -150,15 +155,15 @@ def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scale
             scaler = scaler_from_params(parent.scaler)
             if task.decision.action == "reuse":
                 result.version_id = parent.version_id
-                return model, scaler, parent.spec
+                return model, scaler, parent.spec, from_scaler_params(parent.scaler)
             with timed(result.timings, "train"):
                 fitted = fine_tune(model, scaler, task.bars, parent.spec, task.train, label=f"{task.label} fine-tune")
             _keep(result, fitted, parent.spec, "finetune", parent.version_id)
-            return fitted.model, fitted.scaler, parent.spec
+            return fitted.model, fitted.scaler, parent.spec, fitted.calibration
     with timed(result.timings, "train"):
         fitted = train_new(task.bars, task.spec, task.train, label=f"{task.label} train")
     _keep(result, fitted, task.spec, "retrain", None)
-    return fitted.model, fitted.scaler, task.spec
+    return fitted.model, fitted.scaler, task.spec, fitted.calibration
 
 
 def _keep(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, parent_id: int | None) -> None:
@@ -169,7 +174,7 @@ def _keep(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, par
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
         spec=spec,
-        scaler=fitted.scaler.params(),
+        scaler=stored_params(fitted),
         action=action,
         parent_id=parent_id,
         epochs_run=fitted.epochs_run,
@@ -179,6 +184,15 @@ def _keep(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, par
         train_start=fitted.train_start,
         train_end=fitted.train_end,
     )
+
+
+def stored_params(fitted: Fitted) -> dict[str, Any]:
+    """What a version stores as its scaler parameters: the scaler's, plus the calibration, so a
+    reloaded or fine-tuned version has the offsets of the slice it was calibrated on."""
+    params = fitted.scaler.params()
+    if fitted.calibration is not None:
+        params[CALIBRATION_KEY] = fitted.calibration.to_params()
+    return params
 
 
 @contextmanager

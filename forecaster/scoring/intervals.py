@@ -37,3 +37,17 @@ def winkler(lo: FloatArray, hi: FloatArray, actual: FloatArray, level: float) ->
     below = np.maximum(lo - actual, 0.0)
     above = np.maximum(actual - hi, 0.0)
     return float(np.mean((hi - lo) + (2.0 / alpha) * (below + above)))
+
+
+def interval_scores(quantiles: FloatArray, actual: FloatArray) -> dict[str, float]:
+    """The interval columns of a scores row, from (n, levels) quantiles and (n,) actuals;
+    `rel_pinball` is left to the caller, who knows naive's pinball on the same targets."""
+    lo80, hi80 = bounds(quantiles, 0.80)
+    lo95, hi95 = bounds(quantiles, 0.95)
+    return {
+        "coverage_80": coverage(lo80, hi80, actual),
+        "coverage_95": coverage(lo95, hi95, actual),
+        "width_80": width(lo80, hi80),
+        "winkler_80": winkler(lo80, hi80, actual, 0.80),
+        "pinball": pinball(quantiles, actual),
+    }
