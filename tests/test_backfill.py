@@ -128,8 +128,7 @@ def test_evaluate_command_formats(tmp_path, monkeypatch):
     assert {"model", "horizon", "n", "mae", "rmse", "mape", "mase", "hit_rate", "rel_mae"} <= set(data[0])
     intervals = {"coverage_80", "coverage_95", "width_80", "winkler_80", "pinball", "rel_pinball"}
     by_model = {d["model"]: d for d in data}
-    assert all(by_model["rnn"][k] is None for k in intervals)  # no quantiles from the networks yet: null
-    assert all(isinstance(by_model[b][k], float) for b in ("naive", "ewma", "drift") for k in intervals)
+    assert all(isinstance(by_model[m][k], float) for m in ("rnn", "naive", "ewma", "drift") for k in intervals)
     assert by_model["naive"]["rel_pinball"] == 1.0 and 0.0 <= by_model["ewma"]["coverage_80"] <= 1.0
     as_csv = runner.invoke(cli, ["evaluate", "--format", "csv", "--since", "2023-07-10"], catch_exceptions=False)
     lines = as_csv.stdout.splitlines()

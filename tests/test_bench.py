@@ -138,6 +138,7 @@ def test_options_name_known_benchmarks_only():
         "smoke",
         "scaling",
         "distributed",
+        "memory",
     ]
     with pytest.raises(SystemExit):
         parse_args(["--only", "ingest,nope"])

@@ -62,7 +62,7 @@ def test_kill_9_of_a_run_at_a_random_moment_then_a_clean_rerun(tmp_path):
     """One trial of bench.faults' kill trial: SIGKILL `forecaster run` at a random moment of its
     training / saving / writing, check the invariants, re-run, get a never-faulted run's rows."""
     expected, wall = bench_faults.reference("run", tmp_path)
-    assert len(expected) == 5  # naive, ewma, drift, rnn, gru: one day ahead
+    assert len(expected) == 6  # naive, ewma, drift, rnn, gru and their ensemble: one day ahead
     delay = random.Random(10).uniform(bench_faults.KILL_FROM * wall, wall)
     trial = bench_faults.kill_trial("run", tmp_path, 0, delay, expected)
     assert trial.problems == [], (trial.phase, trial.problems)

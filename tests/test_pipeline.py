@@ -35,7 +35,7 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
     (ticker,) = report.tickers
     assert ticker.as_of == AS_OF
     by_model = {o.model: o for o in ticker.outcomes}
-    assert set(by_model) == {"naive", "ewma", "drift", *KINDS}
+    assert set(by_model) == {"naive", "ewma", "drift", *KINDS, "ensemble"}
     for kind in KINDS:
         o = by_model[kind]
         assert o.action == "retrain" and o.reason == "no model yet"
@@ -45,10 +45,12 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
     with factory() as s:
         last_close = s.scalar(select(Bar.close).where(Bar.trade_date == AS_OF))
         assert [p.yhat for p in by_model["naive"].forecast] == [last_close, last_close]
-        assert s.scalar(text("select count(*) from forecasts")) == 6 * 2
-        # Baselines carry quantiles and bands; networks without quantiles store NULL (and no ensemble).
+        assert s.scalar(text("select count(*) from forecasts")) == 7 * 2
+        # Every model carries quantiles and bands: baselines, quantile networks and their ensemble.
         banded = dict(s.execute(text("select model, count(lo80) from forecasts group by model")).all())
-        assert banded == {"naive": 2, "ewma": 2, "drift": 2, "rnn": 0, "lstm": 0, "gru": 0}
+        assert banded == {"naive": 2, "ewma": 2, "drift": 2, "rnn": 2, "lstm": 2, "gru": 2, "ensemble": 2}
+        ordered = s.scalars(text("select count(*) from forecasts where q025 <= q500 and q500 <= q975")).one()
+        assert ordered == 7 * 2  # non-crossing, networks and ensemble included
         versions = s.scalars(select(ModelVersion)).all()
         assert sorted(v.kind for v in versions) == sorted(KINDS)
         for v in versions:
@@ -63,7 +65,7 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
         run = s.scalars(select(Run)).one()
         assert run.status == "ok" and run.finished_at is not None and "train" in (run.timings or "")
         items = s.scalars(select(RunItem)).all()
-        assert {(i.model, i.status) for i in items} == {(k, "ok") for k in KINDS}
+        assert {(i.model, i.status) for i in items} == {(k, "ok") for k in (*KINDS, "ensemble")}
 
 
 def test_the_same_run_twice_leaves_the_same_rows(settings, factory):

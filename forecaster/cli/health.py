@@ -10,7 +10,9 @@ from forecaster.config import Settings
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
+)
 @click.pass_obj
 def health(settings: Settings, fmt: str) -> None:
     """Check the unattended job: last daily run, newest bar against the calendar, calendar

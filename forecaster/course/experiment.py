@@ -96,7 +96,7 @@ def holdout(train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: ModelSpec, 
     actual = test.y[:, 0]
     last_close = test_rows["close"].to_numpy()[spec.window - 1 : spec.window - 1 + len(actual)]
     bands = None if quantiles is None else quantiles[:, 0, :]
-    return Holdout(values[:, 0], actual, last_close, fitted.epochs_run, train_s, fitted.seconds, bands)
+    return Holdout(values[:, 0], actual, last_close, fitted.stats.epochs_run, train_s, fitted.stats.seconds, bands)
 
 
 def course_experiment(

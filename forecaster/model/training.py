@@ -38,16 +38,24 @@ class Prepared:
     last_date: date
 
 
+@dataclass(frozen=True)
+class TrainingStats:
+    """What a fit reports about itself, carried as one object from the fit to the task's result
+    to the version's row (epochs_run, train_loss, val_loss, train_seconds, train_start, train_end)."""
+
+    epochs_run: int
+    train_loss: float
+    val_loss: float  # the best epoch's, on the inner validation slice
+    seconds: float
+    train_start: date  # first and last bar of the history trained on
+    train_end: date
+
+
 @dataclass
 class Fitted:
     model: keras.Model
     scaler: Scaler
-    epochs_run: int
-    train_loss: float
-    val_loss: float
-    seconds: float
-    train_start: date
-    train_end: date
+    stats: TrainingStats
     # The validation slice, for the plot of predicted vs actual (first horizon only).
     val_dates: pd.DatetimeIndex
     val_actual: FloatArray
@@ -117,12 +125,14 @@ def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice, spe
     return Fitted(
         model=model,
         scaler=scaler,
-        epochs_run=sum(f.epochs_run for f in fits),
-        train_loss=float(np.mean([f.train_loss for f in fits])),
-        val_loss=float(_loss(spec)(y_va, val_scaled)),
-        seconds=sum(f.seconds for f in fits),
-        train_start=first.train_start,
-        train_end=first.train_end,
+        stats=TrainingStats(
+            epochs_run=sum(f.stats.epochs_run for f in fits),
+            train_loss=float(np.mean([f.stats.train_loss for f in fits])),
+            val_loss=float(_loss(spec)(y_va, val_scaled)),
+            seconds=sum(f.stats.seconds for f in fits),
+            train_start=first.stats.train_start,
+            train_end=first.stats.train_end,
+        ),
         val_dates=first.val_dates,
         val_actual=first.val_actual,
         val_predicted=scaler.inverse_y(data.x[va], point_output(val_scaled))[:, 0],
@@ -185,12 +195,14 @@ def _fit(
     return Fitted(
         model=model,
         scaler=scaler,
-        epochs_run=len(losses["loss"]),
-        train_loss=float(losses["loss"][best]),
-        val_loss=float(losses["val_loss"][best]),
-        seconds=seconds,
-        train_start=data.first_date,
-        train_end=data.last_date,
+        stats=TrainingStats(
+            epochs_run=len(losses["loss"]),
+            train_loss=float(losses["loss"][best]),
+            val_loss=float(losses["val_loss"][best]),
+            seconds=seconds,
+            train_start=data.first_date,
+            train_end=data.last_date,
+        ),
         val_dates=data.label_dates[va],
         val_actual=data.y[va][:, 0],
         val_predicted=val_pred[:, 0],

@@ -65,12 +65,12 @@ def quantiles_of(forecast: Sequence[Point]) -> FloatArray | None:
 
 
 def ensemble_outcome(outcomes: Sequence[ModelOutcome], as_of: date) -> ModelOutcome | None:
-    """The average of the networks' quantiles (its yhat the average median), or None when no
-    network has quantiles that day."""
+    """The average of the networks' quantiles (its yhat the average median), or None when fewer
+    than two networks have quantiles that day (an ensemble of one would only repeat it)."""
     members = [
         (o, q) for o in outcomes if o.model in MODEL_KINDS and o.ok and (q := quantiles_of(o.forecast)) is not None
     ]
-    if not members:
+    if len(members) < 2:
         return None
     shape = members[0][1].shape
     members = [(o, q) for o, q in members if q.shape == shape]  # one horizon for all, by the settings

@@ -26,7 +26,7 @@ from forecaster.model.forecasting import ValidationSeries, model_quantiles
 from forecaster.model.kinds import ModelKind
 from forecaster.model.scaling import Scaler, scaler_from_params
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.model.training import Fitted, fine_tune, train_new
+from forecaster.model.training import Fitted, TrainingStats, fine_tune, train_new
 from forecaster.routine.policy import Decision
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,7 @@ class TrainedModel:
     scaler: dict[str, Any]  # the scaler's parameters and, for a quantile network, its calibration
     action: str  # retrain | finetune
     parent_id: int | None
-    epochs_run: int
-    train_loss: float
-    val_loss: float
-    seconds: float
-    train_start: date
-    train_end: date
+    stats: TrainingStats
 
 
 @dataclass
@@ -177,12 +172,7 @@ def _keep(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, par
         scaler=stored_params(fitted),
         action=action,
         parent_id=parent_id,
-        epochs_run=fitted.epochs_run,
-        train_loss=fitted.train_loss,
-        val_loss=fitted.val_loss,
-        seconds=fitted.seconds,
-        train_start=fitted.train_start,
-        train_end=fitted.train_end,
+        stats=fitted.stats,
     )
 
 

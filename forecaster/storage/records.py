@@ -155,7 +155,7 @@ def complete_days(session: Session, tickers: Sequence[str], kinds: Sequence[str]
             Forecast.as_of,
             Forecast.ticker,
             func.count(case((Forecast.model != ENSEMBLE, Forecast.model)).distinct()).label("models"),
-            func.sum(case((quantiled, 1), else_=0)).label("quantiled"),
+            func.count(case((quantiled, Forecast.model)).distinct()).label("quantiled"),
             func.sum(case((Forecast.model == ENSEMBLE, 1), else_=0)).label("ensembles"),
         )
         .where(
@@ -167,7 +167,7 @@ def complete_days(session: Session, tickers: Sequence[str], kinds: Sequence[str]
         .subquery()
     )
     c = per_ticker.c
-    whole = (c.models == wanted) & ((c.quantiled == 0) | (c.ensembles > 0))
+    whole = (c.models == wanted) & ((c.quantiled < 2) | (c.ensembles > 0))
     done = select(c.as_of, func.count()).where(whole).group_by(c.as_of)
     bars_per_day: dict[date, int] = dict(
         session.execute(
