@@ -1,7 +1,7 @@
 """Resident memory of a long backfill and of a long-lived daemon, sampled as the days go by.
 
     python -m bench.memory [--days 500] [--runs 200] [--every 50]
-    python -m bench --only memory     (the same, inside the suite; --quick: 60 days, 30 runs)
+    python -m bench --only memory     (the same, inside the suite; --quick: 20 days, 10 runs)
 
 Both curves come from one process each (a fresh `python -m bench.memory --part ...` child), with
 tiny networks (the test suite's sizes) so that hundreds of days take minutes on 2 busy cores: the
@@ -165,7 +165,7 @@ def _child(part: str, size: int, every: int) -> Curve:
 
 
 def bench(opts: Options) -> list[Section]:
-    days, runs, every = (60, 30, 10) if opts.quick else (500, 200, 50)
+    days, runs, every = (20, 10, 5) if opts.quick else (500, 200, 50)
     curves = [_child("backfill", days, every), _child("daemon", runs, max(1, every // 2))]
     rows: list[list[Any]] = []
     for curve in curves:
