@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.ingest.calendar import prepare_calendar
+from forecaster.market.calendar import TradingCalendar
 from forecaster.reporting.plotting import backfill_figure, save_png
 from forecaster.routine.executor import Executor, open_executor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
@@ -82,7 +83,7 @@ def backfill(
             if day in done:
                 on_day(day, None, len(days))
             else:
-                run = _replay_day(settings, factory, tickers, day, options, today, chosen)
+                run = _replay_day(settings, factory, tickers, day, options, today, chosen, calendar)
                 report.runs.append(run)
                 on_day(day, run, len(days))
     report.seconds = time.perf_counter() - started
@@ -97,6 +98,7 @@ def _replay_day(
     options: RoutineOptions,
     today: date,
     executor: Executor,
+    calendar: TradingCalendar,
 ) -> RunReport:
     with factory() as session:
         present = tickers_with_bar(session, tickers, day)
@@ -109,6 +111,7 @@ def _replay_day(
         today=today,
         command="backfill",
         executor=executor,
+        calendar=calendar,  # prepared once above: a replayed day ingests nothing that could change it
     )
 
 

@@ -96,9 +96,12 @@ def run_routine(
     today: date,
     command: str = "run",
     executor: Executor | None = None,
+    calendar: TradingCalendar | None = None,
 ) -> RunReport:
     """One full routine over `tickers`; `source=None` skips the ingest step (backfill ingests
-    once up front). `executor=None`: the one the settings name, opened for this run only."""
+    once up front). `executor=None`: the one the settings name, opened for this run only.
+    `calendar`: the stored calendar as the caller already prepared it, used when there is no
+    ingest (a backfill prepares it once for all its days instead of once a day)."""
     clock: dict[str, float] = defaultdict(float)
     with transaction(factory) as session:
         close_dead_runs(session, now=db_now())  # rows a killed process left `running`
@@ -108,7 +111,8 @@ def run_routine(
     driver = _Driver(settings, factory, options, run_id, clock)
     interrupted = False
     try:
-        calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
+        if calendar is None or source is not None:
+            calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
         if source is not None:
             with timed(clock, "ingest"):
                 ingests = ingest_tickers(
