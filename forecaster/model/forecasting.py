@@ -72,7 +72,9 @@ def window_forecasts(
     """For windows `x` (samples, window, features) of raw prices: the (samples, horizon) points
     and, from a quantile network, the (samples, horizon, levels) quantiles with `calibration`
     applied, both in price units. A quantile network's point is its (calibrated) median."""
-    raw = np.asarray(model(scaler.transform_x(x), training=False), dtype="float64")  # (samples, horizon[, levels])
+    from forecaster.model.resident import forward  # Keras: only where a model is at hand
+
+    raw = forward(model, scaler.transform_x(x))  # (samples, horizon[, levels])
     if raw.ndim == 2:
         return scaler.inverse_y(x, raw), None
     scaled = apply(raw, calibration)

@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from forecaster.model.conformal import Calibration, calibrate
 from forecaster.model.forecasting import point_output
-from forecaster.model.networks import build_model
 from forecaster.model.quantile_net import PinballLoss
+from forecaster.model.resident import forward, network_for
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.trainers import trainer_for, weights_back
@@ -90,15 +90,7 @@ def train_new(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: s
     fits: list[Fitted] = []
     for member in range(spec.members):
         seed_everything(train.seed + member)
-        model = build_model(
-            spec.kind,
-            window=spec.window,
-            n_features=len(spec.features),
-            units=spec.units,
-            dropout=spec.dropout,
-            outputs=spec.horizon,
-            quantiles=spec.head == "quantile",
-        )
+        model = network_for(spec)
         fits.append(_fit(model, scaler, data, split, spec, train, train.max_epochs, train.learning_rate, label))
     return fits[0] if len(fits) == 1 else _averaged(fits, scaler, data, split.val, spec)
 
@@ -211,8 +203,7 @@ def _fit(
 
 
 def _predict(model: keras.Model, x: FloatArray) -> FloatArray:
-    # Calling the model directly avoids predict()'s per-call dataset set-up (slow for tiny inputs).
-    return np.asarray(model(x, training=False), dtype="float64")
+    return forward(model, x)
 
 
 class EpochProgress(keras.callbacks.Callback):  # type: ignore[misc]

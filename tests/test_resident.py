@@ -1,0 +1,67 @@
+"""Resident networks: a version loaded into the process's network of its shape forecasts exactly
+as the file's own model does, is refused when damaged, and is read again whenever the network's
+weights moved since it was loaded."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from forecaster.errors import ModelFileError
+from forecaster.model.files import model_bytes, model_from_bytes
+from forecaster.model.resident import forward, load_version, network_for, resident
+from forecaster.model.spec import ModelSpec
+
+SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 3))
+X = np.random.default_rng(3).normal(size=(5, 10, 1)).astype("float32")
+
+
+def _file(seed: int, spec: ModelSpec = SPEC) -> tuple[bytes, str]:
+    data = model_bytes(network_for(spec, seed=seed))
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def test_a_loaded_version_forecasts_bit_for_bit_like_its_files_model():
+    data, sha = _file(1)
+    whole = model_from_bytes(data, sha, name="v1")
+    net = load_version(SPEC, data, sha, name="v1")
+    assert net is not whole and net is load_version(SPEC, data, sha, name="v1")  # one network per shape
+    np.testing.assert_array_equal(forward(net, X), np.asarray(whole(X, training=False), dtype=np.float64))
+
+
+def test_the_resident_holds_whichever_version_was_loaded_last():
+    (a, sha_a), (b, sha_b) = _file(1), _file(2)
+    out_a = forward(load_version(SPEC, a, sha_a, name="a"), X)
+    out_b = forward(load_version(SPEC, b, sha_b, name="b"), X)
+    assert not np.allclose(out_a, out_b)
+    np.testing.assert_array_equal(forward(load_version(SPEC, a, sha_a, name="a"), X), out_a)
+
+
+def test_weights_changed_after_loading_are_replaced_by_the_files_again():
+    data, sha = _file(1)
+    net = load_version(SPEC, data, sha, name="v1")
+    before = forward(net, X)
+    net.set_weights([w + 0.5 for w in net.get_weights()])  # a fine-tune trained it in place
+    assert not np.allclose(forward(net, X), before)
+    np.testing.assert_array_equal(forward(load_version(SPEC, data, sha, name="v1"), X), before)
+
+
+def test_forecasting_another_model_of_the_shape_goes_through_the_same_network():
+    data, sha = _file(1)
+    other = network_for(SPEC, seed=5)
+    net = load_version(SPEC, data, sha, name="v1")
+    assert resident(other) is net
+    np.testing.assert_array_equal(forward(other, X), np.asarray(other(X, training=False), dtype=np.float64))
+    assert not np.allclose(forward(load_version(SPEC, data, sha, name="v1"), X), forward(other, X))
+
+
+def test_a_damaged_file_or_one_of_another_shape_is_refused():
+    data, sha = _file(1)
+    with pytest.raises(ModelFileError, match="sha256"):
+        load_version(SPEC, data, hashlib.sha256(b"x").hexdigest(), name="v1")
+    broken = data[: len(data) // 2]
+    with pytest.raises(ModelFileError, match="damaged"):
+        load_version(SPEC, broken, hashlib.sha256(broken).hexdigest(), name="v1")
+    wider, wider_sha = _file(1, ModelSpec(kind="gru", window=10, horizon=2, units=(6, 3)))
+    with pytest.raises(ModelFileError):
+        load_version(SPEC, wider, wider_sha, name="wider")
