@@ -214,3 +214,30 @@ def test_course_experiment_scores_the_course_dates():
     assert rows["naive"]["rmse"] == pytest.approx(11.93, abs=0.005)
     assert rows["naive"]["rel_mae"] == 1.0
     assert isinstance(rows["rnn"]["mae_sd"], float) and rows["rnn"]["mae_sd"] > 0  # two seeds, two different models
+
+
+def test_a_fine_tuning_backfill_keeps_its_files_bounded_as_it_goes(tmp_path, monkeypatch):
+    settings, factory = setup(tmp_path, keep_model_versions=2)
+    monkeypatch.setattr("forecaster.routine.backfill.PRUNE_EVERY", 3)
+    files: list[int] = []
+
+    def on_day(day, run, total):
+        files.append(len(list((settings.data_dir / "models").rglob("*.keras"))))
+
+    report = backfill(
+        settings,
+        factory,
+        tickers=[TICKER],
+        start=START,
+        end=END,
+        options=RoutineOptions(kinds=("rnn",), between="finetune"),
+        today=TODAY,
+        on_day=on_day,
+    )
+    assert report.ok, report.failures
+    # A version a day; a pass every third day leaves the two newest (the last one the next day's parent).
+    assert files == [1, 2, 2, 3, 4, 2, 3, 4, 2, 2]
+    with factory() as s:
+        assert s.scalar(text("select count(*) from model_versions")) == 10  # every row stays, marked
+        assert s.scalar(text("select count(*) from model_versions where pruned_at is not null")) == 8
+    assert check_invariants(settings.data_dir / "forecaster.db", settings.data_dir) == []  # pruned files are absent

@@ -56,7 +56,7 @@ def test_forecasting_another_model_of_the_shape_goes_through_the_same_network():
 
 
 def test_a_damaged_file_or_one_of_another_shape_is_refused():
-    data, sha = _file(1)
+    data, _ = _file(1)
     with pytest.raises(ModelFileError, match="sha256"):
         load_version(SPEC, data, hashlib.sha256(b"x").hexdigest(), name="v1")
     broken = data[: len(data) // 2]

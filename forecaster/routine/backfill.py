@@ -21,11 +21,16 @@ from forecaster.market.calendar import TradingCalendar
 from forecaster.reporting.plotting import backfill_figure, save_png
 from forecaster.routine.executor import Executor, open_executor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
+from forecaster.routine.retention import prune_after_run
 from forecaster.scoring.evaluation import matured_forecasts
 from forecaster.storage.bars import bar_days, tickers_with_bar
 from forecaster.storage.db import db_now, transaction
 from forecaster.storage.records import complete_days, record_plot
 from forecaster.storage.runs import close_dead_runs
+
+# Days between two retention passes: not every day (a pass is a few queries that a day between
+# retrains rarely needs), but often enough that a fine-tuning backfill's files stay bounded.
+PRUNE_EVERY = 20
 
 
 @dataclass
@@ -85,9 +90,16 @@ def backfill(
             else:
                 run = _replay_day(settings, factory, tickers, day, options, today, chosen, calendar)
                 report.runs.append(run)
+                if options.prune and (len(report.runs) % PRUNE_EVERY == 0 or day == days[-1]):
+                    _prune(settings, factory, run)
                 on_day(day, run, len(days))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _prune(settings: Settings, factory: sessionmaker[Session], last: RunReport) -> None:
+    """Retention, keeping the versions the day just replayed used (the next day starts from them)."""
+    prune_after_run(settings, factory, {o.version_id for t in last.tickers for o in t.outcomes if o.version_id})
 
 
 def _replay_day(
@@ -106,7 +118,7 @@ def _replay_day(
         settings,
         factory,
         tickers=present,
-        options=replace(options, as_of=day, plots=False),
+        options=replace(options, as_of=day, plots=False, prune=False),
         source=None,
         today=today,
         command="backfill",
