@@ -20,7 +20,7 @@ from forecaster.course.experiment import course_experiment
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.routine.backfill import backfill
-from forecaster.routine.pipeline import RoutineOptions
+from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.scoring.evaluation import accuracy
 from forecaster.storage.db import open_database, session_factory
 from tests.helpers import SYNTHETIC_TICKER as TICKER
@@ -241,3 +241,46 @@ def test_a_fine_tuning_backfill_keeps_its_files_bounded_as_it_goes(tmp_path, mon
         assert s.scalar(text("select count(*) from model_versions")) == 10  # every row stays, marked
         assert s.scalar(text("select count(*) from model_versions where pruned_at is not null")) == 8
     assert check_invariants(settings.data_dir / "forecaster.db", settings.data_dir) == []  # pruned files are absent
+
+
+def _interval_rows(factory) -> list[tuple[Any, ...]]:
+    with factory() as s:
+        return [
+            tuple(r)
+            for r in s.execute(
+                text(
+                    "select model, model_version_id, as_of, target_date, yhat, q025, q500, q975, lo80, hi80, lo95, "
+                    "hi95, scale80, scale95, actual from forecasts order by model, as_of, target_date"
+                )
+            ).all()
+        ]
+
+
+def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
+    # The backfill shares work between days (the calendar prepared once, retention every 20 days,
+    # versions kept loaded in the resident networks); none of it may change a stored value.
+    kinds = ("rnn", "gru")
+    settings, factory = setup(tmp_path / "backfill", models=list(kinds))
+    report = backfill(
+        settings,
+        factory,
+        tickers=[TICKER],
+        start=START,
+        end=END,
+        options=RoutineOptions(kinds=kinds, between="predict"),
+        today=TODAY,
+    )
+    assert report.ok, report.failures
+    daily_settings, daily = setup(tmp_path / "daily", models=list(kinds))
+    for day in report.days:
+        run = run_routine(
+            daily_settings,
+            daily,
+            tickers=[TICKER],
+            options=RoutineOptions(kinds=kinds, as_of=day, between="predict", plots=False),
+            source=None,
+            today=TODAY,
+        )
+        assert run.ok
+    rows = _interval_rows(factory)
+    assert len(rows) == 10 * (len(kinds) + 4) and rows == _interval_rows(daily)  # + naive, ewma, drift, ensemble
