@@ -21,7 +21,7 @@ from forecaster.market.calendar import trading_days
 FULL_RANGE = ("2019-05-06", "2020-04-24")  # the course's 240 test targets
 QUICK_RANGE = ("2020-04-13", "2020-04-24")  # 10 trading days: one retrain, then predictions
 MODELS = "rnn,lstm,gru"
-GOAL_S = 600.0  # the backfill issue's goal for the full range
+GOAL_S = 250.0  # the speed issue's goal for the full range (the backfill issue's was 600 s)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def bench(opts: Options) -> list[Section]:
             headers=["range", "trading days", "wall s", "s / day", "peak MB", "goal s (240 days)"],
             rows=[[f"{start}..{end}", result.days, wall, wall / result.days, result.run.peak_mb, GOAL_S]],
             notes=notes,
-            headline=[(f"backfill of {result.days} days, wall s", wall)],
+            headline=[(f"backfill of {result.days} days, wall s (goal ≤ {GOAL_S:.0f} for 240)", wall)],
             raw={"start": start, "end": end, "days": result.days, "wall_s": wall, "peak_mb": result.run.peak_mb},
         )
     ]
