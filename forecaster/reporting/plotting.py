@@ -43,7 +43,7 @@ def forecast_figure(
     """Recent closes, then each model's and baseline's forecast for the days after `as_of`; a fan
     chart (80 % and 95 % bands, as issued) of one model, and every other model's 80 % interval
     as a bar at each target day."""
-    fig = Figure(figsize=(10, 5), layout="constrained")
+    fig = Figure(figsize=(12, 5), layout="constrained")
     ax = fig.subplots()
     bands = bands or {}
     recent = history.iloc[-(FAN_HISTORY_DAYS if bands else HISTORY_DAYS) :]
@@ -72,7 +72,9 @@ def forecast_figure(
     ax.axvline(last_x, color="0.8", linewidth=0.8)
     ax.set_title(f"{ticker}: forecasts as of {as_of.isoformat()} (bars: 80 % intervals)")
     ax.set_ylabel(target)
-    ax.legend(loc="upper left", fontsize="small")
+    # Beside the axes, not over them: with seven models and their intervals the legend is as
+    # tall as the plot, and inside it covered the history.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
     ax.grid(alpha=0.3)
     return fig
 
