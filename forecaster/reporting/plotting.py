@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 
 from forecaster.model.forecasting import Point, ValidationSeries
@@ -43,7 +44,7 @@ def forecast_figure(
     """Recent closes, then each model's and baseline's forecast for the days after `as_of`; a fan
     chart (80 % and 95 % bands, as issued) of one model, and every other model's 80 % interval
     as a bar at each target day."""
-    fig = Figure(figsize=(12, 5), layout="constrained")
+    fig = _figure(12, 5, right=3.2)  # the legend sits in the right margin
     ax = fig.subplots()
     bands = bands or {}
     recent = history.iloc[-(FAN_HISTORY_DAYS if bands else HISTORY_DAYS) :]
@@ -93,7 +94,7 @@ def _fan(ax: Any, name: str, pts: list[Point], band: Sequence[Interval], last_x:
 
 def validation_figure(ticker: str, as_of: date, series: Mapping[str, ValidationSeries]) -> Figure:
     """Predicted vs actual on each model's inner validation slice (the newest training days)."""
-    fig = Figure(figsize=(10, 3 * max(1, len(series))), layout="constrained")
+    fig = _figure(10, 3 * max(1, len(series)))
     axes = fig.subplots(max(1, len(series)), 1, squeeze=False)[:, 0]
     for ax, (name, s) in zip(axes, series.items(), strict=False):
         mae = float(np.mean(np.abs(s.predicted - s.actual)))
@@ -109,8 +110,31 @@ def validation_figure(ticker: str, as_of: date, series: Mapping[str, ValidationS
     return fig
 
 
+def _figure(width: float, height: float, *, right: float = 0.25) -> Figure:
+    """A figure with fixed margins, in inches (room for tick labels, an axis label and a title;
+    `right` for a legend beside the axes). Matplotlib's constrained layout placed them as well,
+    but its solver was a third of the time of drawing a figure (measured: 1.45 → 0.91 s and
+    2.02 → 1.34 s for the forecast and validation plots on a loaded machine), and the routine
+    draws two figures per ticker a day, the report a third."""
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(
+        left=0.85 / width,
+        right=1 - right / width,
+        bottom=0.6 / height,  # tick labels and the date offset (the year and month) below them
+        top=1 - 0.4 / height,
+        hspace=0.95 / 2.4,  # between panels, as a share of a panel's height (about 2.4 in)
+    )
+    return fig
+
+
 def save_png(fig: Figure, path: Path) -> None:
-    """Draw `fig` to PNG bytes, then write them with the one atomic writer."""
+    """Draw `fig` to PNG bytes, then write them with the one atomic writer. Date axes get
+    concise labels (the day, the month at its start, the year once): full ISO dates under each
+    tick ran into each other."""
+    for ax in fig.axes:
+        locator = ax.xaxis.get_major_locator()
+        if isinstance(locator, mdates.AutoDateLocator):
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     write_atomic(path, buffer.getvalue())
@@ -127,7 +151,7 @@ def backfill_figure(ticker: str, frame: pd.DataFrame, title: str) -> Figure:
     models = [m for m in sorted(present) if m not in BASELINES] + [m for m in ("ewma",) if m in present]
     models = models or ["naive"]
     naive = frame[frame["model"] == "naive"].set_index("target_date")["yhat"].sort_index()
-    fig = Figure(figsize=(10, 3 * len(models)), layout="constrained")
+    fig = _figure(10, 3 * len(models))
     axes = fig.subplots(len(models), 1, squeeze=False)[:, 0]
     for ax, model in zip(axes, models, strict=True):
         rows = frame[frame["model"] == model].set_index("target_date").sort_index()
@@ -183,7 +207,7 @@ def rolling_error_figure(ticker: str, frame: pd.DataFrame) -> Figure:
     """
     horizon = 1 if (frame["horizon"] == 1).any() else int(frame["horizon"].min())
     rows = frame[frame["horizon"] == horizon]
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = _figure(10, 4)
     ax = fig.subplots()
     for model in sorted(set(rows["model"])):
         one = rows[rows["model"] == model].sort_values("target_date")
