@@ -27,7 +27,7 @@ from darts.dataprocessing.transformers import Scaler
 from darts.models import BlockRNNModel
 from pytorch_lightning.callbacks import EarlyStopping
 
-from bench.peers import PeerFit
+from bench.peer_table import PeerFit
 from bench.section import QUICK_EPOCHS, Options
 from bench.training import TARGETS, Trial, course_targets, our_specs, our_trial
 from forecaster.config import Settings

@@ -16,7 +16,7 @@ from bench.child import ChildRun, RunRecord
 from bench.course import build_course_model, course_data
 from bench.machine import Machine
 from bench.markdown import markdown_table, render_document
-from bench.peers import PeerFit, peer_section
+from bench.peer_table import PeerFit, peer_section
 from bench.scaling import Daily, Scaled, scaling_section, synthetic_csv
 from bench.section import Options, Section, fmt
 from bench.training import Trial, course_targets
