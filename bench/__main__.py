@@ -7,7 +7,9 @@ BENCHMARKS.md-ready Markdown (--out, default bench/results/latest.md) and every 
 beside it as JSON (same name, .json). --quick: small sizes and few epochs, labelled as such,
 under 5 minutes on 2 cores. Benchmarks: course (training vs the course script, speed and
 accuracy), routine (first and daily run, and the daily run's profile), backfill, ingest,
-queries, smoke, scaling, distributed (local executor vs a 2-worker Dask cluster).
+queries, smoke, scaling, distributed (local executor vs a 2-worker Dask cluster), memory, and
+peers (darts' BlockRNNModel beside ours; an optional extra, in the default list only where darts
+and torch are installed).
 """
 
 import argparse
@@ -41,6 +43,7 @@ BENCHMARKS = {
     "scaling": "scaling",
     "distributed": "distributed",
     "memory": "memory",
+    "peers": "peers",
 }
 Bench = Callable[[Options], list[Section]]
 
@@ -50,13 +53,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="Small sizes, few epochs, one repeat (≤ 5 min).")
-    parser.add_argument("--only", type=_names, default=list(BENCHMARKS), help="Comma-separated benchmark names.")
+    parser.add_argument("--only", type=_names, default=default_names(), help="Comma-separated benchmark names.")
     parser.add_argument("--repeats", type=int, help="Repeats where a benchmark repeats (default 3; quick 1).")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown report path (JSON beside it).")
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
     return args
+
+
+def default_names() -> list[str]:
+    """Every benchmark, the optional peers only where what it needs is installed (asked
+    without importing it): `--only peers` without them says how to install them."""
+    from bench.peers import missing
+
+    return [name for name in BENCHMARKS if name != "peers" or not missing()]
 
 
 def _names(value: str) -> list[str]:

@@ -10,19 +10,22 @@ import pandas as pd
 import pytest
 
 import bench.ingest
+import bench.peers
 from bench.__main__ import parse_args, run_one
 from bench.child import ChildRun, RunRecord
 from bench.course import build_course_model, course_data
 from bench.machine import Machine
 from bench.markdown import markdown_table, render_document
+from bench.peer_table import PeerFit, peer_section
 from bench.scaling import Daily, Scaled, scaling_section, synthetic_csv
 from bench.section import Options, Section, fmt
-from bench.training import course_targets
+from bench.training import Trial, course_targets
 from forecaster.config import BUNDLED_CSV, Settings
 from forecaster.course.experiment import load_course_bars
 from forecaster.ingest.sources.csvfile import read_bar_csv
 from forecaster.ingest.validate import validate_bars
 from forecaster.market.calendar import BUILTIN, trading_days
+from forecaster.scoring.metrics import Scores
 
 # Parameters by hand: SimpleRNN u(in + u + 1); LSTM 4u(in + u + 1); GRU (reset_after, Keras 3's
 # default) 3u(in + u + 2); then Dense(100 -> 1) = 101.
@@ -127,8 +130,10 @@ def test_document_has_the_machine_the_command_and_every_section():
         assert part in doc, part
 
 
-def test_options_name_known_benchmarks_only():
+def test_options_name_known_benchmarks_only(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(bench.peers, "NEEDS", ("no_such_module_here",))  # darts absent, as in CI
     assert parse_args(["--only", "ingest,queries", "--quick"]).only == ["ingest", "queries"]
+    assert parse_args(["--only", "peers"]).only == ["peers"]  # asked for by name, it says what is missing
     assert parse_args([]).only == [
         "course",
         "routine",
@@ -140,10 +145,51 @@ def test_options_name_known_benchmarks_only():
         "distributed",
         "memory",
     ]
+    monkeypatch.setattr(bench.peers, "NEEDS", ("json",))  # what it needs is there: the default runs it too
+    assert parse_args([]).only[-1] == "peers"
     with pytest.raises(SystemExit):
         parse_args(["--only", "ingest,nope"])
     with pytest.raises(SystemExit):
         parse_args(["--repeats", "0"])
+
+
+def test_peers_without_darts_is_one_line_saying_how_to_install(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(bench.peers, "NEEDS", ("json", "no_such_module_here"))
+    [section] = run_one("peers", Options(quick=True, repeats=1))
+    assert section.name == "peers" and not section.title.endswith("FAILED")
+    [[line]] = section.rows
+    assert isinstance(line, str)
+    assert line.startswith("no_such_module_here not installed; to run it: pip install torch")
+    assert "'.[peers]'" in line and "json" not in line.split(";")[0]
+
+
+def _fit(who: str, kind: str, threads: int, fit_s: float, epochs: int, mae: float) -> PeerFit:
+    scores = Scores(n=240, mse=0.0, rmse=0.0, mae=mae, mape=0.0, mase=0.0, hit_rate=0.5, ties=0)
+    trial = Trial(who, kind, fit_s, fit_s, epochs, 1000, "close", scores)  # type: ignore[arg-type]
+    return PeerFit(trial, params=10, threads=threads, rel_mae=mae / 20.0)
+
+
+def test_peer_section_compares_with_darts_at_tensorflows_threads():
+    fits = [
+        _fit("ours", "rnn", 0, 10.0, 20, 20.0),  # 2,000 samples/s
+        _fit("darts", "rnn", 1, 10.0, 10, 30.0),  # 1,000
+        _fit("darts", "rnn", 2, 5.0, 4, 40.0),  # 800; TF's default here is one thread per core: 2
+        _fit("ours", "rnn", 0, 30.0, 20, 22.0),  # a second repeat: the medians are 20 s and 21.0
+        _fit("darts", "rnn", 1, 10.0, 10, 30.0),
+        _fit("darts", "rnn", 2, 5.0, 4, 40.0),
+    ]
+    section = peer_section(fits, Options(repeats=2), reported=0, cores=2)
+    ours, one, two = section.rows
+    rate = ours[5]
+    assert isinstance(rate, float)
+    assert ours[:5] == ["rnn", "ours", "TF 0 (= 2)", 20.0, 20] and ours[6] is None
+    assert rate == pytest.approx((2000 + 1000 / 1.5) / 2) and ours[7] == pytest.approx(21.0)
+    assert one[2] == "1" and one[5] == pytest.approx(1000.0) and one[6] == pytest.approx(rate / 1000)
+    assert two[2] == "2" and two[8] == pytest.approx(2.0)
+    assert section.headline == [
+        ("rnn: samples/s ours / darts (torch at 2 threads)", f"{rate / 800:.2f}×"),
+        ("rnn: test MAE / naive, darts (ours)", "2.000 (1.050)"),
+    ]
 
 
 def test_scaling_csv_is_read_and_accepted_like_a_tushare_file(tmp_path: Path):
