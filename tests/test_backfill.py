@@ -19,6 +19,7 @@ from forecaster.config import Settings, load_settings
 from forecaster.course.experiment import course_experiment
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
+from forecaster.model.kinds import ModelKind
 from forecaster.routine.backfill import backfill
 from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.scoring.evaluation import accuracy
@@ -259,7 +260,7 @@ def _interval_rows(factory) -> list[tuple[Any, ...]]:
 def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
     # The backfill shares work between days (the calendar prepared once, retention every 20 days,
     # versions kept loaded in the resident networks); none of it may change a stored value.
-    kinds = ("rnn", "gru")
+    kinds: tuple[ModelKind, ...] = ("rnn", "gru")
     settings, factory = setup(tmp_path / "backfill", models=list(kinds))
     report = backfill(
         settings,

@@ -134,7 +134,7 @@ def save_png(fig: Figure, path: Path) -> None:
     for ax in fig.axes:
         locator = ax.xaxis.get_major_locator()
         if isinstance(locator, mdates.AutoDateLocator):
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     write_atomic(path, buffer.getvalue())
