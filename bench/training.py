@@ -106,11 +106,16 @@ def our_trial(kind: ModelKind, settings: Settings, max_epochs: int | None) -> Tr
     read_s = time.perf_counter() - started
     # The course's targets whatever our window: each one's window is the rows just before it.
     result = holdout(bars.iloc[:COURSE_TRAIN_ROWS], bars.iloc[-(TARGETS + spec.window) :], spec, train)
-    windows = len(prepare(bars.iloc[:COURSE_TRAIN_ROWS], spec).x)
-    samples = train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon).train_end
+    samples = train_samples(bars.iloc[:COURSE_TRAIN_ROWS], spec, train)
     targets = course_targets(bars, spec.target)
     scores = targets.score(result.yhat)
     return Trial("ours", kind, read_s + result.train_s, result.fit_s, result.epochs, samples, spec.target, scores)
+
+
+def train_samples(rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> int:
+    """Training windows per epoch in a fit on `rows` (the inner validation slice left out)."""
+    windows = len(prepare(rows, spec).x)
+    return train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon).train_end
 
 
 def run_trials(settings: Settings, opts: Options) -> list[Trial]:
