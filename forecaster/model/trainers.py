@@ -37,10 +37,12 @@ class FitOptions:
     unroll: bool = False
 
 
-# The product's choice, from bench/throughput.py on the 2-core machine (BENCHMARKS.md): many steps
-# per call cut Keras' per-batch Python work and changed no loss; XLA and unrolling each cost a long
-# first compile per shape and process (paid by every daily run) and did not win for LSTM and GRU.
-# 64 steps cover a whole epoch of the course split at batch 128 (15 steps) and any fine-tune.
+# The product's choice, from bench/throughput.py on the shared 2-core machine (BENCHMARKS.md,
+# "Training throughput"): 64 steps per call (a whole epoch of the course split at batch 128, any
+# fine-tune) made the first, tracing fit of a process 1.1-1.8x faster in 6 of 7 pairs and the
+# warm fits neither clearly faster nor slower, with identical losses. XLA and unrolling were left
+# off: each costs a long first compile per shape and process (paid by every daily run), and
+# unrolling made LSTM and GRU slower even warm.
 DEFAULT_FIT = FitOptions(steps_per_execution=64)
 
 # (thread, shape, learning rate, loss, options) -> compiled clone. The thread: a Dask worker may run
