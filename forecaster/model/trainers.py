@@ -39,7 +39,7 @@ class FitOptions:
 
 # The product's choice, from bench/throughput.py on the shared 2-core machine (BENCHMARKS.md,
 # "Training throughput"): 64 steps per call (a whole epoch of the course split at batch 128, any
-# fine-tune) made the first, tracing fit of a process 1.1-1.8x faster in 6 of 7 pairs and the
+# fine-tune) made the first, tracing fit of a process 1.1-1.8x faster in 9 of 10 pairs and the
 # warm fits neither clearly faster nor slower, with identical losses. XLA and unrolling were left
 # off: each costs a long first compile per shape and process (paid by every daily run), and
 # unrolling made LSTM and GRU slower even warm.
