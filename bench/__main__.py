@@ -7,9 +7,10 @@ BENCHMARKS.md-ready Markdown (--out, default bench/results/latest.md) and every 
 beside it as JSON (same name, .json). --quick: small sizes and few epochs, labelled as such,
 under 5 minutes on 2 cores. Benchmarks: course (training vs the course script, speed and
 accuracy), routine (first and daily run, and the daily run's profile), backfill, ingest,
-queries, smoke, scaling, distributed (local executor vs a 2-worker Dask cluster), memory, and
-peers (darts' BlockRNNModel beside ours; an optional extra, in the default list only where darts
-and torch are installed).
+queries, smoke, scaling, distributed (local executor vs a 2-worker Dask cluster), memory,
+throughput (what each Keras execution knob does to our fit's samples per second), and peers
+(darts' BlockRNNModel beside ours; an optional extra, in the default list only where darts and
+torch are installed).
 """
 
 import argparse
@@ -43,6 +44,7 @@ BENCHMARKS = {
     "scaling": "scaling",
     "distributed": "distributed",
     "memory": "memory",
+    "throughput": "throughput",
     "peers": "peers",
 }
 Bench = Callable[[Options], list[Section]]
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # children inherit it: TensorFlow's INFO lines are noise
     opts = Options(quick=args.quick, repeats=args.repeats or (1 if args.quick else 3))
-    if {"course", "smoke"} & set(args.only):  # in-process Keras: import it once, without TF's start-up chatter
+    if {"course", "smoke", "throughput"} & set(args.only):  # in-process Keras: import it once, quietly
         from forecaster.cli.runtime import load_training_stack
 
         load_training_stack()

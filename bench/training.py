@@ -26,6 +26,7 @@ from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
 from forecaster.model.kinds import MODEL_KINDS, ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.trainers import forget_trainers
 from forecaster.model.training import prepare
 from forecaster.model.windows import FloatArray, train_val_split
 from forecaster.scoring.metrics import Scores, naive_scale, score
@@ -101,16 +102,24 @@ def our_specs(settings: Settings, kind: ModelKind, max_epochs: int | None) -> tu
 
 def our_trial(kind: ModelKind, settings: Settings, max_epochs: int | None) -> Trial:
     spec, train = our_specs(settings, kind, max_epochs)
+    # Like the course's, every trial builds and traces its train function: without this, the
+    # trainer cached by the first repeat (model/trainers.py) would serve the later ones untraced.
+    forget_trainers()
     started = time.perf_counter()
     bars = load_course_bars(settings)
     read_s = time.perf_counter() - started
     # The course's targets whatever our window: each one's window is the rows just before it.
     result = holdout(bars.iloc[:COURSE_TRAIN_ROWS], bars.iloc[-(TARGETS + spec.window) :], spec, train)
-    windows = len(prepare(bars.iloc[:COURSE_TRAIN_ROWS], spec).x)
-    samples = train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon).train_end
+    samples = train_samples(bars.iloc[:COURSE_TRAIN_ROWS], spec, train)
     targets = course_targets(bars, spec.target)
     scores = targets.score(result.yhat)
     return Trial("ours", kind, read_s + result.train_s, result.fit_s, result.epochs, samples, spec.target, scores)
+
+
+def train_samples(rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> int:
+    """Training windows per epoch in a fit on `rows` (the inner validation slice left out)."""
+    windows = len(prepare(rows, spec).x)
+    return train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon).train_end
 
 
 def run_trials(settings: Settings, opts: Options) -> list[Trial]:

@@ -7,17 +7,48 @@ a day grew by some 60 MB a day. A trainer is compiled once; each fit copies the 
 resets the optimizer to a fresh Adam's state, trains, and copies the weights back out. The
 model handed in stays uncompiled, so its saved file carries no optimizer state (which no
 fine-tune ever read: every fit starts from a fresh Adam).
+
+How the trainer executes (FitOptions) is a property of the trainer, not of the stored model:
+it changes the speed of a fit, not what the network computes, so it is kept out of ModelSpec
+and out of the saved files (changing it retrains nothing).
 """
 
 import threading
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-# (thread, shape, learning rate, loss) -> compiled clone. The thread: a Dask worker may run tasks on
-# several threads, and a trainer's weights are only meaningful for the fit that set them.
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a trainer runs its steps; bench/throughput.py measures each one (see BENCHMARKS.md).
+
+    steps_per_execution: train steps per call of the traced function (Keras' Python loop and
+    callbacks run once per call instead of once per batch).
+    jit_compile: XLA-compile the train step (Keras leaves XLA off on CPU unless asked).
+    unroll: unroll the recurrent layers' time loop in the trainer's graph instead of a
+    while-loop; only the trainer's copy is unrolled, the stored network is not.
+    """
+
+    steps_per_execution: int = 1
+    jit_compile: bool = False
+    unroll: bool = False
+
+
+# The product's choice, from bench/throughput.py on the shared 2-core machine (BENCHMARKS.md,
+# "Training throughput"): 64 steps per call (a whole epoch of the course split at batch 128, any
+# fine-tune) made the first, tracing fit of a process 1.1-1.8x faster in 9 of 10 pairs and the
+# warm fits neither clearly faster nor slower, with identical losses. XLA and unrolling were left
+# off: each costs a long first compile per shape and process (paid by every daily run), and
+# unrolling made LSTM and GRU slower even warm.
+DEFAULT_FIT = FitOptions(steps_per_execution=64)
+
+# (thread, shape, learning rate, loss, options) -> compiled clone. The thread: a Dask worker may run
+# tasks on several threads, and a trainer's weights are only meaningful for the fit that set them.
 _TRAINERS: dict[tuple[Any, ...], keras.Model] = {}
+_RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 
 
 def shape_key(model: keras.Model) -> tuple[Any, ...] | None:
@@ -36,17 +67,43 @@ def _loss_key(loss: keras.losses.Loss | str) -> str:
     return loss if isinstance(loss, str) else f"{type(loss).__name__}{sorted(loss.get_config().items())}"
 
 
-def trainer_for(model: keras.Model, learning_rate: float, loss: keras.losses.Loss | str = "mse") -> keras.Model:
+def _compile(model: keras.Model, learning_rate: float, loss: keras.losses.Loss | str, options: FitOptions) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=loss,
+        steps_per_execution=options.steps_per_execution,
+        jit_compile=options.jit_compile,
+    )
+
+
+def _clone(model: keras.Model, options: FitOptions) -> keras.Model:
+    """A copy of `model`'s graph; its recurrent layers unrolled where the options say so."""
+
+    def layer_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if options.unroll and isinstance(layer, _RECURRENT):
+            config = {**config, "unroll": True}
+        return type(layer).from_config(config)
+
+    return keras.models.clone_model(model, clone_function=layer_copy)
+
+
+def trainer_for(
+    model: keras.Model,
+    learning_rate: float,
+    loss: keras.losses.Loss | str = "mse",
+    options: FitOptions = DEFAULT_FIT,
+) -> keras.Model:
     """A compiled network of `model`'s shape holding `model`'s weights and a fresh Adam state."""
     key = shape_key(model)
     if key is None:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
+        _compile(model, learning_rate, loss, options)
         return model
-    full = (threading.get_ident(), key, learning_rate, _loss_key(loss))
+    full = (threading.get_ident(), key, learning_rate, _loss_key(loss), astuple(options))
     trainer = _TRAINERS.get(full)
     if trainer is None:
-        trainer = keras.models.clone_model(model)
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
+        trainer = _clone(model, options)
+        _compile(trainer, learning_rate, loss, options)
         _TRAINERS[full] = trainer
     trainer.set_weights(model.get_weights())
     optimizer = trainer.optimizer
@@ -54,6 +111,11 @@ def trainer_for(model: keras.Model, learning_rate: float, loss: keras.losses.Los
         variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
     optimizer.learning_rate.assign(learning_rate)  # ... whose learning rate is one of its variables
     return trainer
+
+
+def forget_trainers() -> None:
+    """Drop every cached trainer: the next fit of each shape compiles (and traces) afresh."""
+    _TRAINERS.clear()
 
 
 def weights_back(trainer: keras.Model, model: keras.Model) -> keras.Model:

@@ -23,7 +23,7 @@ from forecaster.model.quantile_net import PinballLoss
 from forecaster.model.resident import forward, network_for
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.model.trainers import trainer_for, weights_back
+from forecaster.model.trainers import DEFAULT_FIT, FitOptions, trainer_for, weights_back
 from forecaster.model.windows import FloatArray, Split, make_windows, train_val_split
 
 
@@ -77,7 +77,9 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)  # Python, NumPy and the backend's generators
 
 
-def train_new(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = "") -> Fitted:
+def train_new(
+    bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = "", options: FitOptions = DEFAULT_FIT
+) -> Fitted:
     """Fresh weights on the whole history given (everything up to the as-of date).
 
     With `spec.members` > 1, that many networks are trained (seeds seed, seed + 1, ...), each
@@ -91,7 +93,8 @@ def train_new(bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: s
     for member in range(spec.members):
         seed_everything(train.seed + member)
         model = network_for(spec)
-        fits.append(_fit(model, scaler, data, split, spec, train, train.max_epochs, train.learning_rate, label))
+        fit = _fit(model, scaler, data, split, spec, train, train.max_epochs, train.learning_rate, label, options)
+        fits.append(fit)
     return fits[0] if len(fits) == 1 else _averaged(fits, scaler, data, split.val, spec)
 
 
@@ -137,7 +140,14 @@ def _calibration(val_scaled: FloatArray, y_va: FloatArray) -> Calibration | None
 
 
 def fine_tune(
-    model: keras.Model, scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = ""
+    model: keras.Model,
+    scaler: Scaler,
+    bars: pd.DataFrame,
+    spec: ModelSpec,
+    train: TrainSpec,
+    *,
+    label: str = "",
+    options: FitOptions = DEFAULT_FIT,
 ) -> Fitted:
     """A few epochs at a lower learning rate on the most recent days, from the parent's weights.
 
@@ -148,7 +158,8 @@ def fine_tune(
     split = train_val_split(len(data.x), val_fraction=train.val_fraction, horizon=spec.horizon)
     seed_everything(train.seed)
     # The calibration is recomputed on the fine-tune's own validation slice, like its early stop.
-    return _fit(model, scaler, data, split, spec, train, train.finetune_epochs, train.finetune_learning_rate, label)
+    epochs, rate = train.finetune_epochs, train.finetune_learning_rate
+    return _fit(model, scaler, data, split, spec, train, epochs, rate, label, options)
 
 
 def _fit(
@@ -161,11 +172,12 @@ def _fit(
     epochs: int,
     learning_rate: float,
     label: str,
+    options: FitOptions,
 ) -> Fitted:
     tr, va = split.train, split.val
     x_tr, y_tr = scaler.transform_x(data.x[tr]), scaler.transform_y(data.x[tr], data.y[tr])
     x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
-    trainer = trainer_for(model, learning_rate, _loss(spec))
+    trainer = trainer_for(model, learning_rate, _loss(spec), options)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience, restore_best_weights=True)
     started = time.perf_counter()
     history = trainer.fit(
