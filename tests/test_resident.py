@@ -3,6 +3,7 @@ as the file's own model does, is refused when damaged, and is read again wheneve
 weights moved since it was loaded."""
 
 import hashlib
+import threading
 
 import numpy as np
 import pytest
@@ -65,3 +66,23 @@ def test_a_damaged_file_or_one_of_another_shape_is_refused():
     wider, wider_sha = _file(1, ModelSpec(kind="gru", window=10, horizon=2, units=(6, 3)))
     with pytest.raises(ModelFileError):
         load_version(SPEC, wider, wider_sha, name="wider")
+
+
+def test_a_version_loads_into_a_resident_cloned_from_a_trained_model():
+    # In a fresh thread (the cache is per thread), a retrain's model is forecast first, so the
+    # resident is its clone; a version file loaded afterwards must land in that clone intact.
+    data, sha = _file(1)
+    whole = model_from_bytes(data, sha, name="v1")
+    out: dict[str, object] = {}
+
+    def work() -> None:
+        trained = network_for(SPEC, seed=9)
+        net = resident(trained)
+        out["same"] = load_version(SPEC, data, sha, name="v1") is net
+        out["y"] = forward(net, X)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert out["same"] is True
+    np.testing.assert_array_equal(out["y"], np.asarray(whole(X, training=False), dtype=np.float64))
