@@ -40,15 +40,16 @@ def setup(folder: Path, **extra: Any) -> tuple[Settings, Any]:
     return settings, factory
 
 
-def replay(settings, factory, start=START, end=END):
+def replay(settings, factory, start=START, end=END, *, kinds=("rnn",), between="predict", on_day=None):
     return backfill(
         settings,
         factory,
         tickers=[TICKER],
         start=start,
         end=end,
-        options=RoutineOptions(kinds=("rnn",), between="predict"),
+        options=RoutineOptions(kinds=kinds, between=between),
         today=TODAY,
+        **({"on_day": on_day} if on_day else {}),
     )
 
 
@@ -225,16 +226,7 @@ def test_a_fine_tuning_backfill_keeps_its_files_bounded_as_it_goes(tmp_path, mon
     def on_day(day, run, total):
         files.append(len(list((settings.data_dir / "models").rglob("*.keras"))))
 
-    report = backfill(
-        settings,
-        factory,
-        tickers=[TICKER],
-        start=START,
-        end=END,
-        options=RoutineOptions(kinds=("rnn",), between="finetune"),
-        today=TODAY,
-        on_day=on_day,
-    )
+    report = replay(settings, factory, between="finetune", on_day=on_day)
     assert report.ok, report.failures
     # A version a day; a pass every third day leaves the two newest (the last one the next day's parent).
     assert files == [1, 2, 2, 3, 4, 2, 3, 4, 2, 2]
@@ -262,15 +254,7 @@ def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
     # versions kept loaded in the resident networks); none of it may change a stored value.
     kinds: tuple[ModelKind, ...] = ("rnn", "gru")
     settings, factory = setup(tmp_path / "backfill", models=list(kinds))
-    report = backfill(
-        settings,
-        factory,
-        tickers=[TICKER],
-        start=START,
-        end=END,
-        options=RoutineOptions(kinds=kinds, between="predict"),
-        today=TODAY,
-    )
+    report = replay(settings, factory, kinds=kinds)
     assert report.ok, report.failures
     daily_settings, daily = setup(tmp_path / "daily", models=list(kinds))
     for day in report.days:
