@@ -18,15 +18,15 @@ def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(32, 6, 1)), rng.normal(size=(32, 1))
 
 
-def _fit_fresh(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
+def _fit_fresh(model: keras.Model, x: np.ndarray, y: np.ndarray, lr: float = 1e-2) -> list[np.ndarray]:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="mse")
     keras.utils.set_random_seed(3)
     model.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
     return [np.asarray(w) for w in model.get_weights()]
 
 
-def _fit_reused(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-    trainer = trainer_for(model, 1e-2)
+def _fit_reused(model: keras.Model, x: np.ndarray, y: np.ndarray, lr: float = 1e-2) -> list[np.ndarray]:
+    trainer = trainer_for(model, lr)
     keras.utils.set_random_seed(3)
     trainer.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
     return [np.asarray(w) for w in weights_back(trainer, model).get_weights()]
@@ -46,6 +46,20 @@ def test_a_reused_trainer_gives_the_weights_of_a_fresh_compile_every_time(kind):
         for a, b in zip(fresh, reused, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         assert not np.allclose(fresh[-2], np.asarray(start.get_weights()[-2]))  # it did train
+
+
+def test_one_trainer_serves_every_learning_rate():
+    # A retrain (1e-3) and a fine-tune (1e-4) share the trainer: each fit trains at its own rate.
+    start = build_model("gru", window=6, n_features=1, units=(3, 3), dropout=0.0, seed=2)
+    saved = model_bytes(start)
+    x, y = _data(4)
+    first = trainer_for(model_from_bytes(saved, None, name="a"), 1e-2)
+    for lr in (1e-2, 1e-3):
+        fresh = _fit_fresh(model_from_bytes(saved, None, name="f"), x, y, lr)
+        reused = _fit_reused(model_from_bytes(saved, None, name="r"), x, y, lr)
+        for a, b in zip(fresh, reused, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert trainer_for(model_from_bytes(saved, None, name="b"), 1e-4) is first
 
 
 def test_the_trained_model_saves_without_optimizer_state():

@@ -45,8 +45,11 @@ class FitOptions:
 # unrolling made LSTM and GRU slower even warm.
 DEFAULT_FIT = FitOptions(steps_per_execution=64)
 
-# (thread, shape, learning rate, loss, options) -> compiled clone. The thread: a Dask worker may run
-# tasks on several threads, and a trainer's weights are only meaningful for the fit that set them.
+# (thread, shape, loss, options) -> compiled clone. The thread: a Dask worker may run tasks on
+# several threads, and a trainer's weights are only meaningful for the fit that set them. Not the
+# learning rate: it is one of the optimizer's variables, set before every fit, so a retrain (1e-3)
+# and a fine-tune (1e-4) share one trainer and its traced train function (a second trainer per
+# kind at a process's first fine-tune was the daemon's one-off memory step, BENCHMARKS.md).
 _TRAINERS: dict[tuple[Any, ...], keras.Model] = {}
 _RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 
@@ -99,7 +102,7 @@ def trainer_for(
     if key is None:
         _compile(model, learning_rate, loss, options)
         return model
-    full = (threading.get_ident(), key, learning_rate, _loss_key(loss), astuple(options))
+    full = (threading.get_ident(), key, _loss_key(loss), astuple(options))
     trainer = _TRAINERS.get(full)
     if trainer is None:
         trainer = _clone(model, options)
