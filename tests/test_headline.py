@@ -61,10 +61,9 @@ def test_the_headline_gives_the_champions_next_day_forecast_its_range_and_the_la
     assert item.beat_naive == expected == ["drift"]  # rnn beats naive only two days out
     assert item.last_run == "daemon ok, 2024-03-08 10:05 UTC"
     block = headline_html(item)
-    assert (
-        f"<strong>{last:.2f}</strong>" in block and f"80 % range {item.interval[0]:.2f}–{item.interval[1]:.2f}" in block
-    )
-    assert ("no model beat naive" in block) == (not expected)
+    lo, hi = last + 0.2 * Z[2], last + 0.2 * Z[6]
+    assert f"<strong>{last:.2f}</strong>" in block and f"80 % range {lo:.2f}–{hi:.2f}" in block
+    assert "beat naive over the last 60 matured forecasts: drift" in block
 
 
 def test_a_ticker_without_forecasts_or_runs_says_so(factory: sessionmaker[Session]):
