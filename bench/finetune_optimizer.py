@@ -1,7 +1,7 @@
 """Fine-tuning with a fresh Adam each day (what the product does) against Adam's state carried
 over from the previous day's fit (what a model file with optimizer state would have allowed).
 
-    python -m bench.finetune_optimizer [--quick]
+    python -m bench.finetune_optimizer [--quick] [--kinds rnn,lstm,gru]
     python -m bench --only optimizer      (the same, inside the suite)
 
 In one process, for rnn, lstm and gru with the product's model settings: a network trained on
@@ -146,13 +146,14 @@ def scores(bars: pd.DataFrame, first: int, walk: Walk) -> dict[str, float]:
     return out
 
 
-def bench(opts: Options) -> list[Section]:
+def bench(opts: Options, only: tuple[ModelKind, ...] | None = None) -> list[Section]:
     from forecaster.cli.runtime import load_training_stack
     from forecaster.config import Settings
     from forecaster.course.experiment import load_course_bars
 
     load_training_stack()
     kinds: tuple[ModelKind, ...] = (cast(ModelKind, QUICK_MODELS),) if opts.quick else MODEL_KINDS
+    kinds = only or kinds
     days = QUICK_DAYS if opts.quick else DAYS
     bars = load_course_bars(Settings())
     rows: list[list[Any]] = []
@@ -192,10 +193,13 @@ def bench(opts: Options) -> list[Section]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.finetune_optimizer", description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"rnn only, {QUICK_DAYS} days, short training.")
+    parser.add_argument("--kinds", help="Comma-separated model kinds (default: rnn, lstm, gru).")
     args = parser.parse_args(argv)
     from bench.markdown import render_console
+    from forecaster.model.kinds import model_kinds
 
-    for section in bench(Options(quick=args.quick)):
+    only = model_kinds(args.kinds.split(",")) if args.kinds else None
+    for section in bench(Options(quick=args.quick), only):
         print(render_console(section))  # the table and its notes
     return 0
 
