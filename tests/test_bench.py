@@ -139,6 +139,7 @@ def test_options_name_known_benchmarks_only():
         "scaling",
         "distributed",
         "memory",
+        "optimizer",
     ]
     with pytest.raises(SystemExit):
         parse_args(["--only", "ingest,nope"])
