@@ -7,7 +7,8 @@ BENCHMARKS.md-ready Markdown (--out, default bench/results/latest.md) and every 
 beside it as JSON (same name, .json). --quick: small sizes and few epochs, labelled as such,
 under 5 minutes on 2 cores. Benchmarks: course (training vs the course script, speed and
 accuracy), routine (first and daily run, and the daily run's profile), backfill, ingest,
-queries, smoke, scaling, distributed (local executor vs a 2-worker Dask cluster), memory,
+queries, smoke, scaling, distributed (local executor vs a 2-worker Dask cluster), memory
+(RSS over a long backfill and daemon), optimizer (fine-tuning with a fresh vs a carried Adam),
 throughput (what each Keras execution knob does to our fit's samples per second), and peers
 (darts' BlockRNNModel beside ours; an optional extra, in the default list only where darts and
 torch are installed).
@@ -44,6 +45,7 @@ BENCHMARKS = {
     "scaling": "scaling",
     "distributed": "distributed",
     "memory": "memory",
+    "optimizer": "finetune_optimizer",
     "throughput": "throughput",
     "peers": "peers",
 }

@@ -118,10 +118,10 @@ class CutSource:
     name = "csv"
     description = "the bundled CSV, cut at each run's day"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ticker: str = "600519.SH") -> None:
         from forecaster.ingest.sources.csvfile import CsvSource
 
-        self._whole = CsvSource(path).fetch("600519.SH", None, date.max)
+        self._whole = CsvSource(path).fetch(ticker, None, date.max)
 
     def fetch(self, ticker: str, start: date | None, end: date, calendar: object = None) -> Any:
         from dataclasses import replace

@@ -3,7 +3,7 @@ whether any model beat naive lately, and how the last run went.
 
 The champion is v_champion's (lowest mean pinball loss over its last 60 matured forecasts, naive
 while none beats it); its 80 % range is the band the forecast was issued with (lo80, hi80).
-"Beat naive lately" is the point view beside it: MAE over the last 60 matured forecasts.
+"Beat naive lately" is the point view beside it: MAE over the last 60 matured one-day forecasts.
 """
 
 import html
@@ -36,7 +36,11 @@ class Headline:
 
 
 def _ratios(session: Session, ticker: str, until: date) -> dict[str, float]:
-    ratios = {m: recent_mae_ratio(session, ticker, m, until=until, count=RECENT) for m in (*MODEL_KINDS, "drift")}
+    # The headline's forecast is one day ahead: pooling longer horizons in would let a model that
+    # only beats naive two days out count as beating it for tomorrow.
+    ratios = {
+        m: recent_mae_ratio(session, ticker, m, until=until, count=RECENT, horizon=1) for m in (*MODEL_KINDS, "drift")
+    }
     return {m: r for m, r in ratios.items() if r is not None}
 
 

@@ -113,9 +113,12 @@ def fill_actuals(session: Session, ticker: str, *, revisit_days: int = 15) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def recent_mae_ratio(session: Session, ticker: str, model: str, *, until: date, count: int) -> float | None:
+def recent_mae_ratio(
+    session: Session, ticker: str, model: str, *, until: date, count: int, horizon: int | None = None
+) -> float | None:
     """The model's MAE over its last `count` matured forecasts (target day <= `until`, so this is
-    known at `until`) divided by naive's MAE on the same (as_of, target_date) pairs."""
+    known at `until`) divided by naive's MAE on the same (as_of, target_date) pairs; only those of
+    `horizon` when given (None: every horizon, pooled)."""
     naive = aliased(Forecast)
     rows = session.execute(
         select(Forecast.yhat, naive.yhat, Forecast.actual)
@@ -133,6 +136,7 @@ def recent_mae_ratio(session: Session, ticker: str, model: str, *, until: date, 
             Forecast.model == model,
             Forecast.target_date <= until,
             Forecast.actual.is_not(None),
+            *([Forecast.horizon == horizon] if horizon is not None else []),
         )
         .order_by(Forecast.target_date.desc())
         .limit(count)
