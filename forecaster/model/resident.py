@@ -70,9 +70,10 @@ def load_version(spec: ModelSpec, data: bytes, sha256: str | None, *, name: str)
     # A backfill forecasts with one version day after day: when the network still holds exactly
     # the weights this file gave it (nothing trained or forecast through it since), it is not read
     # again. The check compares the weights themselves, so no other path has to report changes.
-    if loaded is None or sha256 is None or loaded[0] != sha256 or loaded[1] != _fingerprint(net):
-        weights_from_bytes(net, data, sha256, name=name)
-        _LOADED[id(net)] = (sha256 or "", _fingerprint(net))
+    if sha256 is not None and loaded is not None and loaded == (sha256, _fingerprint(net)):
+        return net
+    weights_from_bytes(net, data, sha256, name=name)
+    _LOADED[id(net)] = (sha256 or "", _fingerprint(net))
     return net
 
 

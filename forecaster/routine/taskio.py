@@ -124,13 +124,8 @@ def store_result(
 
 
 def _quantiles(result: ModelResult) -> FloatArray | None:
-    """The network's (horizon, levels) quantiles, where its task returned them.
-
-    The task result gains them with the quantile networks (issue 17, "networks"); until then
-    there is no such field and the forecast is stored without quantiles (NULL columns).
-    """
-    quantiles = getattr(result, "quantiles", None)
-    return None if quantiles is None else np.asarray(quantiles, dtype=np.float64)
+    """The network's (horizon, levels) quantiles; None from a point network."""
+    return None if result.quantiles is None else np.asarray(result.quantiles, dtype=np.float64)
 
 
 def save_version(
