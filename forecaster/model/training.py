@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from forecaster.model.batches import Loop, fit_by_batches
 from forecaster.model.conformal import Calibration, calibrate
 from forecaster.model.forecasting import point_output
 from forecaster.model.quantile_net import PinballLoss
@@ -159,7 +160,7 @@ def fine_tune(
     seed_everything(train.seed)
     # The calibration is recomputed on the fine-tune's own validation slice, like its early stop.
     epochs, rate = train.finetune_epochs, train.finetune_learning_rate
-    return _fit(model, scaler, data, split, spec, train, epochs, rate, label, options)
+    return _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, by_batches=True)
 
 
 def _fit(
@@ -173,36 +174,45 @@ def _fit(
     learning_rate: float,
     label: str,
     options: FitOptions,
+    *,
+    by_batches: bool = False,
 ) -> Fitted:
     tr, va = split.train, split.val
     x_tr, y_tr = scaler.transform_x(data.x[tr]), scaler.transform_y(data.x[tr], data.y[tr])
     x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
-    trainer = trainer_for(model, learning_rate, _loss(spec), options)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience, restore_best_weights=True)
+    loss = _loss(spec)
+    trainer = trainer_for(model, learning_rate, loss, options)
+    progress = EpochProgress(epochs, label)
     started = time.perf_counter()
-    history = trainer.fit(
-        x_tr,
-        y_tr,
-        validation_data=(x_va, y_va),
-        epochs=epochs,
-        batch_size=train.batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=[stop, EpochProgress(epochs, label)],
-    )
+    if by_batches:  # a fine-tune: a few batches an epoch (model/batches says why not `fit`)
+        loop = Loop(epochs=epochs, batch_size=train.batch_size, patience=train.patience, seed=train.seed)
+        losses = fit_by_batches(trainer, (x_tr, y_tr), (x_va, y_va), loss, loop, progress)
+        train_losses, val_losses = losses.loss, losses.val_loss
+    else:
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience, restore_best_weights=True)
+        history: dict[str, Any] = trainer.fit(
+            x_tr,
+            y_tr,
+            validation_data=(x_va, y_va),
+            epochs=epochs,
+            batch_size=train.batch_size,
+            shuffle=True,
+            verbose=0,
+            callbacks=[stop, progress],
+        ).history
+        train_losses, val_losses = history["loss"], history["val_loss"]
     seconds = time.perf_counter() - started
     model = weights_back(trainer, model)
-    losses: dict[str, Any] = history.history
-    best = int(np.argmin(losses["val_loss"]))
+    best = int(np.argmin(val_losses))
     val_scaled = _predict(model, x_va)  # (samples, horizon[, levels])
     val_pred = scaler.inverse_y(data.x[va], point_output(val_scaled))
     return Fitted(
         model=model,
         scaler=scaler,
         stats=TrainingStats(
-            epochs_run=len(losses["loss"]),
-            train_loss=float(losses["loss"][best]),
-            val_loss=float(losses["val_loss"][best]),
+            epochs_run=len(train_losses),
+            train_loss=float(train_losses[best]),
+            val_loss=float(val_losses[best]),
             seconds=seconds,
             train_start=data.first_date,
             train_end=data.last_date,
