@@ -59,8 +59,8 @@ class CarriedAdam:
         self.saved: list[np.ndarray] | None = None
         self.trainer: Any = None
 
-    def __call__(self, model: Any, learning_rate: float, loss: Any = "mse") -> Any:
-        trainer = self._real(model, learning_rate, loss)
+    def __call__(self, model: Any, learning_rate: float, *args: Any, **kwargs: Any) -> Any:
+        trainer = self._real(model, learning_rate, *args, **kwargs)  # loss and FitOptions as `_fit` passes them
         if self.saved is not None:
             if not trainer.optimizer.built:  # a trainer that never fitted has no moments yet
                 trainer.optimizer.build(trainer.trainable_variables)

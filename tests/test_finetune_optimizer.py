@@ -8,7 +8,7 @@ import numpy as np
 from bench.finetune_optimizer import carried
 from forecaster.model import training
 from forecaster.model.networks import build_model
-from forecaster.model.trainers import trainer_for, weights_back
+from forecaster.model.trainers import FitOptions, trainer_for, weights_back
 
 
 def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -17,8 +17,9 @@ def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _trainer_seen_by_fit(model: keras.Model, learning_rate: float) -> keras.Model:
-    """What `training._fit` calls: the product's `trainer_for`, or the bench's patch of it."""
-    return vars(training)["trainer_for"](model, learning_rate)
+    """What `training._fit` calls, with the arguments it passes (learning rate, loss, FitOptions):
+    the product's `trainer_for`, or the bench's patch of it."""
+    return vars(training)["trainer_for"](model, learning_rate, keras.losses.MeanSquaredError(), FitOptions())
 
 
 def _fit(trainer: keras.Model, seed: int) -> None:
@@ -59,6 +60,6 @@ def test_carried_adam_keeps_the_new_fits_learning_rate_and_a_fresh_fit_stays_fre
     variables = {v.path: np.asarray(v.numpy()) for v in trainer.optimizer.variables}
     assert float(trainer.optimizer.learning_rate.numpy()) == np.float32(1e-4)
     assert any(np.any(value != 0) for path, value in variables.items() if "learning_rate" not in path)
-    fresh = trainer_for(model, 1e-4)  # outside the block: the product's reset, untouched
+    fresh = trainer_for(model, 1e-4, keras.losses.MeanSquaredError(), FitOptions())  # outside: the reset, untouched
     assert all(np.all(v.numpy() == 0) for v in fresh.optimizer.variables if "learning_rate" not in v.path)
     assert second.trainer is trainer
