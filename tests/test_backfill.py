@@ -53,17 +53,18 @@ def replay(settings, factory, start=START, end=END, *, kinds=("rnn",), between="
     )
 
 
-def forecast_rows(factory) -> list[tuple[Any, ...]]:
+POINT_COLUMNS = "model, model_version_id, as_of, target_date, horizon, yhat, actual"
+INTERVAL_COLUMNS = (
+    "model, model_version_id, as_of, target_date, yhat, q025, q500, q975, lo80, hi80, lo95, hi95, scale80, scale95, "
+    "actual"
+)
+
+
+def forecast_rows(factory, columns: str = POINT_COLUMNS) -> list[tuple[Any, ...]]:
+    """Every forecast row's `columns`, in one stable order."""
     with factory() as s:
-        return [
-            tuple(r)
-            for r in s.execute(
-                text(
-                    "select model, model_version_id, as_of, target_date, horizon, yhat, actual from forecasts "
-                    "order by model, as_of, target_date"
-                )
-            ).all()
-        ]
+        query = text(f"select {columns} from forecasts order by model, as_of, target_date")
+        return [tuple(r) for r in s.execute(query).all()]
 
 
 def test_backfill_replays_each_day_retrains_on_schedule_and_is_idempotent(tmp_path):
@@ -236,19 +237,6 @@ def test_a_fine_tuning_backfill_keeps_its_files_bounded_as_it_goes(tmp_path, mon
     assert check_invariants(settings.data_dir / "forecaster.db", settings.data_dir) == []  # pruned files are absent
 
 
-def _interval_rows(factory) -> list[tuple[Any, ...]]:
-    with factory() as s:
-        return [
-            tuple(r)
-            for r in s.execute(
-                text(
-                    "select model, model_version_id, as_of, target_date, yhat, q025, q500, q975, lo80, hi80, lo95, "
-                    "hi95, scale80, scale95, actual from forecasts order by model, as_of, target_date"
-                )
-            ).all()
-        ]
-
-
 def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
     # The backfill shares work between days (the calendar prepared once, retention every 20 days,
     # versions kept loaded in the resident networks); none of it may change a stored value.
@@ -267,5 +255,6 @@ def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
             today=TODAY,
         )
         assert run.ok
-    rows = _interval_rows(factory)
-    assert len(rows) == 10 * (len(kinds) + 4) and rows == _interval_rows(daily)  # + naive, ewma, drift, ensemble
+    rows = forecast_rows(factory, INTERVAL_COLUMNS)
+    # + naive, ewma, drift, ensemble
+    assert len(rows) == 10 * (len(kinds) + 4) and rows == forecast_rows(daily, INTERVAL_COLUMNS)

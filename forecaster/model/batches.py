@@ -62,6 +62,8 @@ def fit_by_batches(
     best_weights, wait = trainer.get_weights(), 0
     for epoch in range(loop.epochs):
         history.loss.append(_epoch(trainer, x_tr, y_tr, rng.permutation(len(x_tr)), loop.batch_size))
+        # Through the resident network (its weights set from the trainer's): its predict function
+        # is traced once per process already; the trainer's own would be one more trace per kind.
         history.val_loss.append(float(loss(y_va, forward(trainer, x_va))))
         progress.on_epoch_end(epoch, {"loss": history.loss[-1], "val_loss": history.val_loss[-1]})
         wait += 1
