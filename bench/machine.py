@@ -44,7 +44,7 @@ def describe_machine(cpuinfo: Path = Path("/proc/cpuinfo"), meminfo: Path = Path
         load_average=os.getloadavg(),
         system=f"{platform.system()} {platform.release()}",
         python=platform.python_version(),
-        versions={label: _version(names) for label, names in PACKAGES.items()},
+        versions={label: package_version(*names) for label, names in PACKAGES.items()},
         settings_env={k: v for k, v in sorted(os.environ.items()) if k.startswith("FORECASTER_") and "TOKEN" not in k},
     )
 
@@ -67,7 +67,8 @@ def _field(path: Path, key: str) -> str:
     return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(key)), "")
 
 
-def _version(names: tuple[str, ...]) -> str:
+def package_version(*names: str) -> str:
+    """The installed version of the first of `names` (a distribution's other spellings) found."""
     for name in names:
         try:
             return metadata.version(name)

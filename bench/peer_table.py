@@ -4,10 +4,10 @@ Apart from bench/darts_peer.py so that it renders (and is tested) without darts 
 """
 
 from dataclasses import dataclass
-from importlib import metadata
 from statistics import median
 from typing import TYPE_CHECKING
 
+from bench.machine import package_version
 from bench.section import QUICK_EPOCHS, Cell, Options, Section
 
 if TYPE_CHECKING:
@@ -86,13 +86,7 @@ def _notes(opts: Options, reported: int, cores: int) -> list[str]:
 
 
 def _versions() -> dict[str, str]:
-    versions = {}
-    for name in ("darts", "torch", "pytorch-lightning"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    return {name: package_version(name) for name in ("darts", "torch", "pytorch-lightning")}
 
 
 def _fit_json(f: PeerFit) -> dict[str, object]:
