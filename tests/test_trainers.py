@@ -10,7 +10,7 @@ import pytest
 
 from forecaster.model.files import model_bytes, model_from_bytes
 from forecaster.model.networks import build_model
-from forecaster.model.trainers import FitOptions, trainer_for, weights_back
+from forecaster.model.trainers import DEFAULT_FIT, FitOptions, trainer_for, weights_back
 
 
 def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -25,8 +25,10 @@ def _fit_fresh(model: keras.Model, x: np.ndarray, y: np.ndarray, lr: float = 1e-
     return [np.asarray(w) for w in model.get_weights()]
 
 
-def _fit_reused(model: keras.Model, x: np.ndarray, y: np.ndarray, lr: float = 1e-2) -> list[np.ndarray]:
-    trainer = trainer_for(model, lr)
+def _fit_reused(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, lr: float = 1e-2, options: FitOptions = DEFAULT_FIT
+) -> list[np.ndarray]:
+    trainer = trainer_for(model, lr, options=options)
     keras.utils.set_random_seed(3)
     trainer.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
     return [np.asarray(w) for w in weights_back(trainer, model).get_weights()]
@@ -81,18 +83,11 @@ def test_fit_options_change_the_speed_not_the_weights(kind):
     start = build_model(kind, window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1)
     saved = model_bytes(start)
     x, y = _data(1)
-    plain = _fit_with(model_from_bytes(saved, None, name="p"), x, y, FitOptions())
+    plain = _fit_reused(model_from_bytes(saved, None, name="p"), x, y, options=FitOptions())
     fast_model = model_from_bytes(saved, None, name="f")
-    fast = _fit_with(fast_model, x, y, FitOptions(steps_per_execution=4, jit_compile=True, unroll=True))
+    fast = _fit_reused(fast_model, x, y, options=FitOptions(steps_per_execution=4, jit_compile=True, unroll=True))
     for a, b in zip(plain, fast, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert not np.allclose(plain[0], np.asarray(start.get_weights()[0]))  # it did train
     trainer = trainer_for(fast_model, 1e-2, options=FitOptions(unroll=True))
     assert trainer.get_layer(f"{kind}_1").unroll and not fast_model.get_layer(f"{kind}_1").unroll
-
-
-def _fit_with(model: keras.Model, x: np.ndarray, y: np.ndarray, options: FitOptions) -> list[np.ndarray]:
-    trainer = trainer_for(model, 1e-2, options=options)
-    keras.utils.set_random_seed(3)
-    trainer.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
-    return [np.asarray(w) for w in weights_back(trainer, model).get_weights()]
