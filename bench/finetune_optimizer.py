@@ -1,5 +1,5 @@
-"""Fine-tuning with a fresh Adam each day (what the product does) against Adam's state carried
-over from the previous day's fit (what a model file with optimizer state would have allowed).
+"""Fine-tuning with a fresh Adam each day against Adam's state carried over from the previous
+day's fit (what the product does since issue 19's measurements: `fine_tune(..., adam=...)`).
 
     python -m bench.finetune_optimizer [--quick] [--kinds rnn,lstm,gru]
     python -m bench --only optimizer      (the same, inside the suite)
@@ -11,29 +11,26 @@ fine-tune (`fine_tune`, the settings' finetune epochs and learning rate) on the 
 day and forecast the next close. Same seeds, same data, same starting weights; the two variants
 alternate day by day, so the machine's load hits both alike.
 
-- fresh: the product's trainer as it is (`trainer_for` zeroes the moments before every fit);
-- carried: after that reset, the Adam variables the same variant's previous fit ended with are
-  put back (the first fine-tune gets those of the initial training), the learning rate kept at
-  the fine-tune's. Done here, around the product's trainer, whose behaviour stays as it is.
+- fresh: `fine_tune` without a state: a fresh Adam every fit;
+- carried: `fine_tune` given the Adam state the same variant's previous fit ended with (the
+  first fine-tune gets the initial training's); the learning rate is the fine-tune's.
 
 Reported per kind and variant: MAE / naive's and pinball / naive's over the forecasts, and the
-`.keras` file size with and without the optimizer state.
+`.keras` file size with and without the Adam state.
 """
 
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
-from unittest import mock
 
 import numpy as np
 import pandas as pd
 
 from bench.section import QUICK_EPOCHS, QUICK_MODELS, QUICK_NOTE, Options, Section
 from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.model.trainers import AdamState
 
 VARIANTS = ("fresh", "carried")
 DAYS = 60
@@ -47,41 +44,7 @@ class Walk:
     yhat: list[float] = field(default_factory=list)
     quantiles: list[np.ndarray] = field(default_factory=list)
     fit_s: float = 0.0
-    adam: list[np.ndarray] | None = None  # the Adam variables its last fit ended with (carried only)
-
-
-class CarriedAdam:
-    """Wraps the product's `trainer_for`: after its reset to a fresh Adam, the saved moments and
-    step count go back in (the learning rate stays the one this fit asked for)."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self.saved: list[np.ndarray] | None = None
-        self.trainer: Any = None
-
-    def __call__(self, model: Any, learning_rate: float, *args: Any, **kwargs: Any) -> Any:
-        trainer = self._real(model, learning_rate, *args, **kwargs)  # loss and FitOptions as `_fit` passes them
-        if self.saved is not None:
-            if not trainer.optimizer.built:  # a trainer that never fitted has no moments yet
-                trainer.optimizer.build(trainer.trainable_variables)
-            for variable, value in zip(trainer.optimizer.variables, self.saved, strict=True):
-                if "learning_rate" not in variable.path:
-                    variable.assign(value)
-        self.trainer = trainer
-        return trainer
-
-    def state(self) -> list[np.ndarray]:
-        return [np.array(v.numpy()) for v in self.trainer.optimizer.variables]
-
-
-@contextmanager
-def carried(saved: list[np.ndarray] | None) -> Iterator[CarriedAdam]:
-    from forecaster.model import training
-
-    wrapper = CarriedAdam(vars(training)["trainer_for"])  # the name `_fit` looks up when it runs
-    wrapper.saved = saved
-    with mock.patch.object(training, "trainer_for", wrapper):
-        yield wrapper
+    adam: AdamState | None = None  # the Adam state its last fit ended with (carried only)
 
 
 def kind_walk(kind: ModelKind, bars: pd.DataFrame, days: int, quick: bool) -> dict[str, Any]:
@@ -99,12 +62,10 @@ def kind_walk(kind: ModelKind, bars: pd.DataFrame, days: int, quick: bool) -> di
     if quick:
         train = replace(train, max_epochs=QUICK_EPOCHS, patience=min(train.patience, QUICK_EPOCHS))
     first = COURSE_TRAIN_ROWS + spec.window - 1  # the as-of row of the course's first test target
-    with carried(None) as initial:
-        fitted = train_new(bars.iloc[:first], spec, train, label=f"{kind} initial")
-        start_adam = initial.state()
+    fitted = train_new(bars.iloc[:first], spec, train, label=f"{kind} initial")
     models = {v: network_for(spec) for v in VARIANTS}
     walks = {v: Walk() for v in VARIANTS}
-    walks["carried"].adam = start_adam
+    walks["carried"].adam = fitted.adam
     for m in models.values():
         m.set_weights(fitted.model.get_weights())
     sizes: dict[str, int] = {}
@@ -112,14 +73,15 @@ def kind_walk(kind: ModelKind, bars: pd.DataFrame, days: int, quick: bool) -> di
         history = bars.iloc[: first + day + 1]  # up to and including the as-of day
         for variant in VARIANTS:  # alternating: the machine's load hits both alike
             walk = walks[variant]
-            with carried(walk.adam if variant == "carried" else None) as wrapper:
-                started = time.perf_counter()
-                tuned = fine_tune(models[variant], fitted.scaler, history, spec, train, label=f"{kind} {variant}")
-                walk.fit_s += time.perf_counter() - started
-                if variant == "carried":
-                    walk.adam = wrapper.state()
-                if not sizes:  # one compiled trainer after a fit: the file with its Adam state
-                    sizes = {"with": len(model_bytes(wrapper.trainer)), "without": len(model_bytes(tuned.model))}
+            started = time.perf_counter()
+            tuned = fine_tune(
+                models[variant], fitted.scaler, history, spec, train, label=f"{kind} {variant}", adam=walk.adam
+            )
+            walk.fit_s += time.perf_counter() - started
+            if variant == "carried":
+                walk.adam = tuned.adam
+            if not sizes:  # the version's file with its Adam state (what is saved) and without
+                sizes = {"with": len(model_bytes(tuned.model, tuned.adam)), "without": len(model_bytes(tuned.model))}
             values, quantiles = model_quantiles(tuned.model, tuned.scaler, history, spec, tuned.calibration)
             walk.yhat.append(float(values[0]))
             walk.quantiles.append(np.zeros(0) if quantiles is None else quantiles[0])
@@ -171,9 +133,9 @@ def bench(opts: Options, only: tuple[ModelKind, ...] | None = None) -> list[Sect
     notes = [
         f"As-of days {dates[0].date()} .. {dates[-1].date()} ({days}), one fine-tune a day; the product's "
         "model settings (horizon 1, no adjustment: the file is qfq already); same seeds and data per variant.",
-        "fresh: a fresh Adam every fit (the product); carried: the previous fit's Adam moments and step "
-        "count restored. File KiB: the `.keras` file without optimizer state (fresh: what is saved) "
-        "and with it (carried: what it would need).",
+        "fresh: a fresh Adam every fit; carried: the previous fit's Adam moments and step count "
+        "continued (the product). File KiB: the `.keras` file without the Adam state (fresh) and with "
+        "it (carried: what the product saves).",
     ]
     if opts.quick:
         notes.append(f"{QUICK_NOTE}; {days} days.")

@@ -1,5 +1,6 @@
 """The reused trainer (model/trainers.py) trains exactly like a freshly compiled model, and
-saving its result carries no optimizer state."""
+the network it hands back saves without Keras optimizer state (the Adam state travels beside
+it: tests/test_adam_state.py)."""
 
 import zipfile
 from io import BytesIO

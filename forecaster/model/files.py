@@ -8,9 +8,16 @@ cannot read, with `ModelFileError`. The hash matters: a `.keras` file is a zip w
 sits at the end, so damage to its first bytes can still load, silently, as a model. Models travel
 between the driver and the workers as the bytes of their file (`model_bytes`), so a worker needs
 no access to the data dir.
+
+A trained version's file also holds the Adam state its fit ended with (model/trainers says why
+a fine-tune continues it), as one more member of the zip, `adam.npz`: Keras reads only its own
+members, so the file loads as any `.keras` file does, and the state is covered by the same
+sha256, travels in the same bytes and is removed with the same file by retention. A file
+without it (written before, or by `forecaster train-letters`) fine-tunes from a fresh Adam.
 """
 
 import hashlib
+import io
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -18,8 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from forecaster.errors import ModelFileError
+from forecaster.model.trainers import AdamState
 
 _CHUNK = 1 << 20
 
@@ -37,12 +46,34 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_bytes(model: keras.Model) -> bytes:
-    """The `.keras` file of `model`, as bytes: what a worker sends back to the driver."""
+_ADAM_MEMBER = "adam.npz"
+
+
+def model_bytes(model: keras.Model, adam: AdamState | None = None) -> bytes:
+    """The `.keras` file of `model`, as bytes, with `adam` as its Adam state when given: what a
+    worker sends back to the driver."""
     with tempfile.TemporaryDirectory(prefix="forecaster-model-") as folder:
         path = Path(folder) / "model.keras"
         model.save(path)
+        if adam is not None:
+            arrays = io.BytesIO()
+            np.savez(arrays, *adam)  # arr_0, arr_1, ... in the optimizer's order
+            with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(_ADAM_MEMBER, arrays.getvalue())
         return path.read_bytes()
+
+
+def adam_from_bytes(data: bytes, *, name: str) -> AdamState | None:
+    """The Adam state stored in a `.keras` file's bytes (already sha256-checked by the caller), or
+    None for a file without one; damage inside raises ModelFileError."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if _ADAM_MEMBER not in archive.namelist():
+                return None
+            with np.load(io.BytesIO(archive.read(_ADAM_MEMBER)), allow_pickle=False) as arrays:
+                return [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+    except _UNREADABLE as exc:
+        raise ModelFileError(f"the Adam state in model file {name} is damaged ({exc})") from exc
 
 
 def read_model_file(path: Path) -> bytes:

@@ -24,7 +24,7 @@ from forecaster.model.quantile_net import PinballLoss
 from forecaster.model.resident import forward, network_for
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.model.trainers import DEFAULT_FIT, FitOptions, trainer_for, weights_back
+from forecaster.model.trainers import DEFAULT_FIT, AdamState, FitOptions, adam_state, trainer_for, weights_back
 from forecaster.model.windows import FloatArray, Split, make_windows, train_val_split
 
 
@@ -63,6 +63,9 @@ class Fitted:
     val_predicted: FloatArray
     # The CQR offsets from the validation slice; None for a point network.
     calibration: Calibration | None = None
+    # The Adam state the fit ended with, which a fine-tune of this model continues; None for
+    # averaged members (each had its own optimizer, none of which fits the joined model).
+    adam: AdamState | None = None
 
 
 def prepare(bars: pd.DataFrame, spec: ModelSpec) -> Prepared:
@@ -149,8 +152,10 @@ def fine_tune(
     *,
     label: str = "",
     options: FitOptions = DEFAULT_FIT,
+    adam: AdamState | None = None,
 ) -> Fitted:
-    """A few epochs at a lower learning rate on the most recent days, from the parent's weights.
+    """A few epochs at a lower learning rate on the most recent days, from the parent's weights
+    and, given `adam`, the Adam state the parent's fit ended with (a fresh Adam without it).
 
     The parent's scaler is kept: the weights were learnt on its scale.
     """
@@ -160,7 +165,7 @@ def fine_tune(
     seed_everything(train.seed)
     # The calibration is recomputed on the fine-tune's own validation slice, like its early stop.
     epochs, rate = train.finetune_epochs, train.finetune_learning_rate
-    return _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, by_batches=True)
+    return _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, by_batches=True, adam=adam)
 
 
 def _fit(
@@ -176,12 +181,13 @@ def _fit(
     options: FitOptions,
     *,
     by_batches: bool = False,
+    adam: AdamState | None = None,
 ) -> Fitted:
     tr, va = split.train, split.val
     x_tr, y_tr = scaler.transform_x(data.x[tr]), scaler.transform_y(data.x[tr], data.y[tr])
     x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
     loss = _loss(spec)
-    trainer = trainer_for(model, learning_rate, loss, options)
+    trainer = trainer_for(model, learning_rate, loss, options, adam)
     progress = EpochProgress(epochs, label)
     started = time.perf_counter()
     if by_batches:  # a fine-tune: a few batches an epoch (model/batches says why not `fit`)
@@ -202,6 +208,7 @@ def _fit(
         ).history
         train_losses, val_losses = history["loss"], history["val_loss"]
     seconds = time.perf_counter() - started
+    end_state = adam_state(trainer)
     model = weights_back(trainer, model)
     best = int(np.argmin(val_losses))
     val_scaled = _predict(model, x_va)  # (samples, horizon[, levels])
@@ -221,6 +228,7 @@ def _fit(
         val_actual=data.y[va][:, 0],
         val_predicted=val_pred[:, 0],
         calibration=_calibration(val_scaled, y_va),
+        adam=end_state,
     )
 
 

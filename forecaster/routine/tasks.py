@@ -21,7 +21,7 @@ import pandas as pd
 
 from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.conformal import CALIBRATION_KEY, Calibration, from_scaler_params
-from forecaster.model.files import model_bytes
+from forecaster.model.files import adam_from_bytes, model_bytes
 from forecaster.model.forecasting import ValidationSeries, model_quantiles
 from forecaster.model.kinds import ModelKind
 from forecaster.model.resident import load_version
@@ -148,6 +148,7 @@ def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scale
         try:
             with timed(result.timings, "model_load"):
                 model = load_version(parent.spec, parent.data, parent.sha256, name=parent.path)
+                adam = adam_from_bytes(parent.data, name=parent.path)  # None: a file saved without it
         except ModelFileError as exc:
             log.warning("%s: %s; retraining", task.label, exc)
             retrain = fallback(exc)
@@ -158,7 +159,9 @@ def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scale
                 result.version_id = parent.version_id
                 return model, scaler, parent.spec, from_scaler_params(parent.scaler)
             with timed(result.timings, "train"):
-                fitted = fine_tune(model, scaler, task.bars, parent.spec, task.train, label=f"{task.label} fine-tune")
+                fitted = fine_tune(
+                    model, scaler, task.bars, parent.spec, task.train, label=f"{task.label} fine-tune", adam=adam
+                )
             _keep(result, fitted, parent.spec, "finetune", parent.version_id)
             return fitted.model, fitted.scaler, parent.spec, fitted.calibration
     with timed(result.timings, "train"):
@@ -169,7 +172,7 @@ def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scale
 
 def _keep(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, parent_id: int | None) -> None:
     with timed(result.timings, "save"):
-        data = model_bytes(fitted.model)
+        data = model_bytes(fitted.model, fitted.adam)  # the Adam state goes with it: its fine-tune continues it
     result.validation = ValidationSeries(fitted.val_dates, fitted.val_actual, fitted.val_predicted)
     result.trained = TrainedModel(
         data=data,
