@@ -43,9 +43,6 @@ class Variant:
 BASE = Variant("base (Keras defaults)", FitOptions())
 VARIANTS = [
     BASE,
-    Variant("steps_per_execution=4", FitOptions(steps_per_execution=4)),
-    Variant("steps_per_execution=16", FitOptions(steps_per_execution=16)),
-    Variant("steps_per_execution=64", FitOptions(steps_per_execution=64)),
     Variant("jit_compile", FitOptions(jit_compile=True)),
     Variant("unroll", FitOptions(unroll=True)),
     Variant("jit_compile + unroll", FitOptions(jit_compile=True, unroll=True)),

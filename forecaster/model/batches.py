@@ -1,12 +1,18 @@
-"""A fit as a plain loop of `train_on_batch` calls, with Keras' early stop, for the short fits.
+"""Every fit as a plain loop of `train_on_batch` calls, with Keras' early stop.
 
-A fine-tune is 5 epochs of two batches (about 225 training windows) and one validation batch.
-Through `Model.fit` each of those epochs also builds a tf.data iterator for training and another
-for validation and runs the traced multi-step loop around two steps; profiled here, that machinery
-cost about twice the steps themselves (a GRU fine-tune 7.7-8.0 s through `fit`, 2.3-3.0 s as the
-same steps in this loop, in one process on a loaded machine). A full retrain (15 batches an
-epoch) still goes through `fit`: its accuracy was measured that way, and the per-epoch machinery
-is a small share of its epochs.
+Why not `Model.fit`:
+- Speed, for a fine-tune: 5 epochs of two batches (about 225 training windows) and one
+  validation batch. Through `fit` each epoch also builds a tf.data iterator for training and
+  another for validation and runs the traced multi-step loop around two steps; profiled here,
+  that machinery cost about twice the steps themselves (a GRU fine-tune 7.7-8.0 s through `fit`,
+  2.3-3.0 s as the same steps in this loop, in one process on a loaded machine).
+- Memory, for a retrain too: `fit` traces its own function around the step (a while-loop over a
+  tf.data iterator), `train_on_batch` calls the step's function directly, so a process that
+  both retrains and fine-tunes through `fit` and this loop holds two traced functions per kind.
+  The daemon's one-off growth at its first fine-tune was that second trace: 863 -> 940 MB at
+  run 2 with retrains through `fit`, +22 MB with them through this loop (BENCHMARKS.md).
+  A retrain through the loop is no slower (a gru's 6 epochs: 8 % faster warm, the same cold),
+  and the course split's accuracy stayed within its seeds' noise (BENCHMARKS.md).
 
 What it keeps from `fit` + `EarlyStopping(patience, restore_best_weights=True)`: the epoch's
 training loss is the batch-size-weighted mean of its batches' losses (each taken before that

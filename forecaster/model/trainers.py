@@ -33,31 +33,27 @@ AdamState = list[np.ndarray]
 class FitOptions:
     """How a trainer runs its steps; bench/throughput.py measures each one (see BENCHMARKS.md).
 
-    steps_per_execution: train steps per call of the traced function (Keras' Python loop and
-    callbacks run once per call instead of once per batch).
     jit_compile: XLA-compile the train step (Keras leaves XLA off on CPU unless asked).
     unroll: unroll the recurrent layers' time loop in the trainer's graph instead of a
     while-loop; only the trainer's copy is unrolled, the stored network is not.
+
+    (Keras' steps_per_execution is not one of them: every fit is a loop of `train_on_batch`
+    calls, model/batches, and each call runs one step whatever it says.)
     """
 
-    steps_per_execution: int = 1
     jit_compile: bool = False
     unroll: bool = False
 
 
 # The product's choice, from bench/throughput.py on the shared 2-core machine (BENCHMARKS.md,
-# "Training throughput"): 64 steps per call (a whole epoch of the course split at batch 128, any
-# fine-tune) made the first, tracing fit of a process 1.1-1.8x faster in 9 of 10 pairs and the
-# warm fits neither clearly faster nor slower, with identical losses. XLA and unrolling were left
-# off: each costs a long first compile per shape and process (paid by every daily run), and
-# unrolling made LSTM and GRU slower even warm.
-DEFAULT_FIT = FitOptions(steps_per_execution=64)
+# "Training throughput"): XLA and unrolling off. Each costs a long first compile per shape and
+# process (paid by every daily run), and unrolling made LSTM and GRU slower even warm.
+DEFAULT_FIT = FitOptions()
 
 # (thread, shape, loss, options) -> compiled clone. The thread: a Dask worker may run tasks on
 # several threads, and a trainer's weights are only meaningful for the fit that set them. Not the
 # learning rate: it is one of the optimizer's variables, set before every fit, so a retrain (1e-3)
-# and a fine-tune (1e-4) share one trainer and its traced train function (a second trainer per
-# kind at a process's first fine-tune was the daemon's one-off memory step, BENCHMARKS.md).
+# and a fine-tune (1e-4) share one trainer and its one traced train step (model/batches).
 _TRAINERS: dict[tuple[Any, ...], keras.Model] = {}
 _RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 
@@ -80,10 +76,7 @@ def _loss_key(loss: keras.losses.Loss | str) -> str:
 
 def _compile(model: keras.Model, learning_rate: float, loss: keras.losses.Loss | str, options: FitOptions) -> None:
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=loss,
-        steps_per_execution=options.steps_per_execution,
-        jit_compile=options.jit_compile,
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss, jit_compile=options.jit_compile
     )
 
 

@@ -10,7 +10,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import keras
 import numpy as np
@@ -97,7 +96,8 @@ def train_new(
     for member in range(spec.members):
         seed_everything(train.seed + member)
         model = network_for(spec)
-        fit = _fit(model, scaler, data, split, spec, train, train.max_epochs, train.learning_rate, label, options)
+        epochs, rate = train.max_epochs, train.learning_rate
+        fit = _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, seed=train.seed + member)
         fits.append(fit)
     return fits[0] if len(fits) == 1 else _averaged(fits, scaler, data, split.val, spec)
 
@@ -165,7 +165,7 @@ def fine_tune(
     seed_everything(train.seed)
     # The calibration is recomputed on the fine-tune's own validation slice, like its early stop.
     epochs, rate = train.finetune_epochs, train.finetune_learning_rate
-    return _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, by_batches=True, adam=adam)
+    return _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, seed=train.seed, adam=adam)
 
 
 def _fit(
@@ -180,7 +180,7 @@ def _fit(
     label: str,
     options: FitOptions,
     *,
-    by_batches: bool = False,
+    seed: int,
     adam: AdamState | None = None,
 ) -> Fitted:
     tr, va = split.train, split.val
@@ -190,23 +190,9 @@ def _fit(
     trainer = trainer_for(model, learning_rate, loss, options, adam)
     progress = EpochProgress(epochs, label)
     started = time.perf_counter()
-    if by_batches:  # a fine-tune: a few batches an epoch (model/batches says why not `fit`)
-        loop = Loop(epochs=epochs, batch_size=train.batch_size, patience=train.patience, seed=train.seed)
-        losses = fit_by_batches(trainer, (x_tr, y_tr), (x_va, y_va), loss, loop, progress)
-        train_losses, val_losses = losses.loss, losses.val_loss
-    else:
-        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience, restore_best_weights=True)
-        history: dict[str, Any] = trainer.fit(
-            x_tr,
-            y_tr,
-            validation_data=(x_va, y_va),
-            epochs=epochs,
-            batch_size=train.batch_size,
-            shuffle=True,
-            verbose=0,
-            callbacks=[stop, progress],
-        ).history
-        train_losses, val_losses = history["loss"], history["val_loss"]
+    loop = Loop(epochs=epochs, batch_size=train.batch_size, patience=train.patience, seed=seed)
+    losses = fit_by_batches(trainer, (x_tr, y_tr), (x_va, y_va), loss, loop, progress)
+    train_losses, val_losses = losses.loss, losses.val_loss
     seconds = time.perf_counter() - started
     end_state = adam_state(trainer)
     model = weights_back(trainer, model)
