@@ -38,7 +38,8 @@ def test_at_learning_rate_zero_the_losses_are_those_of_the_whole_slices_and_pati
     trainer = trainer_for(model, 0.0, keras.losses.MeanSquaredError())
     progress = _Progress()
     loop = Loop(epochs=10, batch_size=8, patience=3, seed=5)
-    history = fit_by_batches(trainer, (x_tr, y_tr), (x_va, y_va), keras.losses.MeanSquaredError(), loop, progress)
+    mse = keras.losses.MeanSquaredError()
+    history = fit_by_batches(trainer, model, (x_tr, y_tr), (x_va, y_va), mse, loop, progress)
     # Nothing moves, so no epoch after the first improves: it stops after 1 + patience epochs.
     assert len(history.loss) == len(history.val_loss) == 4
     assert progress.epochs == [0, 1, 2, 3] and progress.ended
@@ -53,9 +54,11 @@ def test_the_best_epochs_weights_are_restored_when_validation_gets_worse():
     x_va = rng.normal(size=(8, 6, 1))
     # Training pulls every output towards 3, validation wants 0: each epoch is worse than the last.
     y_tr, y_va = np.full((32, 1), 3.0), np.zeros((8, 1))
-    trainer = trainer_for(_net(2), 5e-2, keras.losses.MeanSquaredError())
+    net = _net(2)
+    trainer = trainer_for(net, 5e-2, keras.losses.MeanSquaredError())
     loop = Loop(epochs=20, batch_size=8, patience=2, seed=5)
-    history = fit_by_batches(trainer, (x_tr, y_tr), (x_va, y_va), keras.losses.MeanSquaredError(), loop, _Progress())
+    mse = keras.losses.MeanSquaredError()
+    history = fit_by_batches(trainer, net, (x_tr, y_tr), (x_va, y_va), mse, loop, _Progress())
     assert len(history.val_loss) == 3 and history.val_loss[0] < history.val_loss[1] < history.val_loss[2]
     np.testing.assert_allclose(_loss_of(trainer, x_va, y_va), history.val_loss[0], rtol=1e-5)
 
@@ -66,9 +69,10 @@ def test_the_same_seed_trains_the_same_weights_and_another_seed_shuffles_otherwi
     val = rng.normal(size=(8, 6, 1)), rng.normal(size=(8, 1))
 
     def weights(seed: int) -> list[np.ndarray]:
-        trainer = trainer_for(_net(3), 1e-2, keras.losses.MeanSquaredError())
+        net = _net(3)
+        trainer = trainer_for(net, 1e-2, keras.losses.MeanSquaredError())
         loop = Loop(epochs=2, batch_size=8, patience=5, seed=seed)
-        fit_by_batches(trainer, train, val, keras.losses.MeanSquaredError(), loop, _Progress())
+        fit_by_batches(trainer, net, train, val, keras.losses.MeanSquaredError(), loop, _Progress())
         return [np.asarray(w) for w in trainer.get_weights()]
 
     first, again, other = weights(7), weights(7), weights(8)

@@ -4,14 +4,18 @@ weights moved since it was loaded."""
 
 import hashlib
 import threading
+import warnings
 
+import keras
 import numpy as np
 import pytest
 
 from forecaster.errors import ModelFileError
+from forecaster.model.batches import Loop, fit_by_batches
 from forecaster.model.files import model_bytes, model_from_bytes
 from forecaster.model.resident import forward, load_version, network_for, resident
 from forecaster.model.spec import ModelSpec
+from forecaster.model.trainers import trainer_for
 
 SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 3))
 X = np.random.default_rng(3).normal(size=(5, 10, 1)).astype("float32")
@@ -86,3 +90,26 @@ def test_a_version_loads_into_a_resident_cloned_from_a_trained_model():
     thread.join()
     assert out["same"] is True
     np.testing.assert_array_equal(out["y"], np.asarray(whole(X, training=False), dtype=np.float64))
+
+
+def test_a_fit_leaves_the_resident_uncompiled_and_a_later_load_quiet():
+    # The loop validates through the resident network. Cloned from the compiled trainer it would
+    # be compiled too, and each later load of a version's weights would warn about its Adam.
+    data, sha = _file(1)
+    out: dict[str, object] = {}
+
+    def work() -> None:
+        net = network_for(SPEC, seed=9)
+        trainer = trainer_for(net, 1e-2, keras.losses.MeanSquaredError())
+        y = np.zeros((5, SPEC.horizon, 9)) if SPEC.head == "quantile" else np.zeros((5, SPEC.horizon))
+        loop = Loop(epochs=1, batch_size=4, patience=1, seed=1)
+        fit_by_batches(trainer, net, (X, y), (X, y), keras.losses.MeanSquaredError(), loop, keras.callbacks.Callback())
+        out["compiled"] = resident(net).compiled
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out["loaded"] = load_version(SPEC, data, sha, name="v1") is resident(net)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert out == {"compiled": False, "loaded": True}

@@ -54,13 +54,15 @@ class Loop:
 
 def fit_by_batches(
     trainer: keras.Model,
+    network: keras.Model,
     train: tuple[FloatArray, FloatArray],
     val: tuple[FloatArray, FloatArray],
     loss: keras.losses.Loss,
     loop: Loop,
     progress: keras.callbacks.Callback,
 ) -> History:
-    """Train `trainer` (compiled) in place; it ends holding the best epoch's weights."""
+    """Train `trainer` (compiled) in place; it ends holding the best epoch's weights. `network` is
+    the uncompiled network it trains for, through which the validation slice is forecast."""
     x_tr, y_tr = (np.asarray(a, dtype=np.float32) for a in train)  # one dtype: one trace of the step
     x_va, y_va = val
     rng = np.random.default_rng(loop.seed)
@@ -68,9 +70,13 @@ def fit_by_batches(
     best_weights, wait = trainer.get_weights(), 0
     for epoch in range(loop.epochs):
         history.loss.append(_epoch(trainer, x_tr, y_tr, rng.permutation(len(x_tr)), loop.batch_size))
-        # Through the resident network (its weights set from the trainer's): its predict function
-        # is traced once per process already; the trainer's own would be one more trace per kind.
-        history.val_loss.append(float(loss(y_va, forward(trainer, x_va))))
+        # Through the resident network (model/resident), given the trainer's weights: its predict
+        # function is traced once per process already; the trainer's own would be one more trace
+        # per kind. Not `forward(trainer)`: a resident cloned from the compiled trainer would be
+        # compiled too (Keras' clone_model copies the compile), with an Adam of its own that
+        # every later load of a version's weights warns about.
+        network.set_weights(trainer.get_weights())
+        history.val_loss.append(float(loss(y_va, forward(network, x_va))))
         progress.on_epoch_end(epoch, {"loss": history.loss[-1], "val_loss": history.val_loss[-1]})
         wait += 1
         if history.val_loss[-1] < min(history.val_loss[:-1], default=np.inf):

@@ -191,7 +191,7 @@ def _fit(
     progress = EpochProgress(epochs, label)
     started = time.perf_counter()
     loop = Loop(epochs=epochs, batch_size=train.batch_size, patience=train.patience, seed=seed)
-    losses = fit_by_batches(trainer, (x_tr, y_tr), (x_va, y_va), loss, loop, progress)
+    losses = fit_by_batches(trainer, model, (x_tr, y_tr), (x_va, y_va), loss, loop, progress)
     train_losses, val_losses = losses.loss, losses.val_loss
     seconds = time.perf_counter() - started
     end_state = adam_state(trainer)
