@@ -145,3 +145,17 @@ def test_a_fine_tune_task_continues_its_parents_adam_state(bars):
     per_epoch = _steps(fresh) // fresh.trained.stats.epochs_run
     assert per_epoch > 0
     assert _steps(tuned) == retrain_steps + tuned.trained.stats.epochs_run * per_epoch
+
+
+def test_a_damaged_state_is_only_read_by_a_fine_tune_which_then_retrains(bars):
+    trained = _run(bars, "retrain")
+    assert trained.trained is not None
+    buffer = io.BytesIO(model_bytes(model_from_bytes(trained.trained.data, None, name="m.keras")))
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("adam.npz", b"garbled")  # under a matching sha256: written so, not changed since
+    parent = _parent(trained, buffer.getvalue())
+    task = ModelTask("600519.SH", SPEC.kind, date(2011, 3, 1), bars, SPEC, TRAIN, Decision("reuse", "test"), parent)
+    reused = run_model_task(task)
+    assert reused.error is None and reused.action == "reuse" and reused.version_id == 1
+    tuned = _run(bars, "finetune", parent)
+    assert tuned.action == "retrain" and "Adam state in model file m.keras is damaged" in tuned.reason

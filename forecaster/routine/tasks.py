@@ -148,7 +148,8 @@ def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scale
         try:
             with timed(result.timings, "model_load"):
                 model = load_version(parent.spec, parent.data, parent.sha256, name=parent.path)
-                adam = adam_from_bytes(parent.data, name=parent.path)  # None: a file saved without it
+                # Only a fine-tune reads the Adam state (None from a file saved without one).
+                adam = adam_from_bytes(parent.data, name=parent.path) if task.decision.action == "finetune" else None
         except ModelFileError as exc:
             log.warning("%s: %s; retraining", task.label, exc)
             retrain = fallback(exc)
