@@ -152,7 +152,7 @@ def knob_section(ms: list[Measured], opts: Options, epochs: int, *, threads: boo
                              f"{default.warm_rate / base.warm_rate:.2f}×"))  # fmt: skip
     notes = [
         f"Median of {opts.repeats} repeat(s); {epochs} epochs per fit, same seed and data for every variant; "
-        "samples/s = training windows × epochs / seconds in `fit` (validation every epoch included).",
+        "samples/s = training windows × epochs / seconds in the fit (validation every epoch included).",
         "Cold: the process's first fit of that shape and variant (tracing, and with jit_compile XLA compiling, "
         "included); warm: the same fit again on the cached trainer. × base: warm samples/s against the first row.",
         f"Product default: {_default_variant().name} (FitOptions{asdict(DEFAULT_FIT)}), batch {Settings().batch_size}.",

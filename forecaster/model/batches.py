@@ -23,12 +23,13 @@ comes from a NumPy generator seeded with the fit's seed instead of TensorFlow's.
 """
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import keras
 import numpy as np
 import numpy.typing as npt
 
-from forecaster.model.resident import forward
+from forecaster.model.resident import forward, resident
 from forecaster.model.windows import FloatArray
 
 Float32Array = npt.NDArray[np.float32]
@@ -40,6 +41,14 @@ class History:
 
     loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+
+
+class Progress(Protocol):
+    """What the loop reports to (training.EpochProgress draws it as a bar), by Keras' callback names."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None: ...
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,28 +68,30 @@ def fit_by_batches(
     val: tuple[FloatArray, FloatArray],
     loss: keras.losses.Loss,
     loop: Loop,
-    progress: keras.callbacks.Callback,
+    progress: Progress,
 ) -> History:
     """Train `trainer` (compiled) in place; it ends holding the best epoch's weights. `network` is
-    the uncompiled network it trains for, through which the validation slice is forecast."""
+    the uncompiled network it trains for; its resident network forecasts the validation slice."""
     x_tr, y_tr = (np.asarray(a, dtype=np.float32) for a in train)  # one dtype: one trace of the step
     x_va, y_va = val
     rng = np.random.default_rng(loop.seed)
     history = History()
+    # Validation runs through the resident network of the shape (model/resident), given the
+    # trainer's weights: its predict function is traced once per process already; the trainer's
+    # own would be one more trace per kind. It is taken from `network`, not the trainer: a
+    # resident cloned from the compiled trainer would be compiled too (Keras' clone_model copies
+    # the compile), with an Adam of its own that every later load of a version's weights warns about.
+    net = resident(network)
     best_weights, wait = trainer.get_weights(), 0
     for epoch in range(loop.epochs):
         history.loss.append(_epoch(trainer, x_tr, y_tr, rng.permutation(len(x_tr)), loop.batch_size))
-        # Through the resident network (model/resident), given the trainer's weights: its predict
-        # function is traced once per process already; the trainer's own would be one more trace
-        # per kind. Not `forward(trainer)`: a resident cloned from the compiled trainer would be
-        # compiled too (Keras' clone_model copies the compile), with an Adam of its own that
-        # every later load of a version's weights warns about.
-        network.set_weights(trainer.get_weights())
-        history.val_loss.append(float(loss(y_va, forward(network, x_va))))
+        weights = trainer.get_weights()
+        net.set_weights(weights)
+        history.val_loss.append(float(loss(y_va, forward(net, x_va))))
         progress.on_epoch_end(epoch, {"loss": history.loss[-1], "val_loss": history.val_loss[-1]})
         wait += 1
         if history.val_loss[-1] < min(history.val_loss[:-1], default=np.inf):
-            best_weights, wait = trainer.get_weights(), 0
+            best_weights, wait = weights, 0
         elif wait >= loop.patience:
             break
     trainer.set_weights(best_weights)

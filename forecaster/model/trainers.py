@@ -109,18 +109,11 @@ def trainer_for(
         full = (threading.get_ident(), key, _loss_key(loss), astuple(options))
         trainer = _TRAINERS.get(full)
         if trainer is None:
-            trainer = _TRAINERS[full] = _compiled_clone(model, learning_rate, loss, options)
+            trainer = _TRAINERS[full] = _clone(model, options)
+            _compile(trainer, learning_rate, loss, options)
         trainer.set_weights(model.get_weights())
     _set_state(trainer.optimizer, trainer.trainable_variables, adam)
     trainer.optimizer.learning_rate.assign(learning_rate)  # one of its variables, set on every fit
-    return trainer
-
-
-def _compiled_clone(
-    model: keras.Model, learning_rate: float, loss: keras.losses.Loss | str, options: FitOptions
-) -> keras.Model:
-    trainer = _clone(model, options)
-    _compile(trainer, learning_rate, loss, options)
     return trainer
 
 

@@ -222,11 +222,10 @@ def _predict(model: keras.Model, x: FloatArray) -> FloatArray:
     return forward(model, x)
 
 
-class EpochProgress(keras.callbacks.Callback):  # type: ignore[misc]
+class EpochProgress:
     """One progress bar per training run (epochs, losses), drawn only on a terminal."""
 
     def __init__(self, epochs: int, label: str) -> None:
-        super().__init__()
         self._bar = tqdm(
             total=epochs, desc=label or "train", unit="epoch", disable=not sys.stderr.isatty(), leave=False
         )
