@@ -1,6 +1,7 @@
 """Builders the test modules share: tiny settings, seeded databases, sources. Test modules import
 from here (and from conftest's fixtures), never from one another."""
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -13,18 +14,35 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import BUNDLED_CSV, Settings, load_settings
-from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.sources.csvfile import CsvSource, read_bar_csv
 from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import trading_days
 from forecaster.model.forecasting import Point
 from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.routine.tasks import ModelResult, ParentModel
 from forecaster.storage.db import open_database, session_factory
 from forecaster.storage.quantiles import interval_values
 from forecaster.storage.schema import Bar, Forecast
 from tests.tushare_server import DAILY_FIELDS, FakeTushare, synthetic_daily
 
 # --- tiny networks --------------------------------------------------------------------------------
+
+
+def bundled_bars(rows: int) -> pd.DataFrame:
+    """The first `rows` bars of the bundled file, indexed by date, as a task receives bars."""
+    frame = read_bar_csv(BUNDLED_CSV, "600519.SH").set_index("trade_date").sort_index().astype("float64")
+    return frame.iloc[:rows]
+
+
+def parent_of(result: ModelResult, data: bytes | None = None) -> ParentModel:
+    """The version a task result trained, as the registry reads it back for the next task (the
+    scaler parameters through JSON text); `data` replaces its file's bytes (sha256 to match)."""
+    trained = result.trained
+    assert trained is not None
+    scaler = json.loads(json.dumps(trained.scaler, sort_keys=True))
+    data = trained.data if data is None else data
+    return ParentModel(1, "m.keras", data, hashlib.sha256(data).hexdigest(), scaler, trained.spec)
 
 
 def poison_after(factory: sessionmaker[Session], day: date, factor: float = 100.0) -> None:

@@ -1,9 +1,7 @@
 """A fine-tune continues the Adam state its parent's fit ended with (model/trainers), which the
 version's `.keras` file carries as one more member (model/files)."""
 
-import hashlib
 import io
-import json
 import zipfile
 from datetime import date
 
@@ -12,15 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.config import BUNDLED_CSV
 from forecaster.errors import ModelFileError
-from forecaster.ingest.sources.csvfile import read_bar_csv
 from forecaster.model.files import adam_from_bytes, model_bytes, model_from_bytes, weights_from_bytes
 from forecaster.model.networks import build_model
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.trainers import adam_state, trainer_for, weights_back
 from forecaster.routine.policy import Action, Decision
 from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, run_model_task
+from tests.helpers import bundled_bars, parent_of
 
 
 def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,13 +87,18 @@ def test_the_state_travels_inside_the_keras_file():
     assert adam_from_bytes(model_bytes(model), name="plain.keras") is None  # a file saved without one
 
 
-def test_a_damaged_state_is_a_model_file_error():
-    data = model_bytes(build_model("rnn", window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1))
+def _with_garbled_state(data: bytes) -> bytes:
+    """A `.keras` file's bytes (saved without a state) with an `adam.npz` member that is not one."""
     buffer = io.BytesIO(data)
     with zipfile.ZipFile(buffer, "a") as archive:
         archive.writestr("adam.npz", b"not an npz archive")
+    return buffer.getvalue()
+
+
+def test_a_damaged_state_is_a_model_file_error():
+    data = model_bytes(build_model("rnn", window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1))
     with pytest.raises(ModelFileError, match=r"Adam state in model file bad\.keras is damaged"):
-        adam_from_bytes(buffer.getvalue(), name="bad.keras")
+        adam_from_bytes(_with_garbled_state(data), name="bad.keras")
 
 
 SPEC = ModelSpec(kind="gru", window=10, horizon=1, units=(4, 4), adjust="none")
@@ -105,8 +107,7 @@ TRAIN = TrainSpec(max_epochs=2, patience=2, batch_size=16, finetune_epochs=2, fi
 
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:
-    frame = read_bar_csv(BUNDLED_CSV, "600519.SH").set_index("trade_date").sort_index().astype("float64")
-    return frame.iloc[:200]
+    return bundled_bars(200)
 
 
 def _run(bars: pd.DataFrame, action: Action, parent: ParentModel | None = None) -> ModelResult:
@@ -114,14 +115,6 @@ def _run(bars: pd.DataFrame, action: Action, parent: ParentModel | None = None) 
     result = run_model_task(task)
     assert result.error is None and result.trained is not None
     return result
-
-
-def _parent(result: ModelResult, data: bytes | None = None) -> ParentModel:
-    trained = result.trained
-    assert trained is not None
-    scaler = json.loads(json.dumps(trained.scaler, sort_keys=True))
-    data = trained.data if data is None else data
-    return ParentModel(1, "m.keras", data, hashlib.sha256(data).hexdigest(), scaler, trained.spec)
 
 
 def _steps(result: ModelResult) -> int:
@@ -135,12 +128,12 @@ def test_a_fine_tune_task_continues_its_parents_adam_state(bars):
     trained = _run(bars, "retrain")
     retrain_steps = _steps(trained)
     assert retrain_steps > 0
-    tuned = _run(bars, "finetune", _parent(trained))
+    tuned = _run(bars, "finetune", parent_of(trained))
     # The parent's file without its state (as written before it existed): a fresh Adam, whose
     # step count is the fine-tune's own steps only.
     assert trained.trained is not None
     plain = model_bytes(model_from_bytes(trained.trained.data, None, name="m.keras"))
-    fresh = _run(bars, "finetune", _parent(trained, plain))
+    fresh = _run(bars, "finetune", parent_of(trained, plain))
     assert fresh.trained is not None and tuned.trained is not None
     per_epoch = _steps(fresh) // fresh.trained.stats.epochs_run
     assert per_epoch > 0
@@ -150,10 +143,8 @@ def test_a_fine_tune_task_continues_its_parents_adam_state(bars):
 def test_a_damaged_state_is_only_read_by_a_fine_tune_which_then_retrains(bars):
     trained = _run(bars, "retrain")
     assert trained.trained is not None
-    buffer = io.BytesIO(model_bytes(model_from_bytes(trained.trained.data, None, name="m.keras")))
-    with zipfile.ZipFile(buffer, "a") as archive:
-        archive.writestr("adam.npz", b"garbled")  # under a matching sha256: written so, not changed since
-    parent = _parent(trained, buffer.getvalue())
+    plain = model_bytes(model_from_bytes(trained.trained.data, None, name="m.keras"))
+    parent = parent_of(trained, _with_garbled_state(plain))  # under a matching sha256: written so
     task = ModelTask("600519.SH", SPEC.kind, date(2011, 3, 1), bars, SPEC, TRAIN, Decision("reuse", "test"), parent)
     reused = run_model_task(task)
     assert reused.error is None and reused.action == "reuse" and reused.version_id == 1

@@ -10,15 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.config import BUNDLED_CSV
-from forecaster.ingest.sources.csvfile import read_bar_csv
 from forecaster.model.conformal import Calibration, apply, calibrate, conformity_offset, from_scaler_params
 from forecaster.model.networks import build_model
 from forecaster.model.quantile_net import PinballLoss, QuantileHead
 from forecaster.model.quantiles import INTERVALS, MEDIAN, QUANTILE_LEVELS
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.policy import Decision
-from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, run_model_task
+from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
+from tests.helpers import bundled_bars, parent_of
 
 LEVELS = len(QUANTILE_LEVELS)
 SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 4), adjust="none")
@@ -27,8 +26,7 @@ TRAIN = TrainSpec(max_epochs=1, patience=1, batch_size=64, finetune_epochs=1, fi
 
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:
-    frame = read_bar_csv(BUNDLED_CSV, "600519.SH").set_index("trade_date").sort_index().astype("float64")
-    return frame.iloc[:300]
+    return bundled_bars(300)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -111,14 +109,6 @@ def _stored(result: ModelResult) -> dict[str, Any]:
     return result.trained.scaler
 
 
-def _parent(result: ModelResult) -> ParentModel:
-    trained = result.trained
-    assert trained is not None
-    # As the registry stores and reads it: the scaler parameters as JSON text.
-    scaler = json.loads(json.dumps(trained.scaler, sort_keys=True))
-    return ParentModel(1, "m.keras", trained.data, trained.sha256, scaler, trained.spec)
-
-
 def test_task_result_carries_calibrated_quantiles_and_the_version_keeps_them(bars):
     trained = run_model_task(_task(bars, "retrain"))
     assert trained.error is None
@@ -131,14 +121,14 @@ def test_task_result_carries_calibrated_quantiles_and_the_version_keeps_them(bar
     assert stored is not None and stored.n == round(samples * TRAIN.val_fraction)  # the early-stopping slice
     assert set(stored.offsets) == {0.80, 0.95} and all(len(v) == SPEC.horizon for v in stored.offsets.values())
     # Reloaded and reused: the same calibrated quantiles, from the stored offsets.
-    reused = run_model_task(_task(bars, "reuse", _parent(trained)))
+    reused = run_model_task(_task(bars, "reuse", parent_of(trained)))
     assert reused.error is None and reused.trained is None
     np.testing.assert_allclose(np.asarray(reused.quantiles), q, rtol=1e-6)
 
 
 def test_fine_tune_recomputes_the_calibration_on_its_own_slice(bars):
     trained = run_model_task(_task(bars, "retrain"))
-    tuned = run_model_task(_task(bars, "finetune", _parent(trained)))
+    tuned = run_model_task(_task(bars, "finetune", parent_of(trained)))
     assert tuned.error is None and tuned.trained is not None
     before, after = from_scaler_params(_stored(trained)), from_scaler_params(_stored(tuned))
     assert before is not None and after is not None
