@@ -79,3 +79,26 @@ def test_the_same_seed_trains_the_same_weights_and_another_seed_shuffles_otherwi
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not all(np.allclose(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_a_fit_with_dropout_does_not_depend_on_the_fits_before_it_in_the_process():
+    # The cached trainer's dropout layers draw masks from a state that every step advances; each
+    # fit starts it from the network's own, so a backfill's later retrains do not depend on the
+    # earlier ones.
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(24, 6, 1)), rng.normal(size=(24, 1))
+    val = rng.normal(size=(8, 6, 1)), rng.normal(size=(8, 1))
+
+    def weights(net_seed: int) -> list[np.ndarray]:
+        net = build_model("gru", window=6, n_features=1, units=(3, 3), dropout=0.5, seed=net_seed)
+        trainer = trainer_for(net, 1e-2, keras.losses.MeanSquaredError())
+        loop = Loop(epochs=2, batch_size=8, patience=5, seed=1)
+        fit_by_batches(trainer, net, train, val, keras.losses.MeanSquaredError(), loop, _Progress())
+        return [np.asarray(w) for w in trainer.get_weights()]
+
+    first = weights(4)
+    between = weights(5)  # the same trainer, another network: its dropout state moves on
+    again = weights(4)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.allclose(a, b) for a, b in zip(first, between, strict=True))

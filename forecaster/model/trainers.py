@@ -112,9 +112,28 @@ def trainer_for(
             trainer = _TRAINERS[full] = _clone(model, options)
             _compile(trainer, learning_rate, loss, options)
         trainer.set_weights(model.get_weights())
+        _copy_seed_states(model, trainer)
     _set_state(trainer.optimizer, trainer.trainable_variables, adam)
     trainer.optimizer.learning_rate.assign(learning_rate)  # one of its variables, set on every fit
     return trainer
+
+
+def _copy_seed_states(model: keras.Model, trainer: keras.Model) -> None:
+    """The dropout layers' random state, as `model` holds it, into the cached trainer.
+
+    Each seeded dropout layer draws its masks from a state variable that advances with every
+    training step. A cached trainer keeps that state from the fits before: without this copy, a
+    fit with dropout would depend on what the process trained before it (a backfill's third
+    retrain on what its first two did). The model's state is its construction's (forecasts
+    never advance it), so the same seed gives the same fit in any process.
+    """
+    for mine, its in zip(_seed_states(trainer), _seed_states(model), strict=True):
+        mine.assign(its)
+
+
+def _seed_states(model: keras.Model) -> list[keras.Variable]:
+    # Keras names each SeedGenerator's variable "seed_generator_state"; they are not weights.
+    return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
 
 
 def adam_state(trainer: keras.Model) -> AdamState:
