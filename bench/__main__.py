@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # children inherit it: TensorFlow's INFO lines are noise
     opts = Options(quick=args.quick, repeats=args.repeats or (1 if args.quick else 3))
-    if {"course", "smoke", "throughput"} & set(args.only):  # in-process Keras: import it once, quietly
+    if {"smoke", "throughput"} & set(args.only):  # in-process Keras: import it once, quietly
         from forecaster.cli.runtime import load_training_stack
 
         load_training_stack()

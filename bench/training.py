@@ -1,5 +1,11 @@
 """Training vs the course: the course's script (bench.course) and our training of the same
-network kind, on the same file and split, alternating in one process, repeated; medians.
+network kind, on the same file and split, alternating, repeated; medians.
+
+Each trial runs in a child process of its own (`python -m bench.training --trial WHO KIND`),
+because TensorFlow's thread pools are the process's: the course's script runs under
+TensorFlow's defaults (one intra-op thread a core), as it does for a student, and ours under
+the project's (forecaster/__init__.py: one intra-op thread), as it does for a user. In one
+process both would run under whichever setting the process started with.
 
 Ours is `forecaster evaluate --split course`'s path: the product's model and training settings
 as `Settings()` gives them at run time (whatever the defaults are today), trained by
@@ -8,15 +14,18 @@ newest 10 % of those), then scored on the course's 240 test targets. Both are sc
 forecaster.scoring.metrics against the naive forecast (the last close) on the same targets.
 """
 
+import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from functools import partial
 from pathlib import Path
 from statistics import median
 
-import keras
 import pandas as pd
 
 from bench.course import EPOCHS as COURSE_EPOCHS
@@ -24,12 +33,14 @@ from bench.course import TEST_ROWS, WINDOW, run_course
 from bench.section import QUICK_EPOCHS, Cell, Options, Section
 from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
-from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.model.kinds import MODEL_KINDS, ModelKind, model_kinds
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.model.trainers import forget_trainers
 from forecaster.model.training import prepare
 from forecaster.model.windows import FloatArray, train_val_split
 from forecaster.scoring.metrics import Scores, naive_scale, score
+
+# The course's child runs under TensorFlow's own thread choice ("0"), not the project's default.
+COURSE_ENV = {"TF_NUM_INTRAOP_THREADS": "0"}
 
 SPEED_HEADERS = [
     "model",
@@ -102,9 +113,6 @@ def our_specs(settings: Settings, kind: ModelKind, max_epochs: int | None) -> tu
 
 def our_trial(kind: ModelKind, settings: Settings, max_epochs: int | None) -> Trial:
     spec, train = our_specs(settings, kind, max_epochs)
-    # Like the course's, every trial builds and traces its train function: without this, the
-    # trainer cached by the first repeat (model/trainers.py) would serve the later ones untraced.
-    forget_trainers()
     started = time.perf_counter()
     bars = load_course_bars(settings)
     read_s = time.perf_counter() - started
@@ -123,21 +131,31 @@ def train_samples(rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> int:
 
 
 def run_trials(settings: Settings, opts: Options) -> list[Trial]:
-    """Course and ours per kind, alternating which goes first from one repeat to the next."""
+    """Course and ours per kind, alternating which goes first from one repeat to the next; each
+    trial in a fresh child process (`settings` come to it through the environment)."""
     course_epochs = QUICK_EPOCHS if opts.quick else COURSE_EPOCHS
     ours_cap = QUICK_EPOCHS if opts.quick else None
     trials: list[Trial] = []
     for repeat in range(opts.repeats):
         for kind in MODEL_KINDS:
-            pair: list[Callable[[], Trial]] = [
-                partial(course_trial, kind, settings, course_epochs),
-                partial(our_trial, kind, settings, ours_cap),
-            ]
-            for trial in pair if repeat % 2 == 0 else reversed(pair):
-                keras.backend.clear_session()  # each run starts from a clean Keras graph state
-                trials.append(trial())
-                print(f"  {trials[-1].who} {kind}: {trials[-1].wall_s:.1f} s", flush=True)
+            pair = [("course", course_epochs), ("ours", ours_cap)]
+            for who, epochs in pair if repeat % 2 == 0 else reversed(pair):
+                trials.append(child_trial(who, kind, epochs))
+                print(f"  {who} {kind}: {trials[-1].wall_s:.1f} s", flush=True)
     return trials
+
+
+def child_trial(who: str, kind: ModelKind, epochs: int | None) -> Trial:
+    """One trial in a child process: the course's under TensorFlow's thread defaults, ours under
+    the project's."""
+    args = [sys.executable, "-m", "bench.training", "--trial", who, kind]
+    args += [] if epochs is None else ["--epochs", str(epochs)]
+    env = {**os.environ, **(COURSE_ENV if who == "course" else {})}
+    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True)
+    line = next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{"))
+    raw = json.loads(line)
+    raw.pop("samples_per_s")
+    return Trial(**{**raw, "scores": Scores(**raw["scores"])})
 
 
 def bench(opts: Options) -> list[Section]:
@@ -166,6 +184,9 @@ def speed_section(trials: list[Trial], settings: Settings, opts: Options) -> Sec
     described = {k: v for k, v in {**asdict(spec), **asdict(train)}.items() if k != "kind"}
     notes = [
         f"Median of {opts.repeats} repeat(s); course and ours alternate (who goes first swaps each repeat).",
+        "Each trial a fresh child process: the course under TensorFlow's thread defaults (one intra-op thread a "
+        "core), as the course's script runs; ours under the project's (TF_NUM_INTRAOP_THREADS=1, "
+        "forecaster/__init__.py).",
         "Wall: CSV read to trained model. Samples/s: training windows × epochs run / seconds in fit "
         "(the course validates on its 300 test rows every epoch; ours on its inner validation slice).",
         f"Course: bench/course.py, {QUICK_EPOCHS if opts.quick else COURSE_EPOCHS} epochs, batch 64, seed 7.",
@@ -232,3 +253,22 @@ def _trial_json(t: Trial) -> dict[str, object]:
         "target": t.target,
         "scores": asdict(t.scores),
     }
+
+
+def _child(argv: list[str]) -> None:
+    """`--trial WHO KIND [--epochs N]`: one trial, printed as one JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.training")
+    parser.add_argument("--trial", nargs=2, required=True, metavar=("WHO", "KIND"))
+    parser.add_argument("--epochs", type=int, default=None)
+    args = parser.parse_args(argv)
+    who, kind = args.trial[0], model_kinds([args.trial[1]])[0]
+    settings = Settings()
+    if who == "course":
+        trial = course_trial(kind, settings, COURSE_EPOCHS if args.epochs is None else args.epochs)
+    else:
+        trial = our_trial(kind, settings, args.epochs)
+    print(json.dumps(_trial_json(trial)), flush=True)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])
