@@ -46,8 +46,9 @@ def relative_mae(trial: Trial, bars: pd.DataFrame) -> float:
 
 
 def run_trials(opts: Options, tf_threads: int, cores: int) -> list[PeerFit]:
-    """Per repeat and kind: ours, darts at one thread, darts at TensorFlow's thread count
-    (`cores` where TensorFlow reports 0, its default); who goes first rotates each repeat."""
+    """Per repeat and kind: ours, darts at one thread and at one a core (and at TensorFlow's
+    intra-op count, were it another; `cores` where TensorFlow reports 0, its default); who goes
+    first rotates each repeat."""
     settings = Settings()
     bars = load_course_bars(settings)
     cap = QUICK_EPOCHS if opts.quick else None
@@ -55,7 +56,8 @@ def run_trials(opts: Options, tf_threads: int, cores: int) -> list[PeerFit]:
     for repeat in range(opts.repeats):
         for kind in MODEL_KINDS:
             runs: list[Callable[[], PeerFit]] = [partial(ours_trial, kind, settings, bars, tf_threads, cap)]
-            runs += [partial(darts_trial, kind, settings, bars, n, cap) for n in sorted({1, tf_threads or cores})]
+            torch_threads = sorted({1, cores, tf_threads or cores})
+            runs += [partial(darts_trial, kind, settings, bars, n, cap) for n in torch_threads]
             shift = repeat % len(runs)
             for run in runs[shift:] + runs[:shift]:
                 fits.append(run())

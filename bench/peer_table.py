@@ -41,7 +41,7 @@ def _medians(fits: list[PeerFit], kind: str, who: str, threads: int) -> dict[str
 
 def peer_section(fits: list[PeerFit], opts: Options, reported: int, cores: int) -> Section:
     """One row per (kind, who, threads), medians over the repeats; the headline compares ours
-    with darts at TensorFlow's thread count (`cores` where it reports 0, its default)."""
+    with darts at the threads ours ran at (`cores` where TensorFlow reports 0, its default)."""
     same = reported or cores
     rows: list[list[Cell]] = []
     headline: list[tuple[str, Cell]] = []
@@ -66,9 +66,10 @@ def peer_section(fits: list[PeerFit], opts: Options, reported: int, cores: int) 
 
 def _notes(opts: Options, reported: int, cores: int) -> list[str]:
     notes = [
-        f"Median of {opts.repeats} repeat(s); ours, darts at 1 thread and darts at TensorFlow's thread count "
+        f"Median of {opts.repeats} repeat(s); ours, darts at 1 thread and darts at one thread a core "
         "alternate (who goes first rotates each repeat). " + ", ".join(f"{k} {v}" for k, v in _versions().items()),
-        f"Threads: TensorFlow reports intra-op {reported} (0: its default, one per core; {cores} cores here); "
+        f"Threads: ours ran TensorFlow at intra-op {reported} (the project's TF_NUM_INTRAOP_THREADS; 0: TensorFlow's "
+        f"default, one per core; {cores} cores here); "
         "torch set by torch.set_num_threads for each darts fit.",
         "Samples/s: training windows × epochs run / seconds in fit (both validate every epoch); ours / this: "
         "ours' samples/s over the row's.",

@@ -7,8 +7,8 @@ fit, the training samples per second (training windows × epochs run / fit secon
 naive on the course's 240 one-day-ahead test targets. Ours is trained by bench/training.py's
 `our_trial` (the product's settings, the course's training rows); darts by bench/darts_peer.py
 with the same window, horizon, batch, learning rate, seed, epoch cap and patience. darts runs
-with torch at one thread and at the thread count TensorFlow uses here; ours at TensorFlow's own
-setting. The three alternate within each repeat (who goes first rotates); medians.
+with torch at one thread and at one a core (torch's default); ours at the project's TensorFlow
+setting (one intra-op thread). The three alternate within each repeat (who goes first rotates); medians.
 
 darts and torch are an optional extra (README.md, "Optional: darts beside ours"): this module
 imports neither (nor TensorFlow) at its top, so `python -m bench` can ask cheaply whether to run
@@ -33,10 +33,15 @@ def missing() -> list[str]:
 
 
 def tf_threads() -> int:
-    """TensorFlow's intra-op thread setting as it reports it; 0 is its default, a thread per core."""
+    """TensorFlow's intra-op threads as this process runs it: its own setting where one was made,
+    else TF_NUM_INTRAOP_THREADS (the project sets 1 on import, forecaster/__init__.py); 0 is
+    TensorFlow's default, a thread per core."""
     import tensorflow as tf
 
-    return int(tf.config.threading.get_intra_op_parallelism_threads())
+    import forecaster  # noqa: F401  # its import sets the project's default
+
+    configured = int(tf.config.threading.get_intra_op_parallelism_threads())
+    return configured or int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0)
 
 
 def bench(opts: Options) -> list[Section]:
