@@ -40,12 +40,13 @@ PLOTTING, KERAS_SAVING = "forecaster/reporting/plotting.py", "keras/src/saving/s
 # any more, after a refactor: update the names here) shows as "—".
 BUCKETS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Python imports (TensorFlow, Keras, pandas, ...)", (("importlib._bootstrap>", "_find_and_load"),)),
-    ("Keras fit (fine-tune / train)", (("keras/src/backend/tensorflow/trainer.py", "fit"),)),
+    ("training: fine-tunes and retrains (the loop of steps)", (("forecaster/model/training.py", "_fit"),)),
     (
-        "tf.function tracing, in fit or in model calls (inside other rows)",
+        "tf.function tracing, in training or in model calls (inside other rows)",
         (("tracing_compilation.py", "trace_function"),),
     ),
-    ("forecasts from the networks", (("forecaster/model/forecasting.py", "model_forecast"),)),
+    # model_quantiles: what a task calls (model_forecast goes through it, so it is not added again).
+    ("forecasts from the networks", (("forecaster/model/forecasting.py", "model_quantiles"),)),
     ("plots: draw + PNG", ((PLOTTING, "forecast_figure"), (PLOTTING, "validation_figure"), (PLOTTING, "save_png"))),
     ("HTML report", (("forecaster/reporting/html.py", "refresh_report"),)),
     # Keras's own (de)serialisation: where forecaster's model-file functions spend their time,
@@ -182,11 +183,10 @@ def speedup_paragraph(buckets: dict[str, float | None], total: float) -> str:
         f"(1) Start-up: Python imports take {share('Python imports')}, mostly TensorFlow and Keras, "
         "paid by every cron-started run; `forecaster daemon` pays them once per process, so the daemon "
         "(or one process for all tickers, not one per ticker) removes this cost from the daily run. "
-        f"(2) Training: Keras `fit` takes {share('Keras fit')}, and tf.function tracing {share('tf.function')} "
-        "— a fine-tune of a few epochs on ~250 days is a handful of batches, so building and tracing a "
-        "fresh train function per model is a large part of it; reusing one traced train "
-        "step per architecture across tickers, or running such short fine-tunes eagerly, would cut most "
-        "of it (measure before adopting: eager steps are slower per batch). "
+        f"(2) Training takes {share('training')}, and tf.function tracing {share('tf.function')}: a fresh "
+        "process traces each kind's train step (once per batch shape) and each resident network's predict "
+        "function once, whatever the number of tickers; the daemon pays that once per process. The rest of "
+        'training is the steps themselves, compute-bound on two cores (BENCHMARKS.md, "2026-12-01 late"). '
         f"(3) Output: plots take {share('plots')} and the HTML report {share('HTML report')}, redrawn on "
         "every run; drawing them once after a multi-ticker run, or off the critical path, saves that. "
         f"The database takes {share('database')} and the model files {share('model files')}: not where "
