@@ -130,9 +130,9 @@ def train_samples(rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> int:
     return train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon).train_end
 
 
-def run_trials(settings: Settings, opts: Options) -> list[Trial]:
+def run_trials(opts: Options) -> list[Trial]:
     """Course and ours per kind, alternating which goes first from one repeat to the next; each
-    trial in a fresh child process (`settings` come to it through the environment)."""
+    trial in a fresh child process, which reads its settings from the environment as this one does."""
     course_epochs = QUICK_EPOCHS if opts.quick else COURSE_EPOCHS
     ours_cap = QUICK_EPOCHS if opts.quick else None
     trials: list[Trial] = []
@@ -160,7 +160,7 @@ def child_trial(who: str, kind: ModelKind, epochs: int | None) -> Trial:
 
 def bench(opts: Options) -> list[Section]:
     settings = Settings()
-    trials = run_trials(settings, opts)
+    trials = run_trials(opts)
     naive = {t: course_targets(load_course_bars(settings), t) for t in {tr.target for tr in trials}}
     return [speed_section(trials, settings, opts), accuracy_section(trials, naive, opts)]
 

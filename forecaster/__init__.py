@@ -14,10 +14,8 @@ import sqlite3  # noqa: F401
 # splitting each one over the cores cost more in hand-offs than it gained: on the 2-core
 # machine, a warm train step at batch 128 took 85-93 ms (lstm) and 89-101 ms (gru) with one
 # intra-op thread against 110-120 and 133-146 ms with TensorFlow's default of one per core;
-# rnn 30-37 ms either way (BENCHMARKS.md, "threads"). The inter-op pool stays at its default,
-# which runs the loop's independent ops side by side (one inter-op thread was slower still).
-# A Dask worker runs one task at a time per process, so one thread each is also what keeps a
-# LocalCluster of one worker a core from oversubscribing the machine. TensorFlow reads the
-# variable when it creates its thread pools, at the process's first operation, so setting it
-# here, before anything of the project runs one, is early enough.
+# rnn 30-37 ms either way (BENCHMARKS.md, "2026-12-01 late"). The inter-op pool stays at its
+# default, which runs the loop's independent ops side by side (one inter-op thread was slower
+# still). TensorFlow reads the variable when it creates its thread pools, at the process's
+# first operation, so setting it here, before anything of the project runs one, is early enough.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
