@@ -23,6 +23,7 @@ import numpy as np
 from forecaster.model.files import model_from_bytes, weights_from_bytes
 from forecaster.model.networks import build_model
 from forecaster.model.spec import ModelSpec
+from forecaster.model.traced import open_predict
 from forecaster.model.trainers import shape_key
 from forecaster.model.windows import FloatArray
 
@@ -55,6 +56,7 @@ def resident(model: keras.Model) -> keras.Model:
     net = _NETS.get(full)
     if net is None:
         net = _NETS[full] = keras.models.clone_model(model)
+        open_predict(net)
     if net is not model:
         net.set_weights(model.get_weights())
     return net
@@ -90,7 +92,11 @@ def _resident_of(spec: ModelSpec) -> keras.Model:
     net = _BY_SPEC.get(arch)
     if net is None:  # built once per shape: its weights are always overwritten before use
         skeleton = network_for(spec, seed=0)
-        net = _BY_SPEC[arch] = _NETS.setdefault((thread, shape_key(skeleton)), skeleton)
+        net = _NETS.get((thread, shape_key(skeleton)))
+        if net is None:
+            open_predict(skeleton)
+            net = _NETS[(thread, shape_key(skeleton))] = skeleton
+        _BY_SPEC[arch] = net
     return net
 
 

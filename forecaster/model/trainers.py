@@ -25,6 +25,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from forecaster.model.traced import open_train
+
 # An Adam's step count and moments, in the order of its variables (the learning rate left out).
 AdamState = list[np.ndarray]
 
@@ -78,6 +80,7 @@ def _compile(model: keras.Model, learning_rate: float, loss: keras.losses.Loss |
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss, jit_compile=options.jit_compile
     )
+    open_train(model, jit_compile=options.jit_compile)  # one trace of the step, not one per batch size
 
 
 def _clone(model: keras.Model, options: FitOptions) -> keras.Model:
