@@ -1,8 +1,10 @@
 """The Dask executor: a 2-worker LocalCluster runs a multi-ticker daily job and writes the same
-rows as the local executor (same seeds, same forecasts), even when a worker dies mid-task."""
+rows as the local executor (same seeds, same forecasts), even when a worker dies mid-task. The
+local executor on two threads writes the same rows too."""
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +21,8 @@ from forecaster.errors import Interrupted
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.model.kinds import BASELINES, ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.routine.executor import DaskExecutor, Executor
+from forecaster.routine import executor as executor_module
+from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, ThreadExecutor
 from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
 from forecaster.routine.policy import Decision
 from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
@@ -93,7 +96,8 @@ def client() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def local_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[Any, ...]]]:
-    factory, reports = daily_job(tmp_path_factory.mktemp("local"), None)
+    # In order, in this thread (the settings' default would run the tasks on two threads).
+    factory, reports = daily_job(tmp_path_factory.mktemp("local"), LocalExecutor())
     assert all(r.ok for r in reports)
     return rows(factory)
 
@@ -106,6 +110,14 @@ def test_a_two_worker_cluster_writes_what_the_local_executor_writes(client, loca
     assert len(got["forecasts"]) == 2 * len(TICKERS) * (len(KINDS) + len(BASELINES))  # two days, models and baselines
     assert {(v[3], v[4]) for v in got["versions"]} == {("retrain", None), ("finetune", DAYS[0].isoformat())}
     assert got == local_rows
+
+
+def test_two_threads_write_what_the_local_executor_writes(local_rows, tmp_path):
+    # Three tickers' rnn fits, two at a time: each thread its own trainer and resident network,
+    # each fit its own seeds (a shared generator would hand one fit's draw to the other).
+    factory, reports = daily_job(tmp_path, ThreadExecutor(2))
+    assert all(r.ok for r in reports)
+    assert rows(factory) == local_rows
 
 
 class KillOnFirstTask(WorkerPlugin):
@@ -205,3 +217,45 @@ def test_a_stop_writes_nothing_more_and_cancels_what_is_in_flight():
     assert handed == ["600000.SH", "600001.SH"]
     assert len(client.keys) == 4  # the window: the other 6 were never submitted
     assert client.cancelled == ["600002.SH", "600003.SH"]
+
+
+def test_threads_hand_back_every_result_and_a_stop_leaves_the_queued_tasks_unrun(monkeypatch):
+    ran: list[str] = []
+    release = threading.Event()
+
+    def task_run(task: ModelTask) -> ModelResult:
+        if task.ticker != "600000.SH":
+            release.wait(5)  # held until released: the first result comes back alone
+        ran.append(task.ticker)
+        return ModelResult.of(task)
+
+    monkeypatch.setattr(executor_module, "run_model_task", task_run)
+    release.set()
+    everything = list(ThreadExecutor(2, poll_s=0.01).map(tasks(5), lambda: None))
+    assert sorted(r.ticker for r in everything) == [t.ticker for t in tasks(5)]
+
+    release.clear()
+    ran.clear()
+    handed: list[str] = []
+
+    def checkpoint() -> None:  # the stop is asked once the first result is written
+        if handed:
+            raise Interrupted("stop requested")
+
+    def write_all(results: Iterator[ModelResult]) -> None:
+        for result in results:
+            handed.append(result.ticker)
+
+    with pytest.raises(Interrupted):
+        write_all(ThreadExecutor(2, poll_s=0.01).map(tasks(10), checkpoint))
+    assert handed == ["600000.SH"]
+    release.set()  # after the stop cancelled what was queued: the tasks held on a thread end now
+    deadline = time.monotonic() + 5
+    while len(ran) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # time enough for a queued task to start, had it not been cancelled
+    # Submitted at the stop: the window of four. The first ran; the second and third ran if a
+    # thread had taken them before the stop cancelled what was still queued (two threads: the
+    # fourth was queued behind them, so it never ran); the other six were never submitted.
+    assert ran[0] == "600000.SH"
+    assert set(ran) <= {"600000.SH", "600001.SH", "600002.SH"} and len(ran) == len(set(ran))

@@ -11,6 +11,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import ExitStack, contextmanager
 from typing import Any, Protocol
 
@@ -66,9 +68,38 @@ class DaskExecutor:
         return max(4, 2 * threads)
 
     def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
+        flight = InFlight(self._submit, _result, wait=self._wait, cancel=self.client.cancel)
+        yield from flight.run(tasks, checkpoint, self.window())
+
+    def _wait(self, futures: list[Any]) -> None:
+        time.sleep(self._poll_s)
+
+    def _submit(self, task: ModelTask) -> Any:
+        key = f"forecast-{task.ticker}-{task.kind}-{task.as_of}-{uuid.uuid4().hex[:8]}"
+        return self.client.submit(run_model_task, task, key=key, pure=False, retries=self._retries)
+
+
+class InFlight:
+    """The windowed loop both pools share: keep up to `window` tasks submitted, hand back each
+    result as it comes, check for a stop between results, and cancel what is left when the loop
+    ends early (a stop, or the driver failed: nobody will write those results)."""
+
+    def __init__(
+        self,
+        submit: Callable[[ModelTask], Any],
+        result: Callable[[Any, ModelTask], ModelResult],
+        *,
+        wait: Callable[[list[Any]], None],
+        cancel: Callable[[list[Any]], Any],
+    ) -> None:
+        self._submit, self._result, self._wait, self._cancel = submit, result, wait, cancel
+
+    def run(
+        self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None], window: int
+    ) -> Generator[ModelResult, None, None]:
         source = iter(tasks)
-        pending: dict[Any, ModelTask] = {}  # distributed.Future -> its task
-        window, exhausted = self.window(), False
+        pending: dict[Any, ModelTask] = {}  # future -> its task
+        exhausted = False
         try:
             while True:
                 while not exhausted and len(pending) < window:
@@ -82,17 +113,62 @@ class DaskExecutor:
                 done = [f for f in pending if f.done()]
                 checkpoint()  # between results: nothing more is written once a stop is asked
                 if not done:
-                    time.sleep(self._poll_s)
+                    self._wait(list(pending))
                 for future in done:
-                    yield _result(future, pending.pop(future))
+                    yield self._result(future, pending.pop(future))
                     checkpoint()
         finally:
-            if pending:  # stopped, or the driver failed: nobody will write these
-                self.client.cancel(list(pending))
+            if pending:
+                self._cancel(list(pending))
 
-    def _submit(self, task: ModelTask) -> Any:
-        key = f"forecast-{task.ticker}-{task.kind}-{task.as_of}-{uuid.uuid4().hex[:8]}"
-        return self.client.submit(run_model_task, task, key=key, pure=False, retries=self._retries)
+
+class ThreadExecutor:
+    """Tasks on `threads` threads of this process, the driver writing results as they come.
+
+    Why threads help at all: a fit runs its steps in TensorFlow, which releases the GIL, and at
+    one intra-op thread (forecaster/__init__) one fit keeps about 1.3-1.7 of two cores busy; a
+    second fit beside it fills the rest, and the driver's writes and plots overlap the fits.
+    Each thread has its own trainers and resident networks (keyed by thread, model/trainers and
+    model/resident), and a fit's seeds come from its task alone (model/training.network_seed),
+    so the rows are those of the local executor, value for value (tests/test_executor.py).
+    """
+
+    def __init__(self, threads: int, *, poll_s: float = 0.5) -> None:
+        self.threads = threads
+        self._poll_s = poll_s
+
+    def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
+        pool = _pool(self.threads)
+
+        def cancel(futures: list[Future[ModelResult]]) -> None:
+            for future in futures:
+                future.cancel()  # one already running finishes on its thread, unwritten
+
+        def wait(futures: list[Future[ModelResult]]) -> None:
+            futures_wait(futures, timeout=self._poll_s, return_when=FIRST_COMPLETED)
+
+        flight = InFlight(lambda task: pool.submit(run_model_task, task), _thread_result, wait=wait, cancel=cancel)
+        # One task queued behind each running one: a thread never waits for the driver.
+        yield from flight.run(tasks, checkpoint, 2 * self.threads)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One pool per thread count for the whole process, never shut down: its threads, and so the
+    trainers and resident networks cached per thread, outlive a run (a daemon's runs and a
+    backfill's days would otherwise each make new threads, whose traces and caches never return)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="forecaster-task")
+    return _POOLS[threads]
+
+
+def _thread_result(future: Future[ModelResult], task: ModelTask) -> ModelResult:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001  # run_model_task returns its failures; this is a bug's
+        return ModelResult.of(task, error=f"task failed on its thread: {type(exc).__name__}: {exc}")
 
 
 def _result(future: Any, task: ModelTask) -> ModelResult:
@@ -110,7 +186,7 @@ def _result(future: Any, task: ModelTask) -> ModelResult:
 def open_executor(settings: Settings) -> Iterator[Executor]:
     """The executor the settings ask for, open for the duration of the block."""
     if settings.executor == "local":
-        yield LocalExecutor()
+        yield LocalExecutor() if settings.local_threads == 1 else ThreadExecutor(settings.local_threads)
         return
     with dask_client(settings.dask_address, timeout_s=settings.dask_connect_timeout_s) as client:
         log.info("executor: dask at %s, %d worker(s)", client.scheduler.address, len(client.nthreads()))
@@ -120,8 +196,8 @@ def open_executor(settings: Settings) -> Iterator[Executor]:
 @contextmanager
 def dask_client(address: str | None, *, workers: int | None = None, timeout_s: float = 10.0) -> Iterator[Any]:
     """A client of the scheduler at `address`; None: of a cluster on this machine, `workers`
-    single-threaded worker processes (default: one a core; Keras' Python overhead per batch holds
-    the GIL, so threads would not run tasks side by side). An address that does not answer fails
+    single-threaded worker processes (default: one a core; two fits on one process's threads share
+    its GIL for Keras' Python work per batch, which separate processes do not). An address that does not answer fails
     within `timeout_s` (FORECASTER_DASK_CONNECT_TIMEOUT_S), not Dask's default 30 s."""
     try:
         import distributed

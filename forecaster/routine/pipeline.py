@@ -274,9 +274,10 @@ class _Driver:
     def _close(self, state: _Open) -> None:
         report = state.report
         at = (state.as_of, self.settings.target, report.last_close or 0.0)
-        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)  # appends its outcome
+        # Results come in any order: sorted first, the ensemble's sum (and last digits) is always one.
         order = [*BASELINES, *self.options.kinds, ENSEMBLE]
-        report.outcomes.sort(key=lambda o: order.index(o.model))  # results come back in any order
+        report.outcomes.sort(key=lambda o: order.index(o.model))
+        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)  # appends its outcome, last
         with timed(self.clock, "actuals"), transaction(self.factory) as session:
             report.actuals_filled = fill_actuals(session, report.ticker)
         if self.options.plots:
