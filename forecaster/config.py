@@ -122,8 +122,8 @@ class Settings(BaseSettings):
     # The local executor's threads: 1 runs the tasks one after another in the driver's thread;
     # more runs that many side by side (routine/executor.ThreadExecutor). 2 on the 2-core machine:
     # the backfill of the course's test period 202 s against 249 s, a 16-ticker daily run 32 s
-    # against 48 s, the same rows; but each thread keeps its own networks, a one-off +130 MB that
-    # breaks the memory benchmark's < 10 % growth goal (BENCHMARKS.md, "2026-12-02"). So 1 stays.
+    # against 48 s, the same rows; but each thread keeps its own networks, a one-off 63-104 MB in
+    # the memory benchmark that breaks its < 10 % growth goal (BENCHMARKS.md, "2026-12-02"). So 1.
     local_threads: int = Field(default=1, ge=1, le=64)
     dask_address: str | None = None
     dask_retries: int = Field(default=1, ge=0)

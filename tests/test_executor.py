@@ -96,7 +96,7 @@ def client() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def local_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[Any, ...]]]:
-    # In order, in this thread (the settings' default would run the tasks on two threads).
+    # In order, in this thread, whatever FORECASTER_LOCAL_THREADS says: the reference for the others.
     factory, reports = daily_job(tmp_path_factory.mktemp("local"), LocalExecutor())
     assert all(r.ok for r in reports)
     return rows(factory)

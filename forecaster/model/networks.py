@@ -50,7 +50,7 @@ def build_model(
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
     layer = _recurrent_layer(kind)
-    seeds = count(int(np.random.randint(1, 2**31 - 1)) if seed is None else seed)
+    seeds = count(first_seed() if seed is None else seed)
     inputs = keras.Input(shape=(window, n_features), name="window")  # (batch, window, features)
     x = layer(units[0], return_sequences=True, name=f"{kind}_1", **_seeded(seeds))(inputs)  # (batch, window, u0)
     x = keras.layers.Dropout(dropout, name="dropout_1", seed=next(seeds))(x)
@@ -65,6 +65,15 @@ def build_model(
     raw = keras.layers.Reshape((outputs, levels), name="by_horizon")(raw)  # (batch, outputs, levels)
     head = QuantileHead(name="quantiles")(raw)  # (batch, outputs, levels), non-crossing
     return keras.Model(inputs, head, name=f"{kind}_forecaster")
+
+
+def first_seed(seed: int | None = None) -> int:
+    """A network's first seed (its other seeds count up from it): one draw of NumPy's global
+    generator; with `seed`, the first draw of a generator of its own seeded with it, which is the
+    number the global one gives first after `np.random.seed(seed)` (what training.train_new uses)."""
+    if seed is None:
+        return int(np.random.randint(1, 2**31 - 1))
+    return int(np.random.RandomState(seed).randint(1, 2**31 - 1))
 
 
 def _seeded(seeds: Iterator[int]) -> dict[str, object]:

@@ -55,8 +55,7 @@ def resident(model: keras.Model) -> keras.Model:
     full = (threading.get_ident(), key)
     net = _NETS.get(full)
     if net is None:
-        net = _NETS[full] = keras.models.clone_model(model)
-        open_predict(net)
+        net = _keep(full, keras.models.clone_model(model))
     if net is not model:
         net.set_weights(model.get_weights())
     return net
@@ -92,11 +91,16 @@ def _resident_of(spec: ModelSpec) -> keras.Model:
     net = _BY_SPEC.get(arch)
     if net is None:  # built once per shape: its weights are always overwritten before use
         skeleton = network_for(spec, seed=0)
-        net = _NETS.get((thread, shape_key(skeleton)))
-        if net is None:
-            open_predict(skeleton)
-            net = _NETS[(thread, shape_key(skeleton))] = skeleton
-        _BY_SPEC[arch] = net
+        full = (thread, shape_key(skeleton))
+        net = _NETS.get(full)
+        _BY_SPEC[arch] = net = _keep(full, skeleton) if net is None else net
+    return net
+
+
+def _keep(key: tuple[Any, ...], net: keras.Model) -> keras.Model:
+    """`net` as the resident network of its shape: its predict function traced once (model/traced)."""
+    open_predict(net)
+    _NETS[key] = net
     return net
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from forecaster.model.batches import Loop, fit_by_batches
 from forecaster.model.conformal import Calibration, calibrate
 from forecaster.model.forecasting import point_output
+from forecaster.model.networks import first_seed
 from forecaster.model.quantile_net import PinballLoss
 from forecaster.model.resident import forward, network_for
 from forecaster.model.scaling import Scaler, make_scaler
@@ -92,13 +93,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def network_seed(seed: int) -> int:
-    """The first seed of a fresh network trained with `seed`: the draw `build_model` would take
-    from NumPy's global generator right after `seed_everything(seed)`, the same number, but from a
-    generator of its own, so that two fits on two threads cannot take each other's draws."""
-    return int(np.random.RandomState(seed).randint(1, 2**31 - 1))
-
-
 def train_new(
     bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = "", options: FitOptions = DEFAULT_FIT
 ) -> Fitted:
@@ -114,7 +108,9 @@ def train_new(
     fits: list[Fitted] = []
     for member in range(spec.members):
         seed_everything(train.seed + member)
-        model = network_for(spec, seed=network_seed(train.seed + member))
+        # The draw build_model would take from the global generator after seed_everything, but from
+        # a generator of its own: two fits on two threads cannot take each other's draws.
+        model = network_for(spec, seed=first_seed(train.seed + member))
         epochs, rate = train.max_epochs, train.learning_rate
         fit = _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, seed=train.seed + member)
         fits.append(fit)

@@ -68,8 +68,15 @@ class DaskExecutor:
         return max(4, 2 * threads)
 
     def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
-        flight = InFlight(self._submit, _result, wait=self._wait, cancel=self.client.cancel)
-        yield from flight.run(tasks, checkpoint, self.window())
+        yield from in_flight(
+            tasks,
+            checkpoint,
+            self.window(),
+            submit=self._submit,
+            result=_result,
+            wait=self._wait,
+            cancel=self.client.cancel,
+        )
 
     def _wait(self, futures: list[Any]) -> None:
         time.sleep(self._poll_s)
@@ -79,47 +86,42 @@ class DaskExecutor:
         return self.client.submit(run_model_task, task, key=key, pure=False, retries=self._retries)
 
 
-class InFlight:
+def in_flight(
+    tasks: Iterable[ModelTask],
+    checkpoint: Callable[[], None],
+    window: int,
+    *,
+    submit: Callable[[ModelTask], Any],
+    result: Callable[[Any, ModelTask], ModelResult],
+    wait: Callable[[list[Any]], None],
+    cancel: Callable[[list[Any]], Any],
+) -> Generator[ModelResult, None, None]:
     """The windowed loop both pools share: keep up to `window` tasks submitted, hand back each
     result as it comes, check for a stop between results, and cancel what is left when the loop
     ends early (a stop, or the driver failed: nobody will write those results)."""
-
-    def __init__(
-        self,
-        submit: Callable[[ModelTask], Any],
-        result: Callable[[Any, ModelTask], ModelResult],
-        *,
-        wait: Callable[[list[Any]], None],
-        cancel: Callable[[list[Any]], Any],
-    ) -> None:
-        self._submit, self._result, self._wait, self._cancel = submit, result, wait, cancel
-
-    def run(
-        self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None], window: int
-    ) -> Generator[ModelResult, None, None]:
-        source = iter(tasks)
-        pending: dict[Any, ModelTask] = {}  # future -> its task
-        exhausted = False
-        try:
-            while True:
-                while not exhausted and len(pending) < window:
-                    task = next(source, None)  # the driver prepares it (and may stop) here
-                    if task is None:
-                        exhausted = True
-                    else:
-                        pending[self._submit(task)] = task
-                if not pending:
-                    return
-                done = [f for f in pending if f.done()]
-                checkpoint()  # between results: nothing more is written once a stop is asked
-                if not done:
-                    self._wait(list(pending))
-                for future in done:
-                    yield self._result(future, pending.pop(future))
-                    checkpoint()
-        finally:
-            if pending:
-                self._cancel(list(pending))
+    source = iter(tasks)
+    pending: dict[Any, ModelTask] = {}  # future -> its task
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < window:
+                task = next(source, None)  # the driver prepares it (and may stop) here
+                if task is None:
+                    exhausted = True
+                else:
+                    pending[submit(task)] = task
+            if not pending:
+                return
+            done = [f for f in pending if f.done()]
+            checkpoint()  # between results: nothing more is written once a stop is asked
+            if not done:
+                wait(list(pending))
+            for future in done:
+                yield result(future, pending.pop(future))
+                checkpoint()
+    finally:
+        if pending:
+            cancel(list(pending))
 
 
 class ThreadExecutor:
@@ -129,7 +131,7 @@ class ThreadExecutor:
     one intra-op thread (forecaster/__init__) one fit keeps about 1.3-1.7 of two cores busy; a
     second fit beside it fills the rest, and the driver's writes and plots overlap the fits.
     Each thread has its own trainers and resident networks (keyed by thread, model/trainers and
-    model/resident), and a fit's seeds come from its task alone (model/training.network_seed),
+    model/resident), and a fit's seeds come from its task alone (model/networks.first_seed),
     so the rows are those of the local executor, value for value (tests/test_executor.py).
     """
 
@@ -147,9 +149,16 @@ class ThreadExecutor:
         def wait(futures: list[Future[ModelResult]]) -> None:
             futures_wait(futures, timeout=self._poll_s, return_when=FIRST_COMPLETED)
 
-        flight = InFlight(lambda task: pool.submit(run_model_task, task), _thread_result, wait=wait, cancel=cancel)
         # One task queued behind each running one: a thread never waits for the driver.
-        yield from flight.run(tasks, checkpoint, 2 * self.threads)
+        yield from in_flight(
+            tasks,
+            checkpoint,
+            2 * self.threads,
+            submit=lambda task: pool.submit(run_model_task, task),
+            result=_thread_result,
+            wait=wait,
+            cancel=cancel,
+        )
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -196,9 +205,9 @@ def open_executor(settings: Settings) -> Iterator[Executor]:
 @contextmanager
 def dask_client(address: str | None, *, workers: int | None = None, timeout_s: float = 10.0) -> Iterator[Any]:
     """A client of the scheduler at `address`; None: of a cluster on this machine, `workers`
-    single-threaded worker processes (default: one a core; two fits on one process's threads share
-    its GIL for Keras' Python work per batch, which separate processes do not). An address that does not answer fails
-    within `timeout_s` (FORECASTER_DASK_CONNECT_TIMEOUT_S), not Dask's default 30 s."""
+    single-threaded worker processes (default: one a core; two fits on one process's threads
+    share its GIL for Keras' Python work per batch, which separate processes do not). An address
+    that does not answer fails within `timeout_s` (FORECASTER_DASK_CONNECT_TIMEOUT_S), not Dask's default 30 s."""
     try:
         import distributed
     except ImportError as exc:
