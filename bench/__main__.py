@@ -8,10 +8,9 @@ beside it as JSON (same name, .json). --quick: small sizes and few epochs, label
 under 5 minutes on 2 cores. Benchmarks: course (training vs the course script, speed and
 accuracy), routine (first and daily run, and the daily run's profile), backfill, ingest,
 queries, smoke, scaling, distributed (local executor vs a 2-worker Dask cluster), memory
-(RSS over a long backfill and daemon), optimizer (fine-tuning with a fresh vs a carried Adam),
-throughput (what each Keras execution knob does to our fit's samples per second), and peers
-(darts' BlockRNNModel beside ours; an optional extra, in the default list only where darts and
-torch are installed).
+(RSS over a long backfill and daemon), and peers (darts' BlockRNNModel beside ours; an optional
+extra, in the default list only where darts and torch are installed). Each guards a goal;
+finished studies live in bench/studies/ and run by name, not here (bench/studies/README.md).
 """
 
 import argparse
@@ -45,8 +44,6 @@ BENCHMARKS = {
     "scaling": "scaling",
     "distributed": "distributed",
     "memory": "memory",
-    "optimizer": "finetune_optimizer",
-    "throughput": "throughput",
     "peers": "peers",
 }
 Bench = Callable[[Options], list[Section]]
@@ -106,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # children inherit it: TensorFlow's INFO lines are noise
     opts = Options(quick=args.quick, repeats=args.repeats or (1 if args.quick else 3))
-    if {"smoke", "throughput"} & set(args.only):  # in-process Keras: import it once, quietly
+    if "smoke" in args.only:  # in-process Keras: import it once, quietly
         from forecaster.cli.runtime import load_training_stack
 
         load_training_stack()

@@ -144,8 +144,6 @@ def test_options_name_known_benchmarks_only(monkeypatch: pytest.MonkeyPatch):
         "scaling",
         "distributed",
         "memory",
-        "optimizer",
-        "throughput",
     ]
     monkeypatch.setattr(bench.peers, "NEEDS", ("json",))  # what it needs is there: the default runs it too
     assert parse_args([]).only[-1] == "peers"

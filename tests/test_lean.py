@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
+from bench.studies.search.lean import PENALTIES, lean_stages
 from forecaster.model.spec import ModelSpec
-from forecaster.scoring.lean import PENALTIES, lean_stages
 
 
 def test_lean_candidates_are_todays_defaults_but_for_the_head_and_penalty():

@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.studies.search import walkforward as search
+from bench.studies.search.space import START, Candidate, Stage
+from bench.studies.search.walkforward import SearchOptions, folds, run_search, search_bars
 from forecaster.config import load_settings
 from forecaster.course.experiment import holdout
 from forecaster.course.letters import save_model
 from forecaster.model.files import load_model
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import train_new
-from forecaster.scoring import search
-from forecaster.scoring.search import SearchOptions, folds, run_search, search_bars
-from forecaster.scoring.search_space import START, Candidate, Stage
 
 TINY_SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none")
 TINY_TRAIN = TrainSpec(max_epochs=1, patience=1)

@@ -4,7 +4,7 @@ ratio to the first variant, and the headline naming the product's default varian
 import pytest
 
 from bench.section import Options
-from bench.throughput import BASE, VARIANTS, Measured, _default_variant, knob_section
+from bench.studies.throughput import BASE, VARIANTS, Measured, _default_variant, knob_section
 from forecaster.model.kinds import MODEL_KINDS
 from forecaster.model.trainers import DEFAULT_FIT
 

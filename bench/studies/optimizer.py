@@ -1,8 +1,7 @@
 """Fine-tuning with a fresh Adam each day against Adam's state carried over from the previous
-day's fit (what the product does since issue 19's measurements: `fine_tune(..., adam=...)`).
+day's fit (what the product does since this study: `fine_tune(..., adam=...)`).
 
-    python -m bench.finetune_optimizer [--quick] [--kinds rnn,lstm,gru]
-    python -m bench --only optimizer      (the same, inside the suite)
+    python -m bench.studies.optimizer [--quick] [--kinds rnn,lstm,gru]
 
 In one process, for rnn, lstm and gru with the product's model settings: a network trained on
 the bundled file up to the day before a range of trading days inside the course's test period
@@ -153,16 +152,15 @@ def bench(opts: Options, only: tuple[ModelKind, ...] | None = None) -> list[Sect
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.finetune_optimizer", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.studies.optimizer", description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"rnn only, {QUICK_DAYS} days, short training.")
     parser.add_argument("--kinds", help="Comma-separated model kinds (default: rnn, lstm, gru).")
     args = parser.parse_args(argv)
-    from bench.markdown import render_console
+    from bench.studies import print_sections
     from forecaster.model.kinds import model_kinds
 
     only = model_kinds(args.kinds.split(",")) if args.kinds else None
-    for section in bench(Options(quick=args.quick), only):
-        print(render_console(section))  # the table and its notes
+    print_sections(bench(Options(quick=args.quick), only))
     return 0
 
 

@@ -1,6 +1,9 @@
 """Training throughput: what each Keras/TensorFlow execution knob does to our fit's samples per second.
 
-    python -m bench --only throughput [--quick]        (or python -m bench.throughput)
+    python -m bench.studies.throughput [--quick] [--repeats N]
+
+It chose the product's FitOptions (model/trainers.py: Keras' defaults, no XLA, no unrolling) and
+its threads (forecaster/__init__.py).
 
 Our fit exactly as the product runs it (`forecaster.model.training.train_new`: the settings'
 network, the course's 2126 training rows, the inner validation slice evaluated every epoch),
@@ -54,6 +57,7 @@ VARIANTS = [
 # project's default (forecaster/__init__.py).
 THREADS = [(0, 0), (1, 0), (1, 1), (2, 1), (1, 2)]
 EPOCHS, QUICK_EPOCHS_ = 6, 2
+MODULE = "bench.studies.throughput"  # run as a child per thread setting
 HEADERS = ["variant", "model", "batch", "cold fit s", "warm fit s", "cold samples/s", "warm samples/s",
            "warm × base", "best val loss"]  # fmt: skip
 
@@ -110,7 +114,7 @@ def run_threads(opts: Options, epochs: int) -> list[Measured]:
     for repeat in range(opts.repeats):
         shift = repeat % len(THREADS)
         for intra, inter in THREADS[shift:] + THREADS[:shift]:
-            args = [sys.executable, "-m", "bench.throughput", "--threads", f"{intra},{inter}", "--epochs", str(epochs)]
+            args = [sys.executable, "-m", MODULE, "--threads", f"{intra},{inter}", "--epochs", str(epochs)]
             # Through the environment too: with 0 in tf.config, TensorFlow falls back to the
             # variable, which the project sets to 1 on import unless it is set already.
             env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(intra)}
@@ -172,13 +176,29 @@ def knob_section(ms: list[Measured], opts: Options, epochs: int, *, threads: boo
     return Section("throughput", title, HEADERS, rows, notes=notes, headline=headline, raw=raw)
 
 
-def _child(argv: list[str]) -> None:
-    """`--threads INTRA,INTER`: the base knobs under that thread setting, one JSON line per kind."""
-    parser = argparse.ArgumentParser(prog="python -m bench.throughput")
-    parser.add_argument("--threads", required=True)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {MODULE}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EPOCHS_} epochs per fit, one repeat.")
+    parser.add_argument("--repeats", type=int, default=3, help="Repeats, the variants' order rotating (default 3).")
+    parser.add_argument("--threads", metavar="INTRA,INTER", help="Internal: one child's measurement, as JSON lines.")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="Epochs per fit (with --threads).")
     args = parser.parse_args(argv)
-    intra, inter = (int(v) for v in args.threads.split(","))
+    if args.threads:
+        _child(args.threads, args.epochs)
+        return 0
+    from bench.studies import print_sections
+    from forecaster.cli.runtime import load_training_stack
+
+    load_training_stack()  # in-process Keras: import it once, quietly
+    print_sections(bench(Options(quick=args.quick, repeats=1 if args.quick else args.repeats)))
+    return 0
+
+
+def _child(threads: str, epochs: int) -> None:
+    """The base knobs under the thread setting INTRA,INTER, one JSON line per kind."""
+    intra, inter = (int(v) for v in threads.split(","))
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(intra)
@@ -186,10 +206,10 @@ def _child(argv: list[str]) -> None:
     bars = load_course_bars(Settings())
     for kind in MODEL_KINDS:
         started = time.perf_counter()
-        m = replace(measure(kind, BASE, args.epochs, bars), variant=f"intra={intra} inter={inter}")
+        m = replace(measure(kind, BASE, epochs, bars), variant=f"intra={intra} inter={inter}")
         print(json.dumps(asdict(m)), flush=True)
         print(f"{kind}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1:])
+    sys.exit(main())

@@ -33,8 +33,8 @@ class ModelSpec:
     horizon: int = 1  # trading days forecast after the as-of date
     target: Target = "close"  # the bar column forecast
     features: tuple[Feature, ...] = ("close",)  # bar columns fed to the network, per day
-    # Defaults chosen by the walk-forward search in the training years (bench/search.py,
-    # bench/results/search.json): logret scaling and no dropout; everything else as it was.
+    # Defaults chosen by the walk-forward search in the training years (bench/studies/search,
+    # its search.json in git history): logret scaling and no dropout; everything else as it was.
     scaling: Scaling = "logret"  # logret (per-window, against the last close) | relative | minmax (the course's)
     units: tuple[int, int] = (80, 100)
     dropout: float = 0.0

@@ -9,9 +9,9 @@ and copies the weights back out. The model handed in stays uncompiled: the Adam 
 beside it as an `AdamState` (model/files puts it into the version's file).
 
 Why a fine-tune continues its parent's Adam instead of starting fresh: measured with
-`python -m bench.finetune_optimizer` (BENCHMARKS.md, "Fine-tuning: fresh vs carried Adam"), the
-carried state was as good or better in every comparison (five, three kinds, two
-seeds; MAE / naive 0.000-0.042 lower), for files 2.5-2.9x the size.
+`python -m bench.studies.optimizer` (bench/studies/README.md), the carried state was as good
+or better in every comparison (five, three kinds, two seeds; MAE / naive 0.000-0.042 lower),
+for files 2.5-2.9x the size.
 
 How the trainer executes (FitOptions) is a property of the trainer, not of the stored model:
 it changes the speed of a fit, not what the network computes, so it is kept out of ModelSpec
@@ -33,7 +33,7 @@ AdamState = list[np.ndarray]
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How a trainer runs its steps; bench/throughput.py measures each one (see BENCHMARKS.md).
+    """How a trainer runs its steps; bench/studies/throughput.py measured each one.
 
     jit_compile: XLA-compile the train step (Keras leaves XLA off on CPU unless asked).
     unroll: unroll the recurrent layers' time loop in the trainer's graph instead of a
@@ -47,9 +47,9 @@ class FitOptions:
     unroll: bool = False
 
 
-# The product's choice, from bench/throughput.py on the shared 2-core machine (BENCHMARKS.md,
-# "Training throughput"): XLA and unrolling off. Each costs a long first compile per shape and
-# process (paid by every daily run), and unrolling made LSTM and GRU slower even warm.
+# The product's choice, from bench/studies/throughput.py on a 2-core machine (bench/studies/README.md):
+# XLA and unrolling off. Each costs a long first compile per shape and process (paid by every
+# daily run), and unrolling made LSTM and GRU slower even warm.
 DEFAULT_FIT = FitOptions()
 
 # (thread, shape, loss, options) -> compiled clone. The thread: a Dask worker may run tasks on

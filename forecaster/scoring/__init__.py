@@ -1,1 +1,1 @@
-"""Scores: pure metrics, stored forecasts evaluated, the defaults search."""
+"""Scores: pure metrics, stored forecasts evaluated, intervals scored."""

@@ -2,7 +2,7 @@
 
 Trained on 2010-2019, the networks' forecasts sit above the last close on average: a drift
 learnt from a bull market, which pays while prices rise and costs every day while they fall.
-This search compares, on the folds of the defaults search (scoring/search: the two blocks of 240
+This search compares, on the folds of the defaults search (walkforward: the two blocks of 240
 targets before 2019-01-28, one seed), the quantile network's pinball median as the point with
 penalties on the batch mean of that median, beside today's MSE point network as the reference.
 Nothing after the course's training period is read; results go to their own CSV and resume.
@@ -11,9 +11,9 @@ Nothing after the course's training period is read; results go to their own CSV 
 from collections.abc import Callable
 from typing import Any
 
+from bench.studies.search.space import Candidate, Stage
+from bench.studies.search.walkforward import SearchOptions, run_search
 from forecaster.config import Settings
-from forecaster.scoring.search import SearchOptions, run_search
-from forecaster.scoring.search_space import Candidate, Stage
 
 # The product's defaults before issue 17, written out (the search starts from its fixed START).
 DEFAULTS = {"scaling": "logret", "dropout": 0.0}

@@ -1,5 +1,5 @@
 """What the defaults search tries: candidates (overrides of the model and training settings),
-the fixed start point, and the stages in the order they are searched (see `search`)."""
+the fixed start point, and the stages in the order they are searched (see `walkforward`)."""
 
 from dataclasses import dataclass, field
 from typing import Any

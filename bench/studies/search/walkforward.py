@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.studies.search.space import START, Candidate, Stage, stages
 from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
 from forecaster.model.kinds import MODEL_KINDS, ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.scoring.metrics import score
-from forecaster.scoring.search_space import START, Candidate, Stage, stages
 
 SEARCH_END = date(2019, 1, 28)  # the course's last training day: nothing later is read
 RESULT_FIELDS = [
