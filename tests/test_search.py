@@ -1,24 +1,19 @@
-"""The default-settings search: it reads nothing past the course's training period, its folds
-are leak-free, its stage logic keeps an incumbent unless beaten by the margin, and it resumes.
-Also the averaged ("members") model it can choose."""
+"""The default-settings search (a study, bench/studies/search): it reads nothing past the course's
+training period, its folds are leak-free, its stage logic keeps an incumbent unless beaten by the
+margin, and it resumes."""
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from bench.studies.search import walkforward as search
 from bench.studies.search.space import START, Candidate, Stage
 from bench.studies.search.walkforward import SearchOptions, folds, run_search, search_bars
 from forecaster.config import load_settings
 from forecaster.course.experiment import holdout
-from forecaster.course.letters import save_model
-from forecaster.model.files import load_model
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.model.training import train_new
 
 TINY_SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none")
 TINY_TRAIN = TrainSpec(max_epochs=1, patience=1)
@@ -119,29 +114,3 @@ def test_the_search_starts_from_fixed_settings_not_todays_defaults(tmp_path: Pat
         START.model["dropout"],
     )
     assert (train.batch_size, train.learning_rate) == (START.train["batch_size"], START.train["learning_rate"])
-
-
-def test_members_average_into_one_model_that_saves_and_loads(tmp_path: Path):
-    bars = search_bars(load_settings()).iloc[:300]
-    spec = replace(TINY_SPEC, members=3, scaling="logret")
-    fitted = train_new(bars, spec, TINY_TRAIN)
-    x = fitted.scaler.transform_x(np.stack([bars[["close"]].to_numpy()[i : i + 10] for i in range(5)]))
-    members = [layer for layer in fitted.model.layers if layer.name.startswith("gru_forecaster_")]
-    assert len(members) == 3
-    outputs = [np.asarray(m(x, training=False)) for m in members]
-    assert not np.allclose(outputs[0], outputs[1])  # different seeds, different members
-    np.testing.assert_allclose(np.asarray(fitted.model(x, training=False)), np.mean(outputs, axis=0), rtol=1e-5)
-    path = tmp_path / "m.keras"
-    digest = save_model(fitted.model, path)
-    loaded = load_model(path, digest)
-    np.testing.assert_allclose(
-        np.asarray(loaded(x, training=False)), np.asarray(fitted.model(x, training=False)), rtol=1e-6
-    )
-
-
-@pytest.mark.parametrize("members", [0, 11])
-def test_member_counts_out_of_range_are_refused(members):
-    from forecaster.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="members"):
-        replace(TINY_SPEC, members=members)
