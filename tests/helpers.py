@@ -4,6 +4,7 @@ from here (and from conftest's fixtures), never from one another."""
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import BUNDLED_CSV, Settings, load_settings
@@ -227,3 +229,25 @@ def strict_loads(text: str) -> Any:
         raise ValueError(f"{name} is not JSON")
 
     return json.loads(text, parse_constant=refuse)
+
+
+# --- traces -----------------------------------------------------------------------------------------
+
+
+def count_steps(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often any Keras model's train and predict step runs as Python from now on, by name.
+    Inside a traced function the Python runs once per trace, eagerly once per batch: so a count
+    of 1 over several batch sizes is one trace for all of them. Only networks made after the call
+    are counted (a traced function keeps the step it was given)."""
+    import keras
+
+    counts: Counter[str] = Counter()
+    for name in ("train_step", "predict_step"):
+        original = getattr(keras.Model, name)
+
+        def counted(self: Any, data: Any, _name: str = name, _original: Any = original) -> Any:
+            counts[_name] += 1
+            return _original(self, data)
+
+        monkeypatch.setattr(keras.Model, name, counted)
+    return counts

@@ -5,6 +5,7 @@ weights moved since it was loaded."""
 import hashlib
 import threading
 import warnings
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -16,6 +17,7 @@ from forecaster.model.files import model_bytes, model_from_bytes
 from forecaster.model.resident import forward, load_version, network_for, resident
 from forecaster.model.spec import ModelSpec
 from forecaster.model.trainers import trainer_for
+from tests.helpers import count_steps
 
 SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 3))
 X = np.random.default_rng(3).normal(size=(5, 10, 1)).astype("float32")
@@ -26,12 +28,15 @@ def _file(seed: int, spec: ModelSpec = SPEC) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
-def test_a_loaded_version_forecasts_bit_for_bit_like_its_files_model():
-    data, sha = _file(1)
-    whole = model_from_bytes(data, sha, name="v1")
-    net = load_version(SPEC, data, sha, name="v1")
-    assert net is not whole and net is load_version(SPEC, data, sha, name="v1")  # one network per shape
-    np.testing.assert_array_equal(forward(net, X), np.asarray(whole(X, training=False), dtype=np.float64))
+def test_a_loaded_version_forecasts_bit_for_bit_like_its_files_model_all_through_one_trace(monkeypatch):
+    steps = count_steps(monkeypatch)
+    spec = replace(SPEC, units=(5, 3))  # a shape of its own: its network is made here
+    for seed in (1, 2, 1):
+        data, sha = _file(seed, spec)
+        whole = model_from_bytes(data, sha, name=f"v{seed}")
+        net = load_version(spec, data, sha, name=f"v{seed}")
+        np.testing.assert_array_equal(forward(net, X), np.asarray(whole(X, training=False), dtype=np.float64))
+    assert steps["predict_step"] == 1  # one network per shape, whichever version it holds
 
 
 def test_the_resident_holds_whichever_version_was_loaded_last():
@@ -51,13 +56,15 @@ def test_weights_changed_after_loading_are_replaced_by_the_files_again():
     np.testing.assert_array_equal(forward(load_version(SPEC, data, sha, name="v1"), X), before)
 
 
-def test_forecasting_another_model_of_the_shape_goes_through_the_same_network():
-    data, sha = _file(1)
-    other = network_for(SPEC, seed=5)
-    net = load_version(SPEC, data, sha, name="v1")
-    assert resident(other) is net
+def test_forecasting_another_model_of_the_shape_goes_through_the_same_network(monkeypatch):
+    steps = count_steps(monkeypatch)
+    spec = replace(SPEC, units=(4, 5))  # a shape of its own: its network is made here
+    data, sha = _file(1, spec)
+    other = network_for(spec, seed=5)
+    forward(load_version(spec, data, sha, name="v1"), X)
     np.testing.assert_array_equal(forward(other, X), np.asarray(other(X, training=False), dtype=np.float64))
-    assert not np.allclose(forward(load_version(SPEC, data, sha, name="v1"), X), forward(other, X))
+    assert not np.allclose(forward(load_version(spec, data, sha, name="v1"), X), forward(other, X))
+    assert steps["predict_step"] == 1
 
 
 def test_a_damaged_file_or_one_of_another_shape_is_refused():
@@ -72,30 +79,32 @@ def test_a_damaged_file_or_one_of_another_shape_is_refused():
         load_version(SPEC, wider, wider_sha, name="wider")
 
 
-def test_a_version_loads_into_a_resident_cloned_from_a_trained_model():
+def test_a_version_loads_into_a_resident_cloned_from_a_trained_model(monkeypatch):
     # In a fresh thread (the cache is per thread), a retrain's model is forecast first, so the
     # resident is its clone; a version file loaded afterwards must land in that clone intact.
     data, sha = _file(1)
     whole = model_from_bytes(data, sha, name="v1")
+    steps = count_steps(monkeypatch)
     out: dict[str, object] = {}
 
     def work() -> None:
         trained = network_for(SPEC, seed=9)
-        net = resident(trained)
-        out["same"] = load_version(SPEC, data, sha, name="v1") is net
-        out["y"] = forward(net, X)
+        out["trained"] = forward(trained, X)
+        out["y"] = forward(load_version(SPEC, data, sha, name="v1"), X)
 
     thread = threading.Thread(target=work)
     thread.start()
     thread.join()
-    assert out["same"] is True
+    assert steps["predict_step"] == 1  # the version went into the clone: no second network traced
     np.testing.assert_array_equal(out["y"], np.asarray(whole(X, training=False), dtype=np.float64))
+    assert not np.allclose(out["y"], out["trained"])
 
 
 def test_a_fit_leaves_the_resident_uncompiled_and_a_later_load_quiet():
     # The loop validates through the resident network. Cloned from the compiled trainer it would
     # be compiled too, and each later load of a version's weights would warn about its Adam.
     data, sha = _file(1)
+    whole = np.asarray(model_from_bytes(data, sha, name="v1")(X, training=False), dtype=np.float64)
     out: dict[str, object] = {}
 
     def work() -> None:
@@ -107,9 +116,10 @@ def test_a_fit_leaves_the_resident_uncompiled_and_a_later_load_quiet():
         out["compiled"] = resident(net).compiled
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            out["loaded"] = load_version(SPEC, data, sha, name="v1") is resident(net)
+            out["y"] = forward(load_version(SPEC, data, sha, name="v1"), X)
 
     thread = threading.Thread(target=work)
     thread.start()
     thread.join()
-    assert out == {"compiled": False, "loaded": True}
+    assert out["compiled"] is False
+    np.testing.assert_array_equal(out["y"], whole)

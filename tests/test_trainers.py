@@ -12,6 +12,7 @@ import pytest
 from forecaster.model.files import model_bytes, model_from_bytes
 from forecaster.model.networks import build_model
 from forecaster.model.trainers import DEFAULT_FIT, FitOptions, trainer_for, weights_back
+from tests.helpers import count_steps
 
 
 def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,18 +52,22 @@ def test_a_reused_trainer_gives_the_weights_of_a_fresh_compile_every_time(kind):
         assert not np.allclose(fresh[-2], np.asarray(start.get_weights()[-2]))  # it did train
 
 
-def test_one_trainer_serves_every_learning_rate():
-    # A retrain (1e-3) and a fine-tune (1e-4) share the trainer: each fit trains at its own rate.
-    start = build_model("gru", window=6, n_features=1, units=(3, 3), dropout=0.0, seed=2)
+def test_one_trainer_serves_every_learning_rate(monkeypatch):
+    # A retrain (1e-3) and a fine-tune (1e-4) share the trainer: each fit trains at its own rate,
+    # and the shape's train step is traced once for all of them.
+    start = build_model("gru", window=6, n_features=1, units=(3, 2), dropout=0.0, seed=2)  # a shape of its own
     saved = model_bytes(start)
     x, y = _data(4)
-    first = trainer_for(model_from_bytes(saved, None, name="a"), 1e-2)
-    for lr in (1e-2, 1e-3):
+    steps = count_steps(monkeypatch)
+    reused_traces = 0
+    for lr in (1e-2, 1e-3, 1e-4):
         fresh = _fit_fresh(model_from_bytes(saved, None, name="f"), x, y, lr)
+        before = steps["train_step"]
         reused = _fit_reused(model_from_bytes(saved, None, name="r"), x, y, lr)
+        reused_traces += steps["train_step"] - before
         for a, b in zip(fresh, reused, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert trainer_for(model_from_bytes(saved, None, name="b"), 1e-4) is first
+    assert reused_traces == 1
 
 
 def test_the_trained_model_saves_without_optimizer_state():
