@@ -31,6 +31,7 @@ def _fit(trainer: keras.Model, seed: int) -> None:
     trainer.fit(x, y, epochs=2, batch_size=8, shuffle=True, verbose=0)
 
 
+@pytest.mark.slow
 def test_a_carried_state_continues_like_one_compiled_model_fitted_twice():
     start = build_model("gru", window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1)
     continuous = keras.models.clone_model(start)
@@ -66,6 +67,7 @@ def test_the_new_fits_learning_rate_is_kept_and_no_state_means_a_fresh_adam():
         trainer_for(model, 1e-4, adam=saved[:-1])
 
 
+@pytest.mark.slow
 def test_the_state_travels_inside_the_keras_file():
     model = build_model("lstm", window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1)
     trainer = trainer_for(model, 1e-2)
@@ -124,6 +126,7 @@ def _steps(result: ModelResult) -> int:
     return int(state[0])  # the Adam's step count, its first variable
 
 
+@pytest.mark.slow
 def test_a_fine_tune_task_continues_its_parents_adam_state(bars):
     trained = _run(bars, "retrain")
     retrain_steps = _steps(trained)
@@ -140,6 +143,7 @@ def test_a_fine_tune_task_continues_its_parents_adam_state(bars):
     assert _steps(tuned) == retrain_steps + tuned.trained.stats.epochs_run * per_epoch
 
 
+@pytest.mark.slow
 def test_a_damaged_state_is_only_read_by_a_fine_tune_which_then_retrains(bars):
     trained = _run(bars, "retrain")
     assert trained.trained is not None

@@ -67,6 +67,7 @@ def forecast_rows(factory, columns: str = POINT_COLUMNS) -> list[tuple[Any, ...]
         return [tuple(r) for r in s.execute(query).all()]
 
 
+@pytest.mark.slow
 def test_backfill_replays_each_day_retrains_on_schedule_and_is_idempotent(tmp_path):
     settings, factory = setup(tmp_path)
     report = replay(settings, factory)
@@ -86,6 +87,7 @@ def test_backfill_replays_each_day_retrains_on_schedule_and_is_idempotent(tmp_pa
     assert forecast_rows(factory) == before
 
 
+@pytest.mark.slow
 def test_backfill_reads_nothing_after_each_day(tmp_path):
     clean_settings, clean = setup(tmp_path / "clean")
     poisoned_settings, poisoned = setup(tmp_path / "poisoned")
@@ -98,6 +100,7 @@ def test_backfill_reads_nothing_after_each_day(tmp_path):
     assert yhat(clean) == yhat(poisoned)
 
 
+@pytest.mark.slow
 def test_accuracy_matches_the_view_and_has_the_baselines(tmp_path):
     settings, factory = setup(tmp_path)
     assert replay(settings, factory).ok
@@ -119,6 +122,7 @@ def test_accuracy_matches_the_view_and_has_the_baselines(tmp_path):
             assert row.scores.hit_rate == pytest.approx(view[model].hit_rate)
 
 
+@pytest.mark.slow
 def test_evaluate_command_formats(tmp_path, monkeypatch):
     settings, factory = setup(tmp_path)
     assert replay(settings, factory).ok
@@ -140,6 +144,7 @@ def test_evaluate_command_formats(tmp_path, monkeypatch):
     assert table.splitlines()[0].split()[:4] == ["ticker", "model", "horizon", "n"]
 
 
+@pytest.mark.slow
 def test_backfill_resumes_after_a_kill_with_the_same_rows(tmp_path):
     """Kill the CLI half-way with SIGKILL, run it again: same rows as an uninterrupted run."""
     csv = synthetic_csv(tmp_path)
@@ -205,6 +210,7 @@ def _days_done(db: Path) -> int:
         return int(conn.execute("select count(distinct as_of) from forecasts where model = 'rnn'").fetchone()[0])
 
 
+@pytest.mark.slow
 def test_course_experiment_scores_the_course_dates():
     settings = load_settings()
     rows = {r["model"]: r for r in course_experiment(settings, kinds=("rnn",), course_settings=True, seeds=2, epochs=1)}
@@ -219,6 +225,7 @@ def test_course_experiment_scores_the_course_dates():
     assert isinstance(rows["rnn"]["mae_sd"], float) and rows["rnn"]["mae_sd"] > 0  # two seeds, two different models
 
 
+@pytest.mark.slow
 def test_a_fine_tuning_backfill_keeps_its_files_bounded_as_it_goes(tmp_path, monkeypatch):
     settings, factory = setup(tmp_path, keep_model_versions=2)
     monkeypatch.setattr("forecaster.routine.backfill.PRUNE_EVERY", 3)
@@ -237,6 +244,7 @@ def test_a_fine_tuning_backfill_keeps_its_files_bounded_as_it_goes(tmp_path, mon
     assert check_invariants(settings.data_dir / "forecaster.db", settings.data_dir) == []  # pruned files are absent
 
 
+@pytest.mark.slow
 def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
     # The backfill shares work between days (the calendar prepared once, retention every 20 days,
     # versions kept loaded in the resident networks); none of it may change a stored value.

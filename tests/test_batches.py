@@ -3,6 +3,7 @@ loss bookkeeping: losses over the right slices, patience, best weights restored,
 
 import keras
 import numpy as np
+import pytest
 
 from forecaster.model.batches import Loop, fit_by_batches
 from forecaster.model.networks import build_model
@@ -30,6 +31,7 @@ def _loss_of(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
     return float(keras.losses.MeanSquaredError()(y, np.asarray(model.predict_on_batch(x))))
 
 
+@pytest.mark.slow
 def test_at_learning_rate_zero_the_losses_are_those_of_the_whole_slices_and_patience_ends_it():
     rng = np.random.default_rng(0)
     x_tr, y_tr = rng.normal(size=(21, 6, 1)), rng.normal(size=(21, 1))  # batches of 8, 8 and 5
@@ -81,6 +83,7 @@ def test_the_same_seed_trains_the_same_weights_and_another_seed_shuffles_otherwi
     assert not all(np.allclose(a, b) for a, b in zip(first, other, strict=True))
 
 
+@pytest.mark.slow
 def test_a_fit_with_dropout_does_not_depend_on_the_fits_before_it_in_the_process():
     # The cached trainer's dropout layers draw masks from a state that every step advances; each
     # fit starts it from the network's own, so a backfill's later retrains do not depend on the

@@ -99,6 +99,7 @@ def test_db_commands(db_url: str):
         assert str(password) not in up.output + current.output and ":***@" in current.output
 
 
+@pytest.mark.slow
 def test_ingest_from_tushare_never_prints_the_token():
     with serve(FakeTushare()) as fake:
         rows = fake.add_bars("600519.SH", date(2024, 1, 2), date(2024, 6, 27))
@@ -128,6 +129,7 @@ def test_database_newer_than_code_is_refused(command, tmp_path):
 TINY = tiny_env()
 
 
+@pytest.mark.slow
 def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     result = invoke("run", "--as-of", "2011-06-30", "--models", "rnn,gru", "--format", "json", env=TINY)
     assert result.exit_code == 0, result.output

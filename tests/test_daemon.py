@@ -131,6 +131,7 @@ def job_rows(ctx: JobContext) -> list[JobRun]:
         return list(session.scalars(select(JobRun).where(JobRun.pid.is_not(None)).order_by(JobRun.id)))
 
 
+@pytest.mark.slow
 def test_a_trading_day_without_a_new_bar_is_no_data_and_retries_a_bounded_number_of_times(handled_db):
     now = at(date(2025, 9, 30), 17, 30)  # a Tuesday, a trading day: the bar is late
     ctx = context(handled_db, today=now.date(), now=now)
@@ -211,6 +212,7 @@ def test_the_lock_refuses_a_second_holder_with_the_first_ones_pid_and_command(tm
         assert json.loads(path.read_text())["command"] == "backfill"
 
 
+@pytest.mark.slow
 def test_a_killed_holder_never_leaves_a_stale_lock(tmp_path):
     path = tmp_path / "forecaster.lock"
     code = (
@@ -254,6 +256,7 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_one_trains_the_other_exits_with_the_lock_message(tmp_path):
     env = subprocess_env(tmp_path, FORECASTER_MODELS="rnn")
     command = [sys.executable, "-m", "forecaster.cli", "run", "--no-plots"]
@@ -274,6 +277,7 @@ def test_two_concurrent_runs_one_trains_the_other_exits_with_the_lock_message(tm
 # --- SIGTERM -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_run_stops_cleanly_and_the_next_run_completes(tmp_path):
     # Enough epochs (no early stop) that each model takes seconds: the routine cannot finish
     # all three between the run row appearing and the signal landing, however busy the machine.
@@ -335,6 +339,7 @@ def test_sigterm_during_a_run_stops_cleanly_and_the_next_run_completes(tmp_path)
 # --- start-up, status, logs ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_failing_smoke_test_refuses_to_start(monkeypatch):
     from forecaster.course import letters as smoke
 

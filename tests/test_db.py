@@ -236,6 +236,7 @@ def _upsert_in_own_transaction(factory, bars, now):
         return upsert_bars(session, "600519.SH", bars, "csv", now)
 
 
+@pytest.mark.slow
 def test_plain_alembic_from_the_repository_uses_forecasters_database(tmp_path: Path):
     """pyproject.toml configures Alembic without an alembic.ini; `alembic upgrade head` and
     `alembic current` must work there, on the database forecaster's settings name."""

@@ -102,6 +102,7 @@ def local_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple
     return rows(factory)
 
 
+@pytest.mark.slow
 def test_a_two_worker_cluster_writes_what_the_local_executor_writes(client, local_rows, tmp_path):
     factory, reports = daily_job(tmp_path, DaskExecutor(client))
     failures = [(t.ticker, o.model, o.error) for r in reports for t in r.tickers for o in t.outcomes if o.error]
@@ -112,6 +113,7 @@ def test_a_two_worker_cluster_writes_what_the_local_executor_writes(client, loca
     assert got == local_rows
 
 
+@pytest.mark.slow
 def test_two_threads_write_what_the_local_executor_writes(local_rows, tmp_path):
     # Three tickers' rnn fits, two at a time: each thread its own trainer and resident network,
     # each fit its own seeds (a shared generator would hand one fit's draw to the other).
@@ -137,6 +139,7 @@ class KillOnFirstTask(WorkerPlugin):
         threading.Timer(0.2, os._exit, args=(1,)).start()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(client, local_rows, tmp_path):
     marker = tmp_path / "killed"
     client.register_plugin(KillOnFirstTask(str(marker)), name="kill-once")
@@ -219,6 +222,7 @@ def test_a_stop_writes_nothing_more_and_cancels_what_is_in_flight():
     assert client.cancelled == ["600002.SH", "600003.SH"]
 
 
+@pytest.mark.slow
 def test_threads_hand_back_every_result_and_a_stop_leaves_the_queued_tasks_unrun(monkeypatch):
     ran: list[str] = []
     release = threading.Event()

@@ -58,6 +58,7 @@ def assert_sound(settings: Settings) -> None:
 # --- kill -9 --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_run_at_a_random_moment_then_a_clean_rerun(tmp_path):
     """One trial of bench.faults' kill trial: SIGKILL `forecaster run` at a random moment of its
     training / saving / writing, check the invariants, re-run, get a never-faulted run's rows."""
@@ -109,6 +110,7 @@ PERSISTENT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(PERSISTENT))
 def test_a_failing_tushare_changes_no_bar_and_a_later_ingest_completes(fault, fake, settings, factory):
     _tushare_db(fake, settings, factory)
@@ -231,6 +233,7 @@ def _half_write_then(error: int) -> Any:
     return fail
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS])
 def test_a_full_or_read_only_disk_while_saving_a_model_leaves_no_half_file_or_row(error, tmp_path, monkeypatch):
     settings = pipeline_settings(tmp_path)
@@ -288,6 +291,7 @@ def test_a_read_only_database_is_one_clear_error_and_nothing_is_written(tmp_path
     assert_sound(settings)
 
 
+@pytest.mark.slow
 def test_a_database_locked_by_another_process_beyond_the_busy_timeout(tmp_path, monkeypatch):
     settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
@@ -327,6 +331,7 @@ def test_a_database_locked_by_another_process_beyond_the_busy_timeout(tmp_path, 
 # --- damaged files, older schema ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_truncated_model_file_is_retrained_even_if_its_hash_was_recorded_truncated(tmp_path):
     """test_pipeline flips a byte (a hash mismatch); here the file is cut in half, once with the
     recorded hash left as it was and once with it matching the cut file (so Keras itself must
@@ -374,6 +379,7 @@ def test_a_deleted_plot_is_rewritten_by_the_next_run_and_status_does_not_crash(t
     assert_sound(settings)
 
 
+@pytest.mark.slow
 def test_an_older_schema_is_upgraded_by_the_next_command_with_its_data_intact(tmp_path, monkeypatch):
     """(A newer schema is refused: test_db / test_cli.) Downgrade to 0003, the first schema with
     forecasts, and run `forecaster status`: back at head, every bar and forecast still there."""
@@ -493,6 +499,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=csv_files())
 def test_a_random_csv_ingests_exactly_or_is_refused_with_nothing_written(case, template_db):

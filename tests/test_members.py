@@ -18,6 +18,7 @@ TINY_SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none")
 TINY_TRAIN = TrainSpec(max_epochs=1, patience=1)
 
 
+@pytest.mark.slow
 def test_members_average_into_one_model_that_saves_and_loads(tmp_path: Path):
     bars = load_course_bars(load_settings()).iloc[:300]
     spec = replace(TINY_SPEC, members=3, scaling="logret")

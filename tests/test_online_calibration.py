@@ -74,6 +74,7 @@ def _rows(factory: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in s.execute(text(ROWS + " order by model, as_of, target_date")).all()]
 
 
+@pytest.mark.slow
 def test_a_backfill_and_day_by_day_runs_issue_the_same_intervals(tmp_path):
     csv = synthetic_csv(tmp_path)
     settings, replayed = _setup(tmp_path / "a")
@@ -122,6 +123,7 @@ class WithQuantiles:
             yield result
 
 
+@pytest.mark.slow
 def test_the_ensemble_averages_the_networks_quantiles_and_completes_the_day(tmp_path):
     settings, factory = _setup(tmp_path, horizon=2)
     assert ingest_ticker(factory, CsvSource(synthetic_csv(tmp_path)), TICKER, today=TODAY).ok

@@ -29,6 +29,7 @@ def factory(settings):
     return ready_db(settings)
 
 
+@pytest.mark.slow
 def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factory):
     report = routine(settings, factory)
     assert report.ok, [(o.model, o.error) for t in report.tickers for o in t.outcomes]
@@ -68,6 +69,7 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
         assert {(i.model, i.status) for i in items} == {(k, "ok") for k in (*KINDS, "ensemble")}
 
 
+@pytest.mark.slow
 def test_the_same_run_twice_leaves_the_same_rows(settings, factory):
     assert routine(settings, factory).ok
     before = forecast_rows(factory)
@@ -79,6 +81,7 @@ def test_the_same_run_twice_leaves_the_same_rows(settings, factory):
         assert s.scalar(text("select count(*) from model_versions")) == 3
 
 
+@pytest.mark.slow
 def test_fine_tune_makes_a_child_version_and_retrain_a_new_root(settings, factory):
     assert routine(settings, factory).ok
     nxt = routine(settings, factory, as_of=date(2011, 7, 1), kinds=("gru",))
@@ -101,6 +104,7 @@ def test_fine_tune_makes_a_child_version_and_retrain_a_new_root(settings, factor
         assert len(rows) == 2 and {r.model_version_id for r in rows} == {f.version_id}
 
 
+@pytest.mark.slow
 def test_a_tampered_model_file_is_detected_and_retrained(settings, factory):
     assert routine(settings, factory, kinds=("rnn",)).ok
     with factory() as s:
@@ -117,6 +121,7 @@ def test_a_tampered_model_file_is_detected_and_retrained(settings, factory):
         assert s.scalar(text("select count(*) from model_versions")) == 2
 
 
+@pytest.mark.slow
 def test_nothing_after_as_of_is_read(tmp_path):
     """Two databases, one with a poisoned future: identical forecasts (and seeds make them equal)."""
     clean = pipeline_settings(tmp_path / "clean")
@@ -133,6 +138,7 @@ def test_nothing_after_as_of_is_read(tmp_path):
     assert fa == fb
 
 
+@pytest.mark.slow
 def test_actuals_are_filled_when_the_bars_exist(settings, factory):
     assert routine(settings, factory, kinds=("rnn",)).ok
     with factory() as s:
@@ -153,6 +159,7 @@ def test_actuals_are_filled_when_the_bars_exist(settings, factory):
         assert abs_error == pytest.approx(abs(yhat - actual))
 
 
+@pytest.mark.slow
 def test_one_failing_model_does_not_stop_the_others(settings, factory, monkeypatch):
     from forecaster.model.training import train_new as real
 
@@ -186,6 +193,7 @@ def test_baselines_follow_the_evaluation_rules(settings, factory):
     assert drift_forecast(bars, 2) == pytest.approx([close[-1] + step, close[-1] + 2 * step])
 
 
+@pytest.mark.slow
 def test_target_open_still_uses_the_last_close_as_naive(tmp_path):
     s = pipeline_settings(tmp_path, target="open", features=["open", "close"])
     factory = ready_db(s)

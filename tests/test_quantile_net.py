@@ -109,6 +109,7 @@ def _stored(result: ModelResult) -> dict[str, Any]:
     return result.trained.scaler
 
 
+@pytest.mark.slow
 def test_task_result_carries_calibrated_quantiles_and_the_version_keeps_them(bars):
     trained = run_model_task(_task(bars, "retrain"))
     assert trained.error is None
@@ -126,6 +127,7 @@ def test_task_result_carries_calibrated_quantiles_and_the_version_keeps_them(bar
     np.testing.assert_allclose(np.asarray(reused.quantiles), q, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_fine_tune_recomputes_the_calibration_on_its_own_slice(bars):
     trained = run_model_task(_task(bars, "retrain"))
     tuned = run_model_task(_task(bars, "finetune", parent_of(trained)))

@@ -46,6 +46,7 @@ def test_tasks_hold_the_course_pairs():
     assert pairs[0] == ("abcd", "e") and pairs[-1] == ("vwxy", "z")
 
 
+@pytest.mark.slow
 def test_every_task_learns_all_its_pairs_within_its_default_epochs(full_run):
     assert [r.task for r in full_run] == list(TASKS)
     for result in full_run:
@@ -56,11 +57,13 @@ def test_every_task_learns_all_its_pairs_within_its_default_epochs(full_run):
         assert list(result.samples) == [f"{x} -> {y}" for x, y in task.pairs]
 
 
+@pytest.mark.slow
 def test_the_smoke_run_is_fast(full_run):
     # The budget is 30 s for all four on 2 cores; ~3 s measured, so this has slack.
     assert sum(r.seconds for r in full_run) < 30
 
 
+@pytest.mark.slow
 def test_saved_files_are_the_recorded_ones(full_run):
     for result in full_run:
         assert result.model_path.name == f"{result.task}.keras"
@@ -82,6 +85,7 @@ def test_unknown_task_and_bad_epochs_are_refused(tmp_path):
         run_smoke("onehot-1to1", 0, 0, tmp_path)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_per_seed():
     task = TASKS["onehot-4to1"]
     x = task.encode([t for t, _ in task.pairs])
@@ -219,6 +223,7 @@ def test_record_and_read_back_the_last_run(factory):
         assert details[1]["samples"] == ["a -> c (want b)"]
 
 
+@pytest.mark.slow
 def test_answer_like_the_course(full_run):
     models = reload_models(full_run)
     assert answer(models, "a") == ["onehot-1to1: a -> b", "embedding-1to1: a -> b"]
@@ -237,6 +242,7 @@ def _invoke(tmp_path: Path, *args: str, stdin: str | None = None):
     return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_smoke_command_passes_records_and_shows_in_status(tmp_path):
     result = _invoke(tmp_path, "smoke")
     assert result.exit_code == 0, result.output
@@ -253,6 +259,7 @@ def test_smoke_command_passes_records_and_shows_in_status(tmp_path):
     assert line.endswith(" s)") and " UTC ok (" in line
 
 
+@pytest.mark.slow
 def test_smoke_command_fails_on_a_task_that_falls_short(tmp_path):
     result = _invoke(tmp_path, "smoke", "--task", "embedding-4to1", "--epochs", "1")
     assert result.exit_code == 1
@@ -268,6 +275,7 @@ def test_smoke_command_refuses_an_unknown_task(tmp_path):
     assert "choose from onehot-1to1, onehot-4to1, embedding-1to1, embedding-4to1" in result.output
 
 
+@pytest.mark.slow
 def test_smoke_ask_reads_letters_until_an_empty_line(tmp_path):
     result = _invoke(tmp_path, "smoke", "--task", "onehot-1to1", "--ask", stdin="a\ne\nab\n\nc\n")
     assert result.exit_code == 0, result.output

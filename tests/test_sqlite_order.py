@@ -5,7 +5,10 @@ forecaster must load Python's sqlite3 before TensorFlow can."""
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_sqrt_works_after_the_training_stack_is_imported_first():
     code = (
         "import forecaster.model.training, sqlite3\n"

@@ -5,6 +5,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import pytest
 
 from forecaster.model.networks import build_model
 from forecaster.model.resident import forward
@@ -46,6 +47,7 @@ def _python_calls_of_train_step(open_batch: bool) -> int:
     return len(calls)
 
 
+@pytest.mark.slow
 def test_a_train_step_is_traced_once_for_every_batch_size_where_keras_traces_again():
     # Keras' own function traces for 8, then again (with the batch left open) at 5.
     assert _python_calls_of_train_step(open_batch=True) == 1
@@ -66,6 +68,7 @@ def test_a_predict_function_is_traced_once_and_takes_either_float_width(monkeypa
     np.testing.assert_allclose(single, first[:1], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_open_trace_trains_value_for_value_as_keras_own_function():
     rng = np.random.default_rng(2)
     batches = [
@@ -81,6 +84,7 @@ def test_the_open_trace_trains_value_for_value_as_keras_own_function():
     np.testing.assert_array_equal(forward(ours, x), np.asarray(keras_own.predict_on_batch(x), dtype=np.float64))
 
 
+@pytest.mark.slow
 def test_the_product_trainer_and_resident_network_trace_once_for_every_batch_size(monkeypatch):
     steps = count_steps(monkeypatch)
     model = build_model("gru", window=5, n_features=1, units=(2, 3), dropout=0.0, seed=6)  # a shape of its own

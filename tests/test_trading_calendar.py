@@ -86,6 +86,7 @@ def forecast_as_of_eve(settings: Settings, fake: FakeTushare) -> None:
     assert report.ok and report.ingests[0].counts.new > 0
 
 
+@pytest.mark.slow
 def test_estimated_holidays_then_official_days_correct_the_targets(tmp_path, fake):
     settings = settings_for(tmp_path, fake)
     forecast_as_of_eve(settings, fake)
@@ -152,6 +153,7 @@ def test_a_bar_on_a_closed_day_opens_it(tmp_path, fake):
     assert targets(settings)[("naive", 1)] == ("2027-02-10", 0)
 
 
+@pytest.mark.slow
 def test_an_estimated_open_day_without_bars_is_no_error_and_closes_later(tmp_path, fake):
     # 2027-05-04 is open by the estimate; say the exchange closed it.
     may4 = date(2027, 5, 4)
@@ -177,6 +179,7 @@ def _same(day: date) -> date:
     return day
 
 
+@pytest.mark.slow
 def test_the_daemon_passes_a_holiday_week_without_an_error(tmp_path, fake):
     settings = settings_for(tmp_path, fake)
     factory = factory_for(settings)
@@ -190,6 +193,7 @@ def test_the_daemon_passes_a_holiday_week_without_an_error(tmp_path, fake):
     assert "not a trading day (estimated)" in (record.summary or "")
 
 
+@pytest.mark.slow
 def test_the_calendar_command_and_status(tmp_path, fake):
     settings = settings_for(tmp_path, fake)
     forecast_as_of_eve(settings, fake)

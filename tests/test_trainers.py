@@ -36,6 +36,7 @@ def _fit_reused(
     return [np.asarray(w) for w in weights_back(trainer, model).get_weights()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["rnn", "gru"])
 def test_a_reused_trainer_gives_the_weights_of_a_fresh_compile_every_time(kind):
     start = build_model(kind, window=6, n_features=1, units=(3, 3), dropout=0.0, seed=1)
@@ -52,6 +53,7 @@ def test_a_reused_trainer_gives_the_weights_of_a_fresh_compile_every_time(kind):
         assert not np.allclose(fresh[-2], np.asarray(start.get_weights()[-2]))  # it did train
 
 
+@pytest.mark.slow
 def test_one_trainer_serves_every_learning_rate(monkeypatch):
     # A retrain (1e-3) and a fine-tune (1e-4) share the trainer: each fit trains at its own rate,
     # and the shape's train step is traced once for all of them.
@@ -82,6 +84,7 @@ def test_the_trained_model_saves_without_optimizer_state():
             assert "layers" in weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_fit_options_change_the_speed_not_the_weights(kind):
     # Unrolling and XLA compute the same updates as the plain while-loop

@@ -53,6 +53,7 @@ def test_normal_answer_is_stored_in_time_order_with_factors(fake, factory):
     assert {c["api"] for c in fake.calls} == {"daily", "adj_factor"}
 
 
+@pytest.mark.slow
 def test_more_than_the_row_limit_is_paged_by_date(fake, factory):
     fake.row_limit = 100  # the real limit is 6000 (tested below); a small one makes many pages
     rows = fake.add_bars(TICKER, date(2023, 1, 3), date(2024, 6, 27))

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -31,6 +32,7 @@ def _files(data_dir: Path) -> dict[str, int]:
     return {kind: len(list((data_dir / "models" / TICKER / kind).glob("*.keras"))) for kind in KINDS}
 
 
+@pytest.mark.slow
 def test_a_week_of_daily_jobs_keeps_two_files_per_model_queries_work_and_health_follows_the_bars(tmp_path):
     settings = tiny_settings(tmp_path, **EXTRA, health_min_free_gb=0)
     factory = session_factory(open_database(settings.db_url))
