@@ -85,7 +85,7 @@ def test_a_version_loads_into_a_resident_cloned_from_a_trained_model(monkeypatch
     data, sha = _file(1)
     whole = model_from_bytes(data, sha, name="v1")
     steps = count_steps(monkeypatch)
-    out: dict[str, object] = {}
+    out: dict[str, np.ndarray] = {}
 
     def work() -> None:
         trained = network_for(SPEC, seed=9)
