@@ -186,8 +186,7 @@ def speedup_paragraph(buckets: dict[str, float | None], total: float) -> str:
         f"(2) Training takes {share('training')}, and tf.function tracing {share('tf.function')}: a fresh "
         "process traces each kind's train step and each resident network's predict function once, for "
         "every batch size (model/traced), whatever the number of tickers; the daemon pays that once per "
-        "process. The rest of training is the steps themselves, compute-bound on two cores "
-        '(BENCHMARKS.md, "2026-12-01 late"). '
+        "process. The rest of training is the steps themselves, compute-bound on two cores. "
         f"(3) Output: plots take {share('plots')} and the HTML report {share('HTML report')}, redrawn on "
         "every run; drawing them once after a multi-ticker run, or off the critical path, saves that. "
         f"The database takes {share('database')} and the model files {share('model files')}: not where "
