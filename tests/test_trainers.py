@@ -62,7 +62,7 @@ def test_one_trainer_serves_every_learning_rate(monkeypatch):
     x, y = _data(4)
     steps = count_steps(monkeypatch)
     reused_traces = 0
-    for lr in (1e-2, 1e-3, 1e-4):
+    for lr in (1e-2, 1e-3):
         fresh = _fit_fresh(model_from_bytes(saved, None, name="f"), x, y, lr)
         before = steps["train_step"]
         reused = _fit_reused(model_from_bytes(saved, None, name="r"), x, y, lr)
