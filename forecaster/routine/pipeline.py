@@ -26,12 +26,12 @@ from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
 from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
-from forecaster.routine.derived import baseline_points, write_ensemble
+from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.retention import prune_after_run
-from forecaster.routine.taskio import ModelOutcome, prepare_task, record_forecast, record_item, store_result
+from forecaster.routine.task_results import ModelOutcome, prepare_task, record_forecast, record_item, store_result
 from forecaster.routine.tasks import ModelTask, failure_text, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import db_now, transaction

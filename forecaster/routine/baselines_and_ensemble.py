@@ -22,7 +22,7 @@ from forecaster.model.kinds import BASELINES, ENSEMBLE, MODEL_KINDS
 from forecaster.model.online import Interval
 from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS, average
 from forecaster.model.windows import FloatArray
-from forecaster.routine.taskio import ModelOutcome, record_forecast, record_item
+from forecaster.routine.task_results import ModelOutcome, record_forecast, record_item
 from forecaster.routine.tasks import failure_text
 
 log = logging.getLogger(__name__)
