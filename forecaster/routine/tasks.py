@@ -3,7 +3,7 @@
 Inputs and outputs are plain picklable values — bars as a DataFrame, model files as bytes with
 their sha256 — and the task never opens the database or the data dir. So the same function runs
 in-process (the local executor) or on a Dask worker on another machine: the driver reads its
-inputs from the database before, and writes what it returns after (see `dispatch`).
+inputs from the database before (`task_inputs`), and writes what it returns after (`task_results`).
 """
 
 import hashlib
