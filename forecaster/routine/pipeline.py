@@ -27,13 +27,13 @@ from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
 from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
 from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
-from forecaster.routine.executor import Executor, InFlight, LocalExecutor, open_executor
+from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.retention import prune_after_run
 from forecaster.routine.task_inputs import prepare_task
 from forecaster.routine.task_results import ModelOutcome, record_forecast, store_result
-from forecaster.routine.tasks import ModelResult, ModelTask, failure_text, timed
+from forecaster.routine.tasks import ModelResult, ModelTask, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import db_now, transaction
 from forecaster.storage.records import fill_actuals
@@ -202,39 +202,29 @@ class _Driver:
             for ticker in tickers:
                 self.options.check_stop()
                 state = self._open_ticker(ticker)  # its bars read, its baselines written
-                if state is not None:
-                    self._submit(state, in_flight)
+                if state is None:
+                    continue
+                for kind in self.options.kinds:
+                    self.options.check_stop()
+                    task = self._prepare(state, kind)  # a task that cannot be prepared: its failed result
+                    self._record(in_flight.submit(task) if isinstance(task, ModelTask) else iter([task]))
             self._record(in_flight.rest())
-
-    def _submit(self, state: _Open, in_flight: InFlight) -> None:
-        """Each of the ticker's model tasks, prepared and submitted; the results that come back
-        meanwhile (a task that cannot be prepared: its failed result) are written."""
-        for kind in self.options.kinds:
-            self.options.check_stop()
-            task = self._prepare(state, kind)
-            self._record(in_flight.submit(task) if isinstance(task, ModelTask) else iter([task]))
 
     def finished_in(self, tickers: list[str]) -> list[TickerReport]:
         return [self.finished[t] for t in tickers if t in self.finished]
 
     def _prepare(self, state: _Open, kind: ModelKind) -> ModelTask | ModelResult:
-        """The task, its inputs read from the database; a task that cannot be prepared is its
-        failed result, recorded like any other."""
-        ticker = state.report.ticker
-        try:
-            return prepare_task(
-                self.settings,
-                self.factory,
-                ticker,
-                kind,
-                state.bars,
-                state.as_of,
-                force=self.options.force,
-                between=self.options.between,
-                train=self.train,
-            )
-        except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: a failed result
-            return ModelResult(ticker, kind, state.as_of, "?", "", error=failure_text(exc, f"{ticker} {kind}"))
+        return prepare_task(
+            self.settings,
+            self.factory,
+            state.report.ticker,
+            kind,
+            state.bars,
+            state.as_of,
+            force=self.options.force,
+            between=self.options.between,
+            train=self.train,
+        )
 
     def _record(self, results: Iterator[ModelResult]) -> None:
         """Write each result as it comes back, and close its ticker after its last one."""

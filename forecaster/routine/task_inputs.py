@@ -14,9 +14,9 @@ from forecaster.config import Settings, model_spec
 from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.kinds import ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.routine.policy import Between, Force, decide
+from forecaster.routine.policy import Between, Decision, Force, decide
 from forecaster.routine.registry import latest_version, read_parent
-from forecaster.routine.tasks import ModelTask, ParentModel, fallback
+from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, failure_text, fallback
 from forecaster.storage.records import recent_mae_ratio
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,32 @@ def prepare_task(
     force: Force,
     between: Between,
     train: TrainSpec,
-) -> ModelTask:
+) -> ModelTask | ModelResult:
+    """The task, its inputs read from the database; a task that cannot be prepared is its failed
+    result, which the driver records like any other (the per-(ticker, model) boundary)."""
+    try:
+        spec = model_spec(settings, kind)
+        needed = spec.window + spec.horizon + 20
+        if len(bars) < needed:
+            raise ForecasterError(f"{len(bars)} bars up to {as_of} are too few (need {needed})")
+        decision, parent = _decision(settings, factory, ticker, spec, as_of, force=force, between=between)
+    except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: a failed result
+        return ModelResult(ticker, kind, as_of, "?", "", error=failure_text(exc, f"{ticker} {kind}"))
+    return ModelTask(ticker, kind, as_of, bars, spec, train, decision, parent)
+
+
+def _decision(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    ticker: str,
+    spec: ModelSpec,
+    as_of: date,
+    *,
+    force: Force,
+    between: Between,
+) -> tuple[Decision, ParentModel | None]:
     """Apply the policy to the stored versions and read the current version's file if needed."""
-    spec = model_spec(settings, kind)
-    needed = spec.window + spec.horizon + 20
-    if len(bars) < needed:
-        raise ForecasterError(f"{len(bars)} bars up to {as_of} are too few (need {needed})")
+    kind = spec.kind
     with factory() as session:
         version = latest_version(session, ticker, kind, as_of)
         ratio = recent_mae_ratio(session, ticker, kind, until=as_of, count=settings.drift_window)
@@ -59,4 +79,4 @@ def prepare_task(
         except ModelFileError as exc:
             log.warning("%s %s: %s; retraining", ticker, kind, exc)
             decision = fallback(exc)
-    return ModelTask(ticker, kind, as_of, bars, spec, train, decision, parent)
+    return decision, parent
