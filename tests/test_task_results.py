@@ -19,11 +19,15 @@ def run_row(tmp_path: Path) -> tuple[sessionmaker[Session], int]:
         return factory, start_run(session, command="run", as_of=None, tickers=[TICKER], pid=1, now=db_now()).id
 
 
+def fail(exc: Exception) -> None:
+    raise exc
+
+
 def test_a_failure_in_the_block_is_the_outcomes_error_and_its_run_item_is_recorded(tmp_path: Path) -> None:
     factory, run_id = run_row(tmp_path)
     failed, fine = ModelOutcome("gru", "retrain"), ModelOutcome("rnn", "reuse", version_id=None)
     with recorded(factory, run_id, TICKER, failed):
-        raise ForecasterError("disk full")
+        fail(ForecasterError("disk full"))
     with recorded(factory, run_id, TICKER, fine):
         pass
     assert (failed.error, fine.error) == ("disk full", None)
@@ -36,5 +40,5 @@ def test_a_bug_is_recorded_by_its_type_when_it_has_no_message(tmp_path: Path) ->
     factory, run_id = run_row(tmp_path)
     outcome = ModelOutcome("ensemble", "ensemble")
     with recorded(factory, run_id, TICKER, outcome):
-        raise KeyError
+        fail(KeyError())
     assert outcome.error == "KeyError"

@@ -16,10 +16,10 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.reporting.headline import headline, headline_html
 from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
-from forecaster.storage.db import utcnow
 from forecaster.storage.files import make_dirs, write_atomic
 from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
@@ -106,7 +106,7 @@ def _page(
     headlines: str,
     best: list[dict[str, Any]],
 ) -> str:
-    generated = utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    generated = clock.now().strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>forecaster report</title>',
