@@ -157,8 +157,8 @@ def _describe_ingest(entry: Any) -> str:
 
 
 def _echo_last_smoke(engine: Engine) -> None:
-    from forecaster.course.letters import last_smoke
     from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import last_smoke
 
     with session_factory(engine)() as session:
         run = last_smoke(session)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.errors import ConfigError, ModelFileError
@@ -252,10 +251,6 @@ def record_smoke(session: Session, results: Sequence[SmokeResult]) -> SmokeRun:
     session.add(row)
     session.flush()
     return row
-
-
-def last_smoke(session: Session) -> SmokeRun | None:
-    return session.scalars(select(SmokeRun).order_by(SmokeRun.started_at.desc(), SmokeRun.id.desc()).limit(1)).first()
 
 
 def save_model(model: "keras.Model", path: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import clock
@@ -23,6 +23,7 @@ from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forec
 from forecaster.storage.files import make_dirs, write_atomic
 from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
+from forecaster.storage.records import recent_plots
 from forecaster.storage.schema import Plot
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,11 @@ def _figures(session: Session, data_dir: Path, img: Path, ticker: str) -> Figure
     return Figures(ticker, forecast, backfill, rolling)
 
 
-def _copy_plot(session: Session, data_dir: Path, img: Path, ticker: str, kind: Any, name: str) -> str | None:
+def _copy_plot(
+    session: Session, data_dir: Path, img: Path, ticker: str, kind: ColumnElement[bool], name: str
+) -> str | None:
     """Copy the newest recorded plot of that kind whose file still exists."""
-    plots = session.scalars(
-        select(Plot).where(Plot.ticker == ticker, kind).order_by(Plot.as_of.desc(), Plot.id.desc()).limit(5)
-    )
-    for plot in plots:
+    for plot in recent_plots(session, ticker, kind):
         source = data_dir / plot.path
         if source.is_file():
             write_atomic(img / name, source.read_bytes())

@@ -15,8 +15,9 @@ from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.kinds import ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.policy import Between, Decision, Force, decide
-from forecaster.routine.registry import latest_version, read_parent
+from forecaster.routine.registry import read_parent
 from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, failure_text, fallback
+from forecaster.storage.queries import latest_version
 from forecaster.storage.records import recent_mae_ratio
 
 log = logging.getLogger(__name__)
