@@ -5,7 +5,7 @@ local executor on two threads writes the same rows too."""
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,14 @@ class FakeClient:
         self.cancelled += [f.task.ticker for f in futures]
 
 
+def handed_back(executor: Executor, tasks: list[ModelTask], checkpoint: Callable[[], None]) -> Iterator[ModelResult]:
+    """The driver's loop without its writes: submit each task, take each result as it comes."""
+    with executor.running(checkpoint) as in_flight:
+        for task in tasks:
+            yield from in_flight.submit(task)
+        yield from in_flight.rest()
+
+
 def tasks(n: int) -> list[ModelTask]:
     spec, decision = ModelSpec(kind="rnn"), Decision("retrain", "no model yet")
     return [ModelTask(f"60000{i}.SH", "rnn", DAYS[0], pd.DataFrame(), spec, TrainSpec(), decision) for i in range(n)]
@@ -196,7 +204,7 @@ def tasks(n: int) -> list[ModelTask]:
 
 def test_a_task_lost_on_the_cluster_is_one_failed_result_and_keys_are_never_reused():
     client = FakeClient(lost={"600001.SH"})
-    results = list(DaskExecutor(client).map(tasks(3), lambda: None))
+    results = list(handed_back(DaskExecutor(client), tasks(3), lambda: None))
     assert [r.ticker for r in results] == ["600000.SH", "600001.SH", "600002.SH"]
     lost = "task lost on the Dask cluster: RuntimeError: Attempted to run task on 4 different workers"
     assert [r.error for r in results] == [None, lost, None]
@@ -216,7 +224,7 @@ def test_a_stop_writes_nothing_more_and_cancels_what_is_in_flight():
             handed.append(result.ticker)
 
     with pytest.raises(Interrupted):
-        write_all(DaskExecutor(client, window=4).map(tasks(10), checkpoint))
+        write_all(handed_back(DaskExecutor(client, window=4), tasks(10), checkpoint))
     assert handed == ["600000.SH", "600001.SH"]
     assert len(client.keys) == 4  # the window: the other 6 were never submitted
     assert client.cancelled == ["600002.SH", "600003.SH"]
@@ -235,7 +243,7 @@ def test_threads_hand_back_every_result_and_a_stop_leaves_the_queued_tasks_unrun
 
     monkeypatch.setattr(executor_module, "run_model_task", task_run)
     release.set()
-    everything = list(ThreadExecutor(2, poll_s=0.01).map(tasks(5), lambda: None))
+    everything = list(handed_back(ThreadExecutor(2, poll_s=0.01), tasks(5), lambda: None))
     assert sorted(r.ticker for r in everything) == [t.ticker for t in tasks(5)]
 
     release.clear()
@@ -251,7 +259,7 @@ def test_threads_hand_back_every_result_and_a_stop_leaves_the_queued_tasks_unrun
             handed.append(result.ticker)
 
     with pytest.raises(Interrupted):
-        write_all(ThreadExecutor(2, poll_s=0.01).map(tasks(10), checkpoint))
+        write_all(handed_back(ThreadExecutor(2, poll_s=0.01), tasks(10), checkpoint))
     assert handed == ["600000.SH"]
     release.set()  # after the stop cancelled what was queued: the tasks held on a thread end now
     deadline = time.monotonic() + 5

@@ -76,7 +76,7 @@ def test_the_package_reads_as_its_stages():
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
     loose = {p.name for p in PACKAGE.glob("*.py")}
     assert folders == STAGES
-    assert loose == {"__init__.py", "config.py", "errors.py"}
+    assert loose == {"__init__.py", "clock.py", "config.py", "errors.py"}
 
 
 @pytest.mark.parametrize(("stage", "never"), [("model", {"storage", "ingest", "routine", "cli"}), ("storage", {"cli"})])
@@ -106,6 +106,40 @@ def test_the_library_never_imports_the_jobs():
     for path in (p for p in PACKAGE.rglob("*.py") if p.parent.name != "cli"):
         text = path.read_text()
         assert "import jobs" not in text and "from jobs" not in text, path
+
+
+# Calls that read the wall clock or today's date; forecaster/clock.py is the one place for them.
+CLOCK_READS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}
+CLOCK_READS |= {("Timestamp", "now"), ("Timestamp", "today"), ("Timestamp", "utcnow")}
+
+
+def clock_reads(source: str) -> list[str]:
+    """`datetime.now()`, `date.today()`, `time.time()`, `pd.Timestamp.now()`, ... called in `source`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+            if (name, node.func.attr) in CLOCK_READS:
+                found.append(f"{name}.{node.func.attr} (line {node.lineno})")
+    return found
+
+
+def test_one_clock_reads_the_time():
+    reads = {str(p.relative_to(PACKAGE)): r for p in PACKAGE.rglob("*.py") if (r := clock_reads(p.read_text()))}
+    assert reads == {"clock.py": ["datetime.now (line 10)"]}
+
+
+def test_the_clock_scan_finds_each_way_to_read_the_time():
+    calls = ["datetime.now(UTC)", "datetime.datetime.utcnow()", "date.today()", "time.time()", "pd.Timestamp.now()"]
+    source = "\n".join([*calls, "time.perf_counter()", "clock.now()"])
+    assert [r.split(" ")[0] for r in clock_reads(source)] == [
+        "datetime.now",
+        "datetime.utcnow",
+        "date.today",
+        "time.time",
+        "Timestamp.now",
+    ]
 
 
 def test_no_module_over_300_lines():

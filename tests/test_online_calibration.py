@@ -1,7 +1,8 @@
 """The online calibration (model/online, routine/calibration) and the ensemble, in the routine:
 derived from the database, the same in a backfill and in day-by-day runs, idempotent."""
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,8 @@ from forecaster.ingest.update import ingest_ticker
 from forecaster.model.online import GAMMA, MAX_LOG_SCALE, calibrated, scale, stretch
 from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS
 from forecaster.routine.backfill import backfill
-from forecaster.routine.executor import LocalExecutor
 from forecaster.routine.pipeline import RoutineOptions, run_routine
-from forecaster.routine.tasks import ModelResult, ModelTask
+from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.records import complete_days
 from tests.helpers import SYNTHETIC_TICKER as TICKER
@@ -111,16 +111,20 @@ class WithQuantiles:
     """The local executor, with (horizon, levels) quantiles put on each network's result as the
     quantile networks will: a stand-in for them (issue 17's other half) at the task seam."""
 
-    def __init__(self) -> None:
-        self.inner = LocalExecutor()
+    @contextmanager
+    def running(self, checkpoint: Callable[[], None]) -> Iterator["WithQuantiles"]:
+        yield self
 
-    def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
-        for result in self.inner.map(tasks, checkpoint):
-            if result.error is None:
-                spread = 0.01 * (1 + ("rnn", "gru").index(result.kind))
-                values = np.asarray(result.forecast)[:, None]
-                result.quantiles = (values * np.exp(spread * Z)[None, :]).tolist()
-            yield result
+    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+        result = run_model_task(task)
+        if result.error is None:
+            spread = 0.01 * (1 + ("rnn", "gru").index(result.kind))
+            values = np.asarray(result.forecast)[:, None]
+            result.quantiles = (values * np.exp(spread * Z)[None, :]).tolist()
+        return iter([result])
+
+    def rest(self) -> Iterator[ModelResult]:
+        return iter([])
 
 
 @pytest.mark.slow

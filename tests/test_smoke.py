@@ -14,7 +14,6 @@ from forecaster.course.letters import (
     TASKS,
     SmokeResult,
     answer,
-    last_smoke,
     predict,
     record_smoke,
     reload_models,
@@ -24,6 +23,7 @@ from forecaster.course.letters import (
 )
 from forecaster.errors import ConfigError, ModelFileError
 from forecaster.model.files import file_sha256, load_model
+from forecaster.storage.queries import last_smoke
 
 COURSE_PAIRS = {
     "onehot-1to1": ["a -> b", "b -> c", "c -> d", "d -> e", "e -> a"],

@@ -31,9 +31,9 @@ def calendar(settings: Settings, start: date | None, end: date | None, refresh: 
     (FORECASTER_CALENDAR_FILE), tushare trade_cal, exchange_calendars, and past them an
     estimate from the SSE's holiday rules (estimated).
     """
+    from forecaster.clock import today_in
     from forecaster.ingest.calendar import prepare_calendar
     from forecaster.ingest.sources.tushare_pro import TushareSource
-    from forecaster.market.calendar import today_in
     from forecaster.storage.db import session_factory
 
     today = today_in(settings.timezone)
@@ -73,7 +73,7 @@ def _rows(session: Session, calendar: TradingCalendar, start: date, end: date) -
 
 def echo_calendar_status(settings: Settings, engine: Engine) -> None:
     """The calendar's part of `forecaster status`."""
-    from forecaster.market.calendar import today_in
+    from forecaster.clock import today_in
     from forecaster.storage.db import session_factory
 
     with session_factory(engine)() as session:

@@ -37,10 +37,10 @@ def ingest(
 ) -> None:
     """Fetch daily bars into the database; incremental, and re-running changes nothing."""
     from forecaster.cli.progress import progress
+    from forecaster.clock import today_in
     from forecaster.ingest.calendar import prepare_calendar
     from forecaster.ingest.sources import make_source
     from forecaster.ingest.update import ingest_tickers
-    from forecaster.market.calendar import today_in
     from forecaster.storage.db import session_factory
 
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
@@ -157,8 +157,8 @@ def _describe_ingest(entry: Any) -> str:
 
 
 def _echo_last_smoke(engine: Engine) -> None:
-    from forecaster.course.letters import last_smoke
     from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import last_smoke
 
     with session_factory(engine)() as session:
         run = last_smoke(session)

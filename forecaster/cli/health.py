@@ -1,10 +1,10 @@
 """`forecaster health`: one line per check and a monitoring plugin's exit code (0/1/2)."""
 
 import sys
-from datetime import UTC, datetime
 
 import click
 
+from forecaster import clock
 from forecaster.cli.output import strict_json
 from forecaster.config import Settings
 
@@ -23,7 +23,7 @@ def health(settings: Settings, fmt: str) -> None:
     from forecaster.storage.db import session_factory
 
     with session_factory(open_db(settings))() as session:
-        checks = run_checks(settings, session, datetime.now(UTC))
+        checks = run_checks(settings, session, clock.now())
     code = overall(checks)
     if fmt == "json":
         click.echo(strict_json({"status": NAMES[code], "code": code, "checks": [c.as_dict() for c in checks]}))

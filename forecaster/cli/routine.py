@@ -95,7 +95,7 @@ def run(
     kinds = parse_kinds(models, settings)  # before any data or TensorFlow work
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
     with run_lock(settings, "run"):  # after the argument checks: a usage error never waits
-        from forecaster.market.calendar import today_in
+        from forecaster.clock import today_in
 
         load_training_stack()
         from forecaster.ingest.sources import make_source
@@ -178,9 +178,9 @@ def backfill(
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
     with run_lock(settings, "backfill"):  # after the argument checks: a usage error never waits
         load_training_stack()
+        from forecaster.clock import today_in
         from forecaster.ingest.sources import make_source
         from forecaster.ingest.update import ingest_for_range
-        from forecaster.market.calendar import today_in
         from forecaster.routine.backfill import backfill_plot
         from forecaster.routine.pipeline import RoutineOptions
         from forecaster.scoring.evaluation import accuracy

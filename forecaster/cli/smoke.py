@@ -1,4 +1,5 @@
-"""`forecaster smoke`: the course's letter RNNs as a health check of the training stack."""
+"""`forecaster smoke`: the course's letter RNNs as a check that Keras, TensorFlow and the model
+files work on this machine."""
 
 import sys
 from collections.abc import Sequence
@@ -31,11 +32,11 @@ def _check_smoke_task(ctx: click.Context, param: click.Parameter, value: str | N
 @click.option("--ask", is_flag=True, help="Afterwards, read letters from stdin and print the predicted next letter.")
 @click.pass_obj
 def smoke(settings: Settings, task: str | None, epochs: int | None, seed: int, ask: bool) -> None:
-    """Health check of the training stack: the course's four letter-prediction RNNs.
+    """Check that Keras, TensorFlow and the model files work: the course's four letter RNNs.
 
-    Each task is trained, saved and reloaded; it passes when the reloaded model predicts every
-    training pair and answers exactly as before saving. The run is recorded (see `status`);
-    exits 1 if any task falls short.
+    Each task is trained (with Keras' own fit, not the forecasters' training loop), saved and
+    reloaded; it passes when the reloaded model predicts every training pair and answers exactly
+    as before saving. The run is recorded (see `status`); exits 1 if any task falls short.
     """
     from forecaster.storage.db import session_factory, transaction
 

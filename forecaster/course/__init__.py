@@ -1,1 +1,1 @@
-"""The course's experiments: the letter-prediction smoke test and the stock experiment."""
+"""The course's experiments: the letter-prediction smoke test (Keras and the model files) and the stock experiment."""

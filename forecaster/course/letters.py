@@ -1,9 +1,11 @@
-"""Smoke test of the training stack: the course's four letter-prediction RNNs.
+"""Smoke test of Keras, TensorFlow and the model files: the course's four letter-prediction RNNs.
 
 Each task trains a toy network until it predicts every one of its training pairs, saves it
 through `modelfiles`, loads it back (sha256 checked) and demands the reloaded model answer
 exactly as the in-memory one did. Seconds, not minutes: a cheap check that Keras, TensorFlow,
-the network factory and the model files all still work together on this machine.
+the network factory and the model files all still work together on this machine. The tasks
+train with Keras' own `fit`, not the forecasters' training loop (model/training), which only
+the routine exercises.
 
 Keras is imported inside the functions that train, so that `forecaster status` can read the last
 recorded run without paying for TensorFlow's start-up.
@@ -18,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.errors import ConfigError, ModelFileError
@@ -252,10 +253,6 @@ def record_smoke(session: Session, results: Sequence[SmokeResult]) -> SmokeRun:
     session.add(row)
     session.flush()
     return row
-
-
-def last_smoke(session: Session) -> SmokeRun | None:
-    return session.scalars(select(SmokeRun).order_by(SmokeRun.started_at.desc(), SmokeRun.id.desc()).limit(1)).first()
 
 
 def save_model(model: "keras.Model", path: Path) -> str:

@@ -17,17 +17,17 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError, Interrupted, LockBusy
 from forecaster.ingest.calendar import prepare_calendar, warn_coverage
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
-from forecaster.market.calendar import today_in
 from forecaster.routine.lock import run_lock
 from forecaster.routine.policy import Force
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.calendar import load_calendar
-from forecaster.storage.db import db_time, transaction, utcnow
+from forecaster.storage.db import db_time, transaction
 from forecaster.storage.runs import close_stale_rows, finish_job_run, last_handled_as_of, start_job_run
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class JobContext:
     stop: threading.Event = field(default_factory=threading.Event)
     busy: threading.Event = field(default_factory=threading.Event)  # set while a job runs
     today: Callable[[], date] | None = None  # the exchange's date; tests pin it
-    now: Callable[[], datetime] = utcnow
+    now: Callable[[], datetime] = clock.now
 
     def stopping(self) -> bool:
         return self.stop.is_set()
@@ -60,7 +60,7 @@ class JobContext:
             raise Interrupted("stop requested")
 
     def exchange_today(self) -> date:
-        return self.today() if self.today is not None else today_in(self.settings.timezone)
+        return self.today() if self.today is not None else clock.today_in(self.settings.timezone)
 
 
 @dataclass

@@ -5,7 +5,7 @@ calendar change and the forecasts it corrects are never seen apart."""
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +25,7 @@ from forecaster.storage.calendar import (
     sync_builtin,
     write_days,
 )
-from forecaster.storage.db import transaction
+from forecaster.storage.db import db_now, transaction
 from forecaster.storage.schema import CalendarFetch
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,6 @@ class _Answer:
     message: str | None = None
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def prepare_calendar(
     settings: Settings,
     factory: sessionmaker[Session],
@@ -71,7 +67,7 @@ def prepare_calendar(
             raise SourceError(answer.message or "tushare trade_cal failed")
     overrides = read_override(settings.calendar_file) if settings.calendar_file else []
     with transaction(factory) as session:
-        now = utcnow()
+        now = db_now()
         synced = len(sync_builtin(session, date(today.year + 1, 12, 31), now))
         changed = synced + len(write_days(session, overrides, now))
         stored = _store_answer(session, answer, today, now) if answer else None

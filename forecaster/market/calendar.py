@@ -13,9 +13,8 @@ did, is `observed` closed: stronger than the estimate, weaker than any published
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal, cast
-from zoneinfo import ZoneInfo
 
 from forecaster.market.builtin import builtin_open, xshg
 
@@ -156,8 +155,3 @@ def next_trading_days(after: date, count: int) -> list[date]:
 
 def previous_trading_days(before: date, count: int) -> list[date]:
     return BUILTIN.previous_trading_days(before, count)
-
-
-def today_in(timezone: str) -> date:
-    """Today's date at the exchange (bars are dated in Beijing time)."""
-    return datetime.now(ZoneInfo(timezone)).date()

@@ -2,9 +2,10 @@
 
 Two families live here: the stock forecasters (`build_model`, the course's two stacked recurrent
 layers with dropout, ending in a point or a quantile head) and the course's letter-prediction
-toys (`build_letter_model`), which the smoke test trains as a quick health check of the whole
-training stack. Compiling (optimizer,
-loss) belongs to whoever trains the model, not here.
+toys (`build_letter_model`), which the smoke test trains with Keras' own `fit`: a quick check that
+Keras, TensorFlow, this factory and the model files work on this machine, not of the forecasters'
+training loop (model/training). Compiling (optimizer, loss) belongs to whoever trains the model,
+not here.
 """
 
 from collections.abc import Iterator

@@ -55,7 +55,7 @@ def resident(model: keras.Model) -> keras.Model:
     full = (threading.get_ident(), key)
     net = _NETS.get(full)
     if net is None:
-        net = _keep(full, keras.models.clone_model(model))
+        net = _make_resident(full, keras.models.clone_model(model))
     if net is not model:
         net.set_weights(model.get_weights())
     return net
@@ -93,11 +93,11 @@ def _resident_of(spec: ModelSpec) -> keras.Model:
         skeleton = network_for(spec, seed=0)
         full = (thread, shape_key(skeleton))
         net = _NETS.get(full)
-        _BY_SPEC[arch] = net = _keep(full, skeleton) if net is None else net
+        _BY_SPEC[arch] = net = _make_resident(full, skeleton) if net is None else net
     return net
 
 
-def _keep(key: tuple[Any, ...], net: keras.Model) -> keras.Model:
+def _make_resident(key: tuple[Any, ...], net: keras.Model) -> keras.Model:
     """`net` as the resident network of its shape: its predict function traced once (model/traced)."""
     open_predict(net)
     _NETS[key] = net

@@ -12,11 +12,11 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.model.kinds import MODEL_KINDS
 from forecaster.storage.quantiles import champions
+from forecaster.storage.queries import newest_run
 from forecaster.storage.records import recent_mae_ratio
 from forecaster.storage.schema import Run
 
@@ -79,9 +79,7 @@ def headline(session: Session, ticker: str, latest: pd.DataFrame) -> Headline:
 
 
 def _last_run(session: Session, ticker: str) -> str:
-    run = session.scalars(
-        select(Run).where(Run.tickers.contains(ticker)).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)
-    ).first()
+    run = newest_run(session, Run.tickers.contains(ticker))
     if run is None:
         return "no run yet"
     when = run.finished_at or run.started_at

@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.reporting.headline import headline, headline_html
 from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
-from forecaster.storage.db import utcnow
 from forecaster.storage.files import make_dirs, write_atomic
 from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
+from forecaster.storage.records import recent_plots
 from forecaster.storage.schema import Plot
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,11 @@ def _figures(session: Session, data_dir: Path, img: Path, ticker: str) -> Figure
     return Figures(ticker, forecast, backfill, rolling)
 
 
-def _copy_plot(session: Session, data_dir: Path, img: Path, ticker: str, kind: Any, name: str) -> str | None:
+def _copy_plot(
+    session: Session, data_dir: Path, img: Path, ticker: str, kind: ColumnElement[bool], name: str
+) -> str | None:
     """Copy the newest recorded plot of that kind whose file still exists."""
-    plots = session.scalars(
-        select(Plot).where(Plot.ticker == ticker, kind).order_by(Plot.as_of.desc(), Plot.id.desc()).limit(5)
-    )
-    for plot in plots:
+    for plot in recent_plots(session, ticker, kind):
         source = data_dir / plot.path
         if source.is_file():
             write_atomic(img / name, source.read_bytes())
@@ -106,7 +106,7 @@ def _page(
     headlines: str,
     best: list[dict[str, Any]],
 ) -> str:
-    generated = utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    generated = clock.now().strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>forecaster report</title>',

@@ -10,10 +10,10 @@ what they make travels back in the result.
 import logging
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any, Protocol
 
 from forecaster.config import Settings
@@ -23,23 +23,42 @@ from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
 log = logging.getLogger(__name__)
 
 
-class Executor(Protocol):
-    def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
-        """Run `tasks` (taken lazily) and yield one result per task, in any order.
+class InFlight(Protocol):
+    """The tasks an executor is running for the driver, and their results as they come back."""
 
-        `checkpoint` raises to stop (the daemon's SIGTERM); it is called at least before each
-        result is handed back. Tasks not handed back yet are abandoned.
-        """
+    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+        """Start `task` (now, whether or not the iterator is read), then hand back the results that
+        come back until there is room for the next task. `checkpoint` raises to stop (the
+        daemon's SIGTERM); it is called at least before each result is handed back."""
+        ...
+
+    def rest(self) -> Iterator[ModelResult]:
+        """Every result not handed back yet, as they come."""
+        ...
+
+
+class Executor(Protocol):
+    def running(self, checkpoint: Callable[[], None]) -> AbstractContextManager[InFlight]:
+        """Tasks in flight for the block; those not handed back when it ends are abandoned."""
         ...
 
 
 class LocalExecutor:
-    """In-process and in order: a task runs only when the driver asks for it, so the driver's
-    stop check between two (ticker, model) steps works exactly as before there were executors."""
+    """In-process and in order: a task runs when the driver submits it, and its result is the one
+    handed back, so the driver's stop check between two (ticker, model) steps works exactly as
+    before there were executors."""
 
-    def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
-        for task in tasks:
-            yield run_model_task(task)
+    @contextmanager
+    def running(self, checkpoint: Callable[[], None]) -> Iterator[InFlight]:
+        yield _InOrder()
+
+
+class _InOrder:
+    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+        return iter([run_model_task(task)])
+
+    def rest(self) -> Iterator[ModelResult]:
+        return iter([])
 
 
 class DaskExecutor:
@@ -67,16 +86,12 @@ class DaskExecutor:
         threads: int = sum(self.client.nthreads().values())
         return max(4, 2 * threads)
 
-    def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
-        yield from in_flight(
-            tasks,
-            checkpoint,
-            self.window(),
-            submit=self._submit,
-            result=_result,
-            wait=self._wait,
-            cancel=self.client.cancel,
-        )
+    @contextmanager
+    def running(self, checkpoint: Callable[[], None]) -> Iterator[InFlight]:
+        with Window(
+            checkpoint, self.window(), submit=self._submit, result=_result, wait=self._wait, cancel=self.client.cancel
+        ) as flight:
+            yield flight
 
     def _wait(self, futures: list[Any]) -> None:
         time.sleep(self._poll_s)
@@ -86,42 +101,56 @@ class DaskExecutor:
         return self.client.submit(run_model_task, task, key=key, pure=False, retries=self._retries)
 
 
-def in_flight(
-    tasks: Iterable[ModelTask],
-    checkpoint: Callable[[], None],
-    window: int,
-    *,
-    submit: Callable[[ModelTask], Any],
-    result: Callable[[Any, ModelTask], ModelResult],
-    wait: Callable[[list[Any]], None],
-    cancel: Callable[[list[Any]], Any],
-) -> Generator[ModelResult, None, None]:
-    """The windowed loop both pools share: keep up to `window` tasks submitted, hand back each
-    result as it comes, check for a stop between results, and cancel what is left when the loop
-    ends early (a stop, or the driver failed: nobody will write those results)."""
-    source = iter(tasks)
-    pending: dict[Any, ModelTask] = {}  # future -> its task
-    exhausted = False
-    try:
-        while True:
-            while not exhausted and len(pending) < window:
-                task = next(source, None)  # the driver prepares it (and may stop) here
-                if task is None:
-                    exhausted = True
-                else:
-                    pending[submit(task)] = task
-            if not pending:
-                return
-            done = [f for f in pending if f.done()]
-            checkpoint()  # between results: nothing more is written once a stop is asked
-            if not done:
-                wait(list(pending))
-            for future in done:
-                yield result(future, pending.pop(future))
-                checkpoint()
-    finally:
-        if pending:
-            cancel(list(pending))
+class Window:
+    """The windowed loop both pools share: up to `size` tasks submitted, each result handed back
+    as it comes, a stop checked between results; the tasks in flight when its block ends are
+    cancelled."""
+
+    def __init__(
+        self,
+        checkpoint: Callable[[], None],
+        size: int,
+        *,
+        submit: Callable[[ModelTask], Any],
+        result: Callable[[Any, ModelTask], ModelResult],
+        wait: Callable[[list[Any]], None],
+        cancel: Callable[[list[Any]], Any],
+    ) -> None:
+        self._checkpoint, self._size = checkpoint, size
+        self._submit, self._result, self._wait, self._cancel = submit, result, wait, cancel
+        self._pending: dict[Any, ModelTask] = {}  # future -> its task
+
+    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+        self._pending[self._submit(task)] = task
+        return self._until_room()
+
+    def rest(self) -> Iterator[ModelResult]:
+        while self._pending:
+            yield from self._come_back()
+
+    def __enter__(self) -> "Window":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """What is still in flight is cancelled: nobody will write those results (a stop, or
+        the driver failed)."""
+        if self._pending:
+            self._cancel(list(self._pending))
+            self._pending.clear()
+
+    def _until_room(self) -> Iterator[ModelResult]:
+        while len(self._pending) >= self._size:
+            yield from self._come_back()
+
+    def _come_back(self) -> Iterator[ModelResult]:
+        """The results done now, or none after a wait while none is."""
+        done = [f for f in self._pending if f.done()]
+        self._checkpoint()  # between results: nothing more is written once a stop is asked
+        if not done:
+            self._wait(list(self._pending))
+        for future in done:
+            yield self._result(future, self._pending.pop(future))
+            self._checkpoint()
 
 
 class ThreadExecutor:
@@ -139,7 +168,8 @@ class ThreadExecutor:
         self.threads = threads
         self._poll_s = poll_s
 
-    def map(self, tasks: Iterable[ModelTask], checkpoint: Callable[[], None]) -> Generator[ModelResult, None, None]:
+    @contextmanager
+    def running(self, checkpoint: Callable[[], None]) -> Iterator[InFlight]:
         pool = _pool(self.threads)
 
         def cancel(futures: list[Future[ModelResult]]) -> None:
@@ -150,15 +180,15 @@ class ThreadExecutor:
             futures_wait(futures, timeout=self._poll_s, return_when=FIRST_COMPLETED)
 
         # One task queued behind each running one: a thread never waits for the driver.
-        yield from in_flight(
-            tasks,
+        with Window(
             checkpoint,
             2 * self.threads,
             submit=lambda task: pool.submit(run_model_task, task),
             result=_thread_result,
             wait=wait,
             cancel=cancel,
-        )
+        ) as flight:
+            yield flight
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}

@@ -13,13 +13,16 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from forecaster.config import Settings
 from forecaster.market.calendar import TradingCalendar
+from forecaster.storage.bars import newest_bar_dates
 from forecaster.storage.calendar import load_calendar
-from forecaster.storage.schema import Bar, Run, SmokeRun
+from forecaster.storage.db import quick_check
+from forecaster.storage.queries import last_smoke as stored_smoke
+from forecaster.storage.queries import newest_run
+from forecaster.storage.schema import Run
 
 OK, WARNING, CRITICAL = 0, 1, 2
 NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
@@ -66,9 +69,7 @@ def _age(since: datetime, now: datetime) -> str:
 
 def last_daily_run(session: Session, now: datetime) -> Check:
     """The newest `forecaster run` or daemon routine: its status, and how long ago it started."""
-    run = session.scalars(
-        select(Run).where(Run.command.in_(DAILY_COMMANDS)).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)
-    ).first()
+    run = newest_run(session, Run.command.in_(DAILY_COMMANDS))
     if run is None:
         return Check("last daily run", CRITICAL, "no daily run recorded")
     detail = f"run {run.id} {run.status}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
@@ -91,11 +92,7 @@ def expected_bar_day(local_now: datetime, calendar: TradingCalendar) -> date:
 def newest_bars(session: Session, tickers: list[str], local_now: datetime, calendar: TradingCalendar) -> Check:
     """Each ticker's newest bar against the calendar's last trading day: the stalest one decides."""
     expected = expected_bar_day(local_now, calendar)
-    newest = dict(
-        session.execute(
-            select(Bar.ticker, func.max(Bar.trade_date)).where(Bar.ticker.in_(tickers)).group_by(Bar.ticker)
-        ).all()
-    )
+    newest = newest_bar_dates(session, tickers)
     behind = {
         t: len(calendar.trading_days(newest[t] + timedelta(days=1), expected)) if t in newest else None for t in tickers
     }
@@ -132,7 +129,7 @@ def free_space(data_dir: Path, min_free_gb: float) -> Check:
 
 
 def last_smoke(session: Session, now: datetime) -> Check:
-    smoke = session.scalars(select(SmokeRun).order_by(SmokeRun.started_at.desc()).limit(1)).first()
+    smoke = stored_smoke(session)
     if smoke is None:
         return Check("last smoke test", WARNING, "no smoke test recorded (forecaster smoke)")
     detail = f"{'passed' if smoke.ok else 'FAILED'} {_age(smoke.started_at, now)} (keras {smoke.keras_version})"
@@ -140,12 +137,10 @@ def last_smoke(session: Session, now: datetime) -> Check:
 
 
 def integrity(session: Session) -> Check:
-    """SQLite's `PRAGMA quick_check` (the structure, without the slow index cross-check);
-    on PostgreSQL, which keeps its own, that the server answers."""
+    """SQLite's `PRAGMA quick_check` (storage/db.quick_check); on PostgreSQL, that the server answers."""
+    rows = quick_check(session)
     if session.get_bind().dialect.name != "sqlite":
-        session.execute(text("select 1"))
         return Check("database", OK, "PostgreSQL answers")
-    rows = [str(r[0]) for r in session.execute(text("pragma quick_check"))]
     if rows == ["ok"]:
         return Check("database", OK, "quick_check ok")
     return Check("database", CRITICAL, "quick_check: " + "; ".join(rows[:3]))

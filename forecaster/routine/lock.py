@@ -25,9 +25,10 @@ from typing import IO
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy import exc as sa_exc
 
+from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import DatabaseError, Interrupted, LockBusy
-from forecaster.storage.db import make_engine, parse_url, reason, utcnow
+from forecaster.storage.db import make_engine, parse_url, reason
 from forecaster.storage.files import make_dirs
 
 LOCK_NAME = "forecaster.lock"
@@ -156,7 +157,7 @@ class RunLock(BaseRunLock):
         assert self._file is not None
         self._file.seek(0)
         self._file.truncate()
-        note = {"pid": os.getpid(), "command": self.command, "since": utcnow().isoformat(timespec="seconds")}
+        note = {"pid": os.getpid(), "command": self.command, "since": clock.now().isoformat(timespec="seconds")}
         self._file.write(json.dumps(note))
         self._file.flush()
 

@@ -1,18 +1,18 @@
 """The daily routine for one as-of date: ingest → load → retrain / fine-tune / reuse → forecast
 → fill actuals → plot → record. The daemon runs it for today; a backfill runs it day by day.
 
-Everything a model sees is read with `until=as_of`. This module is the driver: it reads the
-bars, writes the baselines, and hands each (ticker, model) step as a task to an executor — in
-this process, or on a Dask cluster (see `executor`, `tasks`) — then writes each result as it comes
-back (see `dispatch`). Each write is its own short transaction; none is held open while a network
-trains. One (ticker, model) failing is recorded on its run item and the others go on.
+Everything a model sees is read with `until=as_of`. This module is the driver: for each ticker
+it reads the bars and writes the baselines, then submits each (ticker, model) step as a task to an
+executor — in this process, or on a Dask cluster (see `executor`, `tasks`) — and writes each result
+as it comes back (see `task_results`). Each write is its own short transaction; none is held open
+while a network trains. One (ticker, model) failing is recorded on its run item and the others go on.
 """
 
 import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, closing, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,13 +26,14 @@ from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
 from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
-from forecaster.routine.derived import baseline_points, write_ensemble
+from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.retention import prune_after_run
-from forecaster.routine.taskio import ModelOutcome, prepare_task, record_forecast, record_item, store_result
-from forecaster.routine.tasks import ModelTask, failure_text, timed
+from forecaster.routine.task_inputs import prepare_task
+from forecaster.routine.task_results import ModelOutcome, record_forecast, store_result
+from forecaster.routine.tasks import ModelResult, ModelTask, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import db_now, transaction
 from forecaster.storage.records import fill_actuals
@@ -196,52 +197,51 @@ class _Driver:
 
     def run(self, tickers: list[str], executor: Executor, calendar: TradingCalendar) -> None:
         self.calendar = calendar  # the stored one: it dates every forecast
-        # closing(): a stop or an error here still lets the executor abandon what is in flight.
-        with closing(executor.map(self._tasks(tickers), self.options.check_stop)) as results:
-            for result in results:
-                state = self.open[result.ticker]
-                for step, seconds in result.timings.items():
-                    self.clock[step] += seconds
-                outcome = store_result(
-                    self.settings,
-                    self.factory,
-                    result,
-                    run_id=self.run_id,
-                    train=self.train,
-                    last_close=state.report.last_close or 0.0,
-                    calendar=self.calendar,
-                )
-                self._done(state, outcome)
+        # The block's end abandons what is in flight: a stop or an error here writes nothing more.
+        with executor.running(self.options.check_stop) as in_flight:
+            for ticker in tickers:
+                self.options.check_stop()
+                state = self._open_ticker(ticker)  # its bars read, its baselines written
+                if state is None:
+                    continue
+                for kind in self.options.kinds:
+                    self.options.check_stop()
+                    task = self._prepare(state, kind)  # a task that cannot be prepared: its failed result
+                    self._record(in_flight.submit(task) if isinstance(task, ModelTask) else iter([task]))
+            self._record(in_flight.rest())
 
     def finished_in(self, tickers: list[str]) -> list[TickerReport]:
         return [self.finished[t] for t in tickers if t in self.finished]
 
-    def _tasks(self, tickers: list[str]) -> Iterator[ModelTask]:
-        for ticker in tickers:
-            self.options.check_stop()
-            state = self._open_ticker(ticker)
-            if state is None:
-                continue
-            for kind in self.options.kinds:
-                self.options.check_stop()
-                try:
-                    task = prepare_task(
-                        self.settings,
-                        self.factory,
-                        ticker,
-                        kind,
-                        state.bars,
-                        state.as_of,
-                        force=self.options.force,
-                        between=self.options.between,
-                        train=self.train,
-                    )
-                except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: record and go on
-                    outcome = ModelOutcome(kind, "?", error=failure_text(exc, f"{ticker} {kind}"))
-                    record_item(self.factory, self.run_id, ticker, outcome)
-                    self._done(state, outcome)
-                    continue
-                yield task
+    def _prepare(self, state: _Open, kind: ModelKind) -> ModelTask | ModelResult:
+        return prepare_task(
+            self.settings,
+            self.factory,
+            state.report.ticker,
+            kind,
+            state.bars,
+            state.as_of,
+            force=self.options.force,
+            between=self.options.between,
+            train=self.train,
+        )
+
+    def _record(self, results: Iterator[ModelResult]) -> None:
+        """Write each result as it comes back, and close its ticker after its last one."""
+        for result in results:
+            state = self.open[result.ticker]
+            for step, seconds in result.timings.items():
+                self.clock[step] += seconds
+            outcome = store_result(
+                self.settings,
+                self.factory,
+                result,
+                run_id=self.run_id,
+                train=self.train,
+                last_close=state.report.last_close or 0.0,
+                calendar=self.calendar,
+            )
+            self._done(state, outcome)
 
     def _open_ticker(self, ticker: str) -> _Open | None:
         report = TickerReport(ticker)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
-from forecaster.routine.derived import issued_bands
-from forecaster.routine.taskio import ModelOutcome
+from forecaster.routine.baselines_and_ensemble import issued_bands
+from forecaster.routine.task_results import ModelOutcome
 from forecaster.storage.db import db_now, transaction
 from forecaster.storage.records import record_plot
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.errors import ModelFileError
@@ -74,17 +73,6 @@ def add_version(
     session.add(version)
     session.flush()  # assigns the id
     return version
-
-
-def latest_version(session: Session, ticker: str, kind: str, as_of: date) -> ModelVersion | None:
-    """The newest version trained with data up to `as_of` at most (never a later one: a
-    backfill replaying an earlier day must not use a model that has seen its future)."""
-    return session.scalars(
-        select(ModelVersion)
-        .where(ModelVersion.ticker == ticker, ModelVersion.kind == kind, ModelVersion.as_of <= as_of)
-        .order_by(ModelVersion.as_of.desc(), ModelVersion.id.desc())
-        .limit(1)
-    ).first()
 
 
 def read_parent(version: ModelVersion, data_dir: Path) -> ParentModel:

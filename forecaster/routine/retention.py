@@ -15,13 +15,12 @@ the next prune removes, never a row that points at a missing file.
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
-from forecaster.storage.db import transaction
+from forecaster.storage.db import db_now, transaction
 from forecaster.storage.retention import (
     delete_plots,
     mark_pruned,
@@ -70,7 +69,7 @@ def prune(
     `sweep`: also remove files of versions pruned earlier whose removal was cut short (every
     pruned row is looked at, so only on demand, not after every run)."""
     report = PruneReport(dry_run)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = db_now()
     with transaction(factory) as session:
         versions = versions_past_keeping(session, settings.keep_model_versions, protect=protect)
         plots = plots_past_keeping(session, settings.keep_plot_days)

@@ -3,7 +3,7 @@
 Inputs and outputs are plain picklable values — bars as a DataFrame, model files as bytes with
 their sha256 — and the task never opens the database or the data dir. So the same function runs
 in-process (the local executor) or on a Dask worker on another machine: the driver reads its
-inputs from the database before, and writes what it returns after (see `dispatch`).
+inputs from the database before (`task_inputs`), and writes what it returns after (`task_results`).
 """
 
 import hashlib
@@ -163,15 +163,16 @@ def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scale
                 fitted = fine_tune(
                     model, scaler, task.bars, parent.spec, task.train, label=f"{task.label} fine-tune", adam=adam
                 )
-            _keep(result, fitted, parent.spec, "finetune", parent.version_id)
+            _add_new_version(result, fitted, parent.spec, "finetune", parent.version_id)
             return fitted.model, fitted.scaler, parent.spec, fitted.calibration
     with timed(result.timings, "train"):
         fitted = train_new(task.bars, task.spec, task.train, label=f"{task.label} train")
-    _keep(result, fitted, task.spec, "retrain", None)
+    _add_new_version(result, fitted, task.spec, "retrain", None)
     return fitted.model, fitted.scaler, task.spec, fitted.calibration
 
 
-def _keep(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, parent_id: int | None) -> None:
+def _add_new_version(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, parent_id: int | None) -> None:
+    """The fitted network as a new version on `result` (file bytes, row metadata) for the driver."""
     with timed(result.timings, "save"):
         data = model_bytes(fitted.model, fitted.adam)  # the Adam state goes with it: its fine-tune continues it
     result.validation = ValidationSeries(fitted.val_dates, fitted.val_actual, fitted.val_predicted)

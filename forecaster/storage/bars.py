@@ -177,6 +177,14 @@ def newest_bar_date(session: Session, tickers: str | Sequence[str], *, until: da
     return session.scalar(select(func.max(Bar.trade_date)).where(which, *bounded))
 
 
+def newest_bar_dates(session: Session, tickers: Sequence[str]) -> dict[str, date]:
+    """Each ticker's newest stored bar; a ticker without bars is absent."""
+    rows = session.execute(
+        select(Bar.ticker, func.max(Bar.trade_date)).where(Bar.ticker.in_(tickers)).group_by(Bar.ticker)
+    ).all()
+    return {ticker: day for ticker, day in rows}
+
+
 def oldest_bar_date(session: Session, ticker: str) -> date | None:
     return session.scalar(select(func.min(Bar.trade_date)).where(Bar.ticker == ticker))
 

@@ -24,22 +24,28 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.errors import DatabaseError
 
 
-# The one clock. The database stores UTC without tzinfo (SQLite has no time zones); `utcnow`
-# is the aware moment for logs and schedules, `db_now` / `db_time` the stored form.
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
+# The database stores UTC without tzinfo (SQLite has no time zones): `db_time` / `db_now` are
+# the one clock's moments (forecaster.clock) in that stored form.
 def db_time(moment: datetime) -> datetime:
     """`moment` as stored: UTC, without tzinfo (a naive moment is taken to be UTC already)."""
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def db_now() -> datetime:
-    return db_time(utcnow())
+    return db_time(clock.now())
+
+
+def quick_check(session: Session) -> list[str]:
+    """SQLite's `PRAGMA quick_check` (the structure, without the slow index cross-check): ["ok"]
+    when sound; on PostgreSQL, which keeps its own, ["ok"] once the server answers."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(text("select 1"))
+        return ["ok"]
+    return [str(r[0]) for r in session.execute(text("pragma quick_check"))]
 
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from forecaster.storage.quantiles import BAND_COLUMNS, CHAMPION_COLUMNS, champions
-from forecaster.storage.schema import AdjFactor, Bar, Forecast, IngestLog, JobRun, ModelVersion, Run
+from forecaster.storage.schema import AdjFactor, Bar, Forecast, IngestLog, JobRun, ModelVersion, Run, SmokeRun
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,26 @@ def current_models(session: Session) -> list[tuple[ModelVersion, int]]:
 
 def last_run(session: Session) -> Run | None:
     return session.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+
+
+def newest_run(session: Session, *filters: ColumnElement[bool]) -> Run | None:
+    """The run that started last among those matching `filters`."""
+    return session.scalars(select(Run).where(*filters).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
+
+
+def last_smoke(session: Session) -> SmokeRun | None:
+    return session.scalars(select(SmokeRun).order_by(SmokeRun.started_at.desc(), SmokeRun.id.desc()).limit(1)).first()
+
+
+def latest_version(session: Session, ticker: str, kind: str, as_of: date) -> ModelVersion | None:
+    """The newest version trained with data up to `as_of` at most (never a later one: a
+    backfill replaying an earlier day must not use a model that has seen its future)."""
+    return session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.ticker == ticker, ModelVersion.kind == kind, ModelVersion.as_of <= as_of)
+        .order_by(ModelVersion.as_of.desc(), ModelVersion.id.desc())
+        .limit(1)
+    ).first()
 
 
 def recent_job_runs(session: Session, *, limit: int = 5) -> list[JobRun]:

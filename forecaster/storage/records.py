@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -14,7 +14,7 @@ from forecaster.model.kinds import BASELINES, ENSEMBLE
 from forecaster.model.online import Interval
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, interval_values
-from forecaster.storage.schema import Bar, Base, Forecast
+from forecaster.storage.schema import Bar, Base, Forecast, Plot
 
 
 def _upsert(
@@ -188,3 +188,12 @@ def record_plot(
 ) -> None:
     row = {"ticker": ticker, "as_of": as_of, "kind": kind, "path": path, "run_id": run_id, "created_at": now}
     _upsert(session, Base.metadata.tables["plots"], [row], ("ticker", "as_of", "kind"))
+
+
+def recent_plots(session: Session, ticker: str, kind: ColumnElement[bool], *, limit: int = 5) -> list[Plot]:
+    """The ticker's newest recorded plots of a kind (`kind`: a filter on Plot.kind), newest first."""
+    return list(
+        session.scalars(
+            select(Plot).where(Plot.ticker == ticker, kind).order_by(Plot.as_of.desc(), Plot.id.desc()).limit(limit)
+        )
+    )

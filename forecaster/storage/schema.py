@@ -212,7 +212,7 @@ class Plot(Base):
 
 
 class SmokeRun(Base):
-    """One `forecaster smoke` run: the letter-prediction health check of the training stack."""
+    """One `forecaster smoke` run: the letter-prediction check of Keras, TensorFlow and the model files."""
 
     __tablename__ = "smoke_runs"
 

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import requests
 
+from forecaster.clock import today_in
 from forecaster.config import Settings
 from forecaster.errors import (
     AuthError,
@@ -25,7 +26,7 @@ from forecaster.errors import (
     SourceError,
 )
 from forecaster.ingest.sources.base import BAR_COLUMNS, FACTOR_COLUMNS, Fetched
-from forecaster.market.calendar import BUILTIN, EXCHANGE, TradingCalendar, today_in
+from forecaster.market.calendar import BUILTIN, EXCHANGE, TradingCalendar
 
 log = logging.getLogger(__name__)
 

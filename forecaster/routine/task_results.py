@@ -1,34 +1,33 @@
-"""The driver's side of a (ticker, model) task: its inputs read from the database before, its
-result written after.
+"""What the driver writes once a (ticker, model) task comes back: the new version (file, then
+row), the forecasts, the run item — and the run item of a failure, wherever it happened.
 
-Reads and writes are short transactions of their own, never held open while a task trains
-(wherever it runs). Each result is written exactly once, by the driver: a task that a Dask
-worker started twice (its first worker died) still comes back as one result.
+Each write is a short transaction of its own, never held open while a task trains (wherever it
+runs). Each result is written exactly once, by the driver: a task that a Dask worker started twice
+(its first worker died) still comes back as one result.
 """
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import Settings, model_spec
-from forecaster.errors import ForecasterError, ModelFileError
+from forecaster.config import Settings
+from forecaster.errors import ForecasterError
 from forecaster.market.calendar import TradingCalendar
 from forecaster.model.forecasting import Point, ValidationSeries, points
-from forecaster.model.kinds import ModelKind
 from forecaster.model.online import Interval
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import TrainSpec
 from forecaster.model.windows import FloatArray
 from forecaster.routine.calibration import issue
-from forecaster.routine.policy import Between, Force, decide
-from forecaster.routine.registry import add_version, latest_version, read_parent, save_file
-from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, TrainedModel, failure_text, fallback
+from forecaster.routine.registry import add_version, save_file
+from forecaster.routine.tasks import ModelResult, TrainedModel, failure_text
 from forecaster.storage.db import db_now, transaction
-from forecaster.storage.records import recent_mae_ratio, write_forecasts
+from forecaster.storage.records import write_forecasts
 from forecaster.storage.runs import add_run_item
 from forecaster.storage.schema import RunItem
 
@@ -52,46 +51,6 @@ class ModelOutcome:
         return self.error is None
 
 
-def prepare_task(
-    settings: Settings,
-    factory: sessionmaker[Session],
-    ticker: str,
-    kind: ModelKind,
-    bars: pd.DataFrame,
-    as_of: date,
-    *,
-    force: Force,
-    between: Between,
-    train: TrainSpec,
-) -> ModelTask:
-    """Apply the policy to the stored versions and read the current version's file if needed."""
-    spec = model_spec(settings, kind)
-    needed = spec.window + spec.horizon + 20
-    if len(bars) < needed:
-        raise ForecasterError(f"{len(bars)} bars up to {as_of} are too few (need {needed})")
-    with factory() as session:
-        version = latest_version(session, ticker, kind, as_of)
-        ratio = recent_mae_ratio(session, ticker, kind, until=as_of, count=settings.drift_window)
-    decision = decide(
-        as_of=as_of,
-        version_as_of=version.as_of if version else None,
-        spec_changed=version is not None and ModelSpec.from_json(version.spec) != spec,
-        force=force,
-        retrain_every=settings.retrain_every,
-        recent_ratio=ratio,
-        drift_threshold=settings.drift_threshold,
-        between=between,
-    )
-    parent: ParentModel | None = None
-    if decision.action != "retrain" and version is not None:
-        try:
-            parent = read_parent(version, settings.data_dir)
-        except ModelFileError as exc:
-            log.warning("%s %s: %s; retraining", ticker, kind, exc)
-            decision = fallback(exc)
-    return ModelTask(ticker, kind, as_of, bars, spec, train, decision, parent)
-
-
 def store_result(
     settings: Settings,
     factory: sessionmaker[Session],
@@ -104,11 +63,16 @@ def store_result(
 ) -> ModelOutcome:
     """Write a task's result: the new version (file, then row), its forecasts (dated by
     `calendar`, the stored one), its run item."""
-    started = time.perf_counter()
     outcome = ModelOutcome(
-        result.kind, result.action, result.reason, result.version_id, error=result.error, validation=result.validation
+        result.kind,
+        result.action,
+        result.reason,
+        result.version_id,
+        error=result.error,
+        seconds=result.seconds,
+        validation=result.validation,
     )
-    try:
+    with recorded(factory, run_id, result.ticker, outcome):
         if result.trained is not None:
             outcome.version_id = save_version(settings, factory, result.ticker, result.as_of, result.trained, train)
         if result.error is None and result.spec is not None:
@@ -116,11 +80,21 @@ def store_result(
                 result.as_of, np.asarray(result.forecast, dtype=np.float64), _quantiles(result), calendar
             )
             record_forecast(factory, result.ticker, outcome, run_id, result.as_of, result.spec.target, last_close)
-    except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary, driver side
-        outcome.error = failure_text(exc, f"{result.ticker} {result.kind}")
-    outcome.seconds = result.seconds + time.perf_counter() - started
-    record_item(factory, run_id, result.ticker, outcome)
     return outcome
+
+
+@contextmanager
+def recorded(factory: sessionmaker[Session], run_id: int, ticker: str, outcome: ModelOutcome) -> Iterator[None]:
+    """Run the block's writes for `outcome`, then record its run item (with the block's seconds
+    added to the outcome's). The driver's per-(ticker, model) boundary: a failure in the block
+    becomes the outcome's error, is recorded, and the run goes on with the next one."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: record and go on
+        outcome.error = failure_text(exc, f"{ticker} {outcome.model}")
+    outcome.seconds += time.perf_counter() - started
+    record_item(factory, run_id, ticker, outcome)
 
 
 def _quantiles(result: ModelResult) -> FloatArray | None:

@@ -22,8 +22,7 @@ from forecaster.model.kinds import BASELINES, ENSEMBLE, MODEL_KINDS
 from forecaster.model.online import Interval
 from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS, average
 from forecaster.model.windows import FloatArray
-from forecaster.routine.taskio import ModelOutcome, record_forecast, record_item
-from forecaster.routine.tasks import failure_text
+from forecaster.routine.task_results import ModelOutcome, record_forecast, recorded
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +98,8 @@ def write_ensemble(
     outcome = ensemble_outcome(outcomes, as_of)
     if outcome is None:
         return
-    try:
+    with recorded(factory, run_id, ticker, outcome):
         record_forecast(factory, ticker, outcome, run_id, as_of, target, last_close)
-    except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: record and go on
-        outcome.error = failure_text(exc, f"{ticker} {ENSEMBLE}")
-    record_item(factory, run_id, ticker, outcome)
     outcomes.append(outcome)
 
 
