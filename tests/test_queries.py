@@ -1,4 +1,4 @@
-"""The read side: `queries.forecasts`, the SQL views, the README's queries, the `forecasts` command."""
+"""The read side: `queries.forecasts`, the SQL views, the queries in docs/querying.md, the `forecasts` command."""
 
 import csv
 import io
@@ -19,7 +19,7 @@ from forecaster.storage.queries import forecasts, latest_forecasts, ticker_summa
 from forecaster.storage.schema import Bar
 from tests.helpers import BARS, DAYS, MODELS, RNN_BIAS, TICKERS, close_of, seed_forecasts
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+QUERYING = Path(__file__).resolve().parent.parent / "docs" / "querying.md"
 
 
 @pytest.fixture
@@ -94,9 +94,9 @@ def test_accuracy_windows_agree_with_v_accuracy_and_take_the_newest_days(seeded)
 
 
 def _readme_queries() -> list[str]:
-    """Every SQL example of the README's "Querying the database" section: ```sql blocks and the
+    """Every SQL example of docs/querying.md's "Views" section: ```sql blocks and the
     `sqlite3 data/forecaster.db "..."` lines of ```sh blocks."""
-    section = README.read_text(encoding="utf-8").split("## Querying the database", 1)[1].split("\n## ", 1)[0]
+    section = QUERYING.read_text(encoding="utf-8").split("## Views", 1)[1].split("\n## ", 1)[0]
     queries: list[str] = []
     for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S):
         if lang == "sql":
@@ -114,7 +114,7 @@ def test_the_readme_queries_run_and_return_rows(seeded, settings):
     db = sqlite3.connect(settings.data_dir / "forecaster.db")
     try:
         for query in queries:
-            assert db.execute(query).fetchall(), f"no rows from the README's query: {query}"
+            assert db.execute(query).fetchall(), f"no rows from the docs' query: {query}"
     finally:
         db.close()
 

@@ -16,7 +16,7 @@ TARGETS: Final[tuple[Target, ...]] = get_args(Target)
 Feature = Literal["open", "high", "low", "close", "volume"]
 FEATURE_COLUMNS: Final[tuple[Feature, ...]] = get_args(Feature)
 # quantile: the QUANTILE_LEVELS of the h-day log return, pinball loss, the median is the point;
-# point: one output per horizon, MSE (the course's; and every version stored before issue 17).
+# point: one output per horizon, MSE (the course's, and every version stored before the quantile head).
 Head = Literal["quantile", "point"]
 HEADS: Final[tuple[Head, ...]] = get_args(Head)
 Scaling = Literal["logret", "relative", "minmax"]

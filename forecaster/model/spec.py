@@ -41,7 +41,7 @@ class ModelSpec:
     adjust: Literal["none", "qfq", "hfq"] = "qfq"  # price basis read for training and forecasting
     members: int = 1  # networks trained with seeds seed, seed + 1, ... and averaged into one model
     # quantile: the QUANTILE_LEVELS of the h-day log return, pinball loss, the median is the point;
-    # point: one output per horizon, MSE (the course's; and every version stored before issue 17).
+    # point: one output per horizon, MSE (the course's, and every version stored before the quantile head).
     head: Head = "quantile"
     bias_penalty: float = 0.0  # x (batch mean of the median output)^2 added to the pinball loss
 
