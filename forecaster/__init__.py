@@ -14,7 +14,7 @@ import sqlite3  # noqa: F401
 # splitting each one over the cores cost more in hand-offs than it gained: on the 2-core
 # machine, a warm train step at batch 128 took 85-93 ms (lstm) and 89-101 ms (gru) with one
 # intra-op thread against 110-120 and 133-146 ms with TensorFlow's default of one per core;
-# rnn 30-37 ms either way (BENCHMARKS.md, "2026-12-01 late"). The inter-op pool stays at its
+# rnn 30-37 ms either way (docs/performance.md; bench/studies/throughput.py measures it). The inter-op pool stays at its
 # default, which runs the loop's independent ops side by side (one inter-op thread was slower
 # still). TensorFlow reads the variable when it creates its thread pools, at the process's
 # first operation, so setting it here, before anything of the project runs one, is early enough.

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     # more runs that many side by side (routine/executor.ThreadExecutor). 2 on the 2-core machine:
     # the backfill of the course's test period 202 s against 249 s, a 16-ticker daily run 32 s
     # against 48 s, the same rows; but each thread keeps its own networks, a one-off 63-104 MB in
-    # the memory benchmark that breaks its < 10 % growth goal (BENCHMARKS.md, "2026-12-02"). So 1.
+    # the memory benchmark that breaks its < 10 % growth goal (docs/performance.md). So 1.
     local_threads: int = Field(default=1, ge=1, le=64)
     dask_address: str | None = None
     dask_retries: int = Field(default=1, ge=0)

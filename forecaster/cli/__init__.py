@@ -27,7 +27,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
     """Keep A-share daily bars in SQLite and forecast them with small recurrent networks.
 
     Settings come from FORECASTER_* environment variables (and TUSHARE_TOKEN) or a TOML file;
-    see the README. Without a tushare token, the bundled Kweichow Moutai CSV is the source.
+    see docs/settings.md. Without a tushare token, the bundled Kweichow Moutai CSV is the source.
     """
     from forecaster.cli.logsetup import configure_logging
 

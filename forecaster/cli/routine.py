@@ -88,7 +88,7 @@ def run(
 ) -> None:
     """Run the daily routine once: ingest, retrain or fine-tune, forecast, fill actuals, plot.
 
-    Which models retrain and which fine-tune is decided by the policy (see the README); the
+    Which models retrain and which fine-tune is decided by the policy (docs/models.md); the
     run, each model's outcome and every forecast are recorded in the database. Exits 1 if any
     ticker or model failed (the others still ran).
     """

@@ -116,7 +116,7 @@ def forecasts(
 ) -> None:
     """The stored forecasts, with the actual and the error once the target day's bar is in.
 
-    The same rows as the v_forecasts view (see the README); CSV and JSON carry every column,
+    The same rows as the v_forecasts view (docs/querying.md); CSV and JSON carry every column,
     with empty / null where the actual is not known yet.
     """
     if as_of is not None and (since is not None or until is not None):

@@ -10,9 +10,9 @@ Why not `Model.fit`:
   tf.data iterator), `train_on_batch` calls the step's function directly, so a process that
   both retrains and fine-tunes through `fit` and this loop holds two traced functions per kind.
   The daemon's one-off growth at its first fine-tune was that second trace: 863 -> 940 MB at
-  run 2 with retrains through `fit`, +22 MB with them through this loop (BENCHMARKS.md).
+  run 2 with retrains through `fit`, +22 MB with them through this loop (memory benchmark).
   A retrain through the loop is no slower (a gru's 6 epochs: 8 % faster warm, the same cold),
-  and the course split's accuracy stayed within its seeds' noise (BENCHMARKS.md).
+  and the course split's accuracy stayed within its seeds' noise (course benchmark).
 
 What it keeps from `fit` + `EarlyStopping(patience, restore_best_weights=True)`: the epoch's
 training loss is the batch-size-weighted mean of its batches' losses (each taken before that

@@ -93,7 +93,7 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except sa_exc.ArgumentError:
-        raise DatabaseError("FORECASTER_DATABASE_URL is not a database URL (see the README)") from None
+        raise DatabaseError("FORECASTER_DATABASE_URL is not a database URL (see docs/settings.md)") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
