@@ -11,10 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from forecaster.model.kinds import BASELINES as BASELINE_MODELS
+from forecaster.model.kinds import ENSEMBLE
 from forecaster.storage.runs import process_alive
 
 # Models whose forecasts have no model version: the baselines and the ensemble.
-BASELINES = ("naive", "ewma", "drift", "ensemble")
+BASELINES = (*BASELINE_MODELS, ENSEMBLE)
 # Natural keys that must be unique (the schema enforces most; a check costs nothing).
 NATURAL_KEYS = {
     "bars": ("ticker", "trade_date"),

@@ -19,7 +19,7 @@ from forecaster.config import Settings, load_settings
 from forecaster.course.experiment import course_experiment
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
-from forecaster.model.kinds import ModelKind
+from forecaster.model.kinds import BASELINES, ModelKind
 from forecaster.routine.backfill import backfill
 from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.scoring.evaluation import accuracy
@@ -107,7 +107,7 @@ def test_accuracy_matches_the_view_and_has_the_baselines(tmp_path):
     with factory() as s:
         rows = {r.model: r for r in accuracy(s, since=date(2023, 7, 4), until=END)}
         view = {r.model: r for r in s.execute(text("select * from v_accuracy")).all()}
-    assert set(rows) == {"rnn", "naive", "ewma", "drift"}
+    assert set(rows) == {"rnn", *BASELINES}
     assert rows["naive"].rel_mae == 1.0 and rows["naive"].scores.n == 9  # targets 07-04 .. 07-14
     for model in rows:
         # The view covers all matured forecasts (one more target, 07-17); recompute on the same set.
@@ -131,15 +131,19 @@ def test_evaluate_command_formats(tmp_path, monkeypatch):
     as_json = runner.invoke(cli, ["evaluate", "--format", "json"], catch_exceptions=False)
     assert as_json.exit_code == 0
     data = json.loads(as_json.stdout)
-    assert [d["model"] for d in data] == ["rnn", "naive", "ewma", "drift"]
+    assert [d["model"] for d in data] == ["rnn", *BASELINES]
     assert {"model", "horizon", "n", "mae", "rmse", "mape", "mase", "hit_rate", "rel_mae"} <= set(data[0])
     intervals = {"coverage_80", "coverage_95", "width_80", "winkler_80", "pinball", "rel_pinball"}
     by_model = {d["model"]: d for d in data}
-    assert all(isinstance(by_model[m][k], float) for m in ("rnn", "naive", "ewma", "drift") for k in intervals)
+    # garch needs 250 returns for quantiles; the synthetic stock has 160 bars: no interval scores
+    with_intervals = [m for m in ("rnn", *BASELINES) if m != "garch"]
+    assert all(isinstance(by_model[m][k], float) for m in with_intervals for k in intervals)
+    assert all(by_model["garch"][k] is None for k in intervals)
     assert by_model["naive"]["rel_pinball"] == 1.0 and 0.0 <= by_model["ewma"]["coverage_80"] <= 1.0
     as_csv = runner.invoke(cli, ["evaluate", "--format", "csv", "--since", "2023-07-10"], catch_exceptions=False)
     lines = as_csv.stdout.splitlines()
-    assert lines[0].startswith("ticker,model,horizon,n,") and len(lines) == 5
+    # a header, rnn and the baselines
+    assert lines[0].startswith("ticker,model,horizon,n,") and len(lines) == 2 + len(BASELINES)
     table = runner.invoke(cli, ["evaluate"], catch_exceptions=False).stdout
     assert table.splitlines()[0].split()[:4] == ["ticker", "model", "horizon", "n"]
 
@@ -214,7 +218,7 @@ def _days_done(db: Path) -> int:
 def test_course_experiment_scores_the_course_dates():
     settings = load_settings()
     rows = {r["model"]: r for r in course_experiment(settings, kinds=("rnn",), course_settings=True, seeds=2, epochs=1)}
-    assert set(rows) == {"rnn", "naive", "ewma", "drift"}  # one network: no ensemble
+    assert set(rows) == {"rnn", *BASELINES}  # one network: no ensemble
     # The course's networks are point networks (MSE): no interval columns; the baselines have them.
     assert rows["rnn"]["pinball"] != rows["rnn"]["pinball"] and rows["naive"]["rel_pinball"] == 1.0  # NaN check
     assert rows["rnn"]["n"] == 240 and rows["rnn"]["seeds"] == "7..8" and rows["rnn"]["target"] == "open"
@@ -264,5 +268,5 @@ def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
         )
         assert run.ok
     rows = forecast_rows(factory, INTERVAL_COLUMNS)
-    # + naive, ewma, drift, ensemble
-    assert len(rows) == 10 * (len(kinds) + 4) and rows == forecast_rows(daily, INTERVAL_COLUMNS)
+    # + the baselines and the ensemble
+    assert len(rows) == 10 * (len(kinds) + len(BASELINES) + 1) and rows == forecast_rows(daily, INTERVAL_COLUMNS)

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
+from forecaster.model.kinds import BASELINES
 from tests.helpers import strict_loads, tiny_env
 from tests.tushare_server import FakeTushare, serve
 
@@ -134,7 +135,7 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     result = invoke("run", "--as-of", "2011-06-30", "--models", "rnn,gru", "--format", "json", env=TINY)
     assert result.exit_code == 0, result.output
     table = {r["model"]: r for r in strict_loads(result.stdout) if r["ticker"] == "600519.SH"}
-    assert set(table) == {"naive", "ewma", "drift", "rnn", "gru", "ensemble"}
+    assert set(table) == {*BASELINES, "rnn", "gru", "ensemble"}
     assert table["rnn"]["action"] == "retrain" and table["rnn"]["target_date"] == "2011-07-01"
     assert table["naive"]["forecast"] == table["naive"]["last_close"]  # naive forecast == last close
     assert table["gru"]["plot"].endswith("2011-06-30-forecast.png")

@@ -20,7 +20,7 @@ def rows(tmp_path_factory):
 
 
 def test_every_model_has_the_interval_columns(rows):
-    assert list(rows) == ["rnn", "gru", "ensemble", "naive", "ewma", "drift"]
+    assert list(rows) == ["rnn", "gru", "ensemble", "naive", "ewma", "drift", "garch"]
     for row in rows.values():
         assert all(isinstance(row[f], float) and math.isfinite(row[f]) for f in FIELDS), row
         assert 0.0 <= row["coverage_80"] <= row["coverage_95"] <= 1.0

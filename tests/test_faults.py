@@ -63,7 +63,7 @@ def test_kill_9_of_a_run_at_a_random_moment_then_a_clean_rerun(tmp_path):
     """One trial of bench.faults' kill trial: SIGKILL `forecaster run` at a random moment of its
     training / saving / writing, check the invariants, re-run, get a never-faulted run's rows."""
     expected, wall = bench_faults.reference("run", tmp_path)
-    assert len(expected) == 6  # naive, ewma, drift, rnn, gru and their ensemble: one day ahead
+    assert len(expected) == 7  # naive, ewma, drift, garch, rnn, gru and their ensemble: one day ahead
     delay = random.Random(10).uniform(bench_faults.KILL_FROM * wall, wall)
     trial = bench_faults.kill_trial("run", tmp_path, 0, delay, expected)
     assert trial.problems == [], (trial.phase, trial.problems)
@@ -267,7 +267,7 @@ def test_a_full_disk_while_saving_a_plot_is_recorded_and_keeps_the_forecasts(tmp
     with factory() as s:
         run = s.scalars(select(Run)).one()
         assert run.status == "partial" and "No space left on device" in (run.error or "")
-        assert s.scalar(text("select count(*) from forecasts")) == 3  # the three baselines, one day ahead
+        assert s.scalar(text("select count(*) from forecasts")) == 4  # the four baselines, one day ahead
         assert s.scalar(text("select count(*) from plots")) == 0
     monkeypatch.undo()
     assert routine(settings, factory, kinds=()).ok

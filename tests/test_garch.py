@@ -89,3 +89,17 @@ def test_same_history_same_quantiles_cached_or_not():
     first = garch.garch_quantiles(close, 2)
     garch._fit_cached.cache_clear()
     np.testing.assert_array_equal(garch.garch_quantiles(close, 2), first)
+
+
+def test_the_baseline_s_point_is_its_median_or_the_plain_mean_on_a_short_history():
+    import pandas as pd
+
+    from forecaster.model.baselines import garch_forecast, garch_quantiles
+    from forecaster.model.quantiles import MEDIAN
+
+    long = pd.DataFrame({"close": simulate(600)})
+    np.testing.assert_array_equal(garch_forecast(long, 3), garch_quantiles(long, 3)[:, MEDIAN])
+    short = pd.DataFrame({"close": [10.0, 11.0, 12.1]})  # two returns of log(1.1)
+    np.testing.assert_allclose(garch_forecast(short, 2), [12.1 * 1.1, 12.1 * 1.21])
+    with pytest.raises(ValueError, match="too few for garch"):
+        garch_quantiles(short, 1)

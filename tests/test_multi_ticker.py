@@ -156,7 +156,7 @@ def test_a_suspended_and_a_broken_ticker_fail_alone_and_the_others_are_forecast(
     assert ingests[GOOD].ok
     tickers = {t.ticker: t for t in report.tickers}
     assert "no bars stored" in (tickers[SUSPENDED].error or "") and "no bars stored" in (tickers[BROKEN].error or "")
-    assert tickers[GOOD].ok and {o.model for o in tickers[GOOD].outcomes} == {"naive", "ewma", "drift", "rnn"}
+    assert tickers[GOOD].ok and {o.model for o in tickers[GOOD].outcomes} == {"naive", "ewma", "drift", "garch", "rnn"}
     with factory() as s:
         logs = {e.ticker: e.status for e in s.scalars(select(IngestLog))}
         assert logs == {SUSPENDED: "error", BROKEN: "error", GOOD: "ok"}

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from forecaster.model.baselines import drift_forecast, naive_forecast
+from forecaster.model.kinds import BASELINES
 from forecaster.storage.bars import load_bars
 from forecaster.storage.db import transaction
 from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot, Run, RunItem
@@ -36,7 +37,7 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
     (ticker,) = report.tickers
     assert ticker.as_of == AS_OF
     by_model = {o.model: o for o in ticker.outcomes}
-    assert set(by_model) == {"naive", "ewma", "drift", *KINDS, "ensemble"}
+    assert set(by_model) == {*BASELINES, *KINDS, "ensemble"}
     for kind in KINDS:
         o = by_model[kind]
         assert o.action == "retrain" and o.reason == "no model yet"
@@ -46,12 +47,13 @@ def test_each_kind_trains_and_forecasts_with_versions_and_plots(settings, factor
     with factory() as s:
         last_close = s.scalar(select(Bar.close).where(Bar.trade_date == AS_OF))
         assert [p.yhat for p in by_model["naive"].forecast] == [last_close, last_close]
-        assert s.scalar(text("select count(*) from forecasts")) == 7 * 2
+        models = len(BASELINES) + len(KINDS) + 1  # and the ensemble
+        assert s.scalar(text("select count(*) from forecasts")) == models * 2
         # Every model carries quantiles and bands: baselines, quantile networks and their ensemble.
         banded = dict(s.execute(text("select model, count(lo80) from forecasts group by model")).all())
-        assert banded == {"naive": 2, "ewma": 2, "drift": 2, "rnn": 2, "lstm": 2, "gru": 2, "ensemble": 2}
+        assert banded == dict.fromkeys([*BASELINES, "rnn", "lstm", "gru", "ensemble"], 2)
         ordered = s.scalars(text("select count(*) from forecasts where q025 <= q500 and q500 <= q975")).one()
-        assert ordered == 7 * 2  # non-crossing, networks and ensemble included
+        assert ordered == models * 2  # non-crossing, networks and ensemble included
         versions = s.scalars(select(ModelVersion)).all()
         assert sorted(v.kind for v in versions) == sorted(KINDS)
         for v in versions:
@@ -153,7 +155,7 @@ def test_actuals_are_filled_when_the_bars_exist(settings, factory):
                 select(Bar.trade_date, Bar.close).where(Bar.trade_date.in_([date(2011, 7, 1), date(2011, 7, 4)]))
             ).all()
         )
-    assert len(rows) == 4 * 2
+    assert len(rows) == (len(BASELINES) + 1) * 2  # rnn and the baselines, two days ahead
     for model, target_date, yhat, actual, abs_error in rows:
         assert actual == closes[date.fromisoformat(target_date)], model
         assert abs_error == pytest.approx(abs(yhat - actual))

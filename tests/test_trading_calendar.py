@@ -23,6 +23,7 @@ from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import BUILTIN, Day
 from forecaster.model.forecasting import Point
+from forecaster.model.kinds import BASELINES
 from forecaster.routine.pipeline import RoutineOptions, run_routine
 from forecaster.storage.calendar import correct_target_dates, load_calendar, stored_days, sync_builtin, write_days
 from forecaster.storage.db import open_database, session_factory, transaction
@@ -91,11 +92,7 @@ def test_estimated_holidays_then_official_days_correct_the_targets(tmp_path, fak
     settings = settings_for(tmp_path, fake)
     forecast_as_of_eve(settings, fake)
     # No forecast on a Spring Festival weekday: the first day after the estimated closure.
-    estimated = {
-        (m, h): (d, 1)
-        for m in ("naive", "ewma", "drift")
-        for h, d in enumerate(["2027-02-12", "2027-02-15", "2027-02-16"], 1)
-    }
+    estimated = {(m, h): (d, 1) for m in BASELINES for h, d in enumerate(["2027-02-12", "2027-02-15", "2027-02-16"], 1)}
     assert targets(settings) == estimated
     factory = factory_for(settings)
     with factory() as session:
@@ -110,12 +107,8 @@ def test_estimated_holidays_then_official_days_correct_the_targets(tmp_path, fak
     fake.set_calendar(date(2027, 1, 1), date(2028, 12, 31), closed=OFFICIAL_CLOSED)
     update = prepare_calendar(settings, factory, today=date(2027, 2, 5), source=source_for(fake, date(2027, 2, 5)))
     assert update.fetch is not None and update.fetch.startswith("tushare trade_cal: 731 day(s) 2027-01-01..2028-12-31")
-    assert update.corrected == 9 and update.warnings == []  # naive, ewma, drift x 3 horizons
-    official = {
-        (m, h): (d, 0)
-        for m in ("naive", "ewma", "drift")
-        for h, d in enumerate(["2027-02-15", "2027-02-16", "2027-02-17"], 1)
-    }
+    assert update.corrected == 3 * len(BASELINES) and update.warnings == []  # the baselines x 3 horizons
+    official = {(m, h): (d, 0) for m in BASELINES for h, d in enumerate(["2027-02-15", "2027-02-16", "2027-02-17"], 1)}
     assert targets(settings) == official
     with factory() as session:
         assert stored_days(session, date(2027, 2, 12), date(2027, 2, 12)) == {

@@ -101,5 +101,5 @@ MODEL_FILTER_OPTION = click.option(
     "-m",
     multiple=True,
     callback=_check_models,
-    help="Only this model's rows: rnn, lstm, gru, ensemble, naive, ewma or drift; repeatable (default: all).",
+    help=f"Only this model's rows: {', '.join((*MODEL_KINDS, ENSEMBLE, *BASELINES))}; repeatable (default: all).",
 )

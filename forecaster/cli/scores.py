@@ -62,7 +62,7 @@ def evaluate(
     epochs: int | None,
     model: Sequence[str],
 ) -> None:
-    """Accuracy of the stored forecasts per (ticker, model, horizon), beside naive and drift.
+    """Accuracy of the stored forecasts per (ticker, model, horizon), beside the baselines.
 
     MAE, RMSE, MAPE (%), MASE (scaled by the in-sample naive MAE before the first scored
     forecast), rel_mae (MAE / naive's MAE on the same days: < 1 beats naive) and the direction

@@ -11,8 +11,8 @@ with this product's current model settings, so improvements are measured on the 
 
 Beside the point scores, every model with quantiles gets the interval scores (coverage, width,
 Winkler, pinball, and pinball relative to naive's on the same targets): the quantile networks,
-`ensemble` (the average of their quantiles, seed by seed) and the baselines naive, ewma and
-drift of model/baselines, each target's quantiles from the bars up to its own as-of date.
+`ensemble` (the average of their quantiles, seed by seed) and the baselines naive, ewma,
+drift and garch of model/baselines, each target's quantiles from the bars up to its own as-of date.
 """
 
 import time
@@ -126,9 +126,10 @@ def course_experiment(
         results.append(_scored("ensemble", target, ensemble, scale, label))
     train_close = train_rows["close"].to_numpy()
     step = (train_close[-1] - train_close[0]) / (len(train_close) - 1)
-    points = {"naive": last.last_close, "ewma": last.last_close, "drift": last.last_close + step}
-    for name, yhat in points.items():
+    points = {"naive": last.last_close, "ewma": last.last_close, "drift": last.last_close + step, "garch": None}
+    for name, point in points.items():
         quantiles = _baseline_quantiles(bars, window, len(last.actual), name)
+        yhat = quantiles[:, MEDIAN] if point is None else point  # garch's point is its median
         baseline = Holdout(np.asarray(yhat, dtype=np.float64), last.actual, last.last_close, 0, 0.0, 0.0, quantiles)
         results.append(_scored(name, target, [baseline], scale, "-"))
     naive = next(row for row in results if row["model"] == "naive")
@@ -178,7 +179,12 @@ def _ensemble(runs: list[list[Holdout]]) -> list[Holdout]:
 def _baseline_quantiles(bars: pd.DataFrame, window: int, targets: int, name: str) -> FloatArray:
     """(targets, levels) one-day quantiles of a baseline, each from the bars up to its target's
     as-of date (the row before the target) and nothing later."""
-    make = {"naive": baselines.naive_quantiles, "ewma": baselines.ewma_quantiles, "drift": baselines.drift_quantiles}
+    make = {
+        "naive": baselines.naive_quantiles,
+        "ewma": baselines.ewma_quantiles,
+        "drift": baselines.drift_quantiles,
+        "garch": baselines.garch_quantiles,
+    }
     first = COURSE_TRAIN_ROWS + window  # the first target's row
     return np.vstack([make[name](bars.iloc[: first + i], 1)[0] for i in range(targets)])
 

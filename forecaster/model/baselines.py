@@ -5,7 +5,10 @@
 - ewma: the naive point with a RiskMetrics EWMA volatility (lambda 0.94) and normal quantiles of
   the h-day log return (sigma * sqrt(h)): the usual quant's benchmark for a daily range;
 - drift: the last close plus h x the average daily change of the close over the history used;
-  its quantiles are those of its own past h-day errors, as log ratios of actual to forecast.
+  its quantiles are those of its own past h-day errors, as log ratios of actual to forecast;
+- garch: GARCH(1,1) with Student-t innovations and a constant mean (model/garch.py), the
+  textbook model for a daily range; its point is the constant mean's (the median of its
+  quantiles), and it has quantiles from garch.MIN_RETURNS daily returns on.
 
 Quantile arrays are (horizon, len(levels)) in price units, non-decreasing along each row. Each
 as-of sees only its own past: the caller passes the bars up to the as-of date.
@@ -16,7 +19,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from forecaster.model.quantiles import QUANTILE_LEVELS
+from forecaster.model import garch
+from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS
 from forecaster.model.windows import FloatArray
 
 RETURNS = 500  # overlapping h-day returns behind the naive and drift quantiles
@@ -92,3 +96,17 @@ def drift_quantiles(bars: pd.DataFrame, horizon: int, levels: tuple[float, ...] 
         ok = past > 0  # a steep negative drift can forecast below zero; such errors have no log ratio
         rows.append(point[h - 1] * np.exp(np.quantile(np.log(actual[ok] / past[ok]), levels)))
     return np.asarray(np.vstack(rows), dtype=np.float64)
+
+
+def garch_quantiles(bars: pd.DataFrame, horizon: int, levels: tuple[float, ...] = QUANTILE_LEVELS) -> FloatArray:
+    return garch.garch_quantiles(_close(bars), horizon, levels)
+
+
+def garch_forecast(bars: pd.DataFrame, horizon: int) -> FloatArray:
+    """The median of garch's quantiles; on a history too short for a fit, the constant mean
+    estimated as the plain mean of the daily log returns (what the fit's mean starts from)."""
+    close = _close(bars)
+    if len(close) - 1 >= garch.MIN_RETURNS:
+        return np.asarray(garch_quantiles(bars, horizon)[:, MEDIAN], dtype=np.float64)
+    mean = float(np.mean(np.diff(np.log(close)))) if len(close) > 1 else 0.0
+    return np.asarray(close[-1] * np.exp(mean * np.arange(1, horizon + 1)), dtype=np.float64)

@@ -8,7 +8,7 @@ from forecaster.errors import ConfigError
 
 ModelKind = Literal["rnn", "lstm", "gru"]
 MODEL_KINDS: Final[tuple[ModelKind, ...]] = get_args(ModelKind)
-BASELINES: Final[tuple[str, ...]] = ("naive", "ewma", "drift")
+BASELINES: Final[tuple[str, ...]] = ("naive", "ewma", "drift", "garch")
 # The average of the networks' quantiles, stored as a model of its own (no version, no training).
 ENSEMBLE: Final = "ensemble"
 Target = Literal["close", "open"]

@@ -25,6 +25,7 @@ COLOURS = {
     "naive": "0.35",
     "ewma": "tab:brown",
     "drift": "0.6",
+    "garch": "tab:olive",
 }
 HISTORY_DAYS = 60
 FAN_HISTORY_DAYS = 20  # fewer days behind a fan, so that the intervals are wide enough to read

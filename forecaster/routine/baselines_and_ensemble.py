@@ -14,6 +14,8 @@ from forecaster.model.baselines import (
     drift_forecast,
     drift_quantiles,
     ewma_quantiles,
+    garch_forecast,
+    garch_quantiles,
     naive_forecast,
     naive_quantiles,
 )
@@ -32,6 +34,7 @@ _BASELINES: dict[str, tuple[_Baseline, _Baseline]] = {
     "naive": (naive_forecast, naive_quantiles),
     "ewma": (naive_forecast, ewma_quantiles),
     "drift": (drift_forecast, drift_quantiles),
+    "garch": (garch_forecast, garch_quantiles),
 }
 
 
