@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.ingest import synthetic_bars
 from bench.markdown import markdown_table
 from bench.section import Cell, Options, Section
+from forecaster import clock
 from forecaster.config import Settings, load_settings
 from forecaster.market.calendar import trading_days
 from forecaster.model.kinds import MODEL_KINDS, ModelKind
@@ -70,7 +71,7 @@ def set_up(data_dir: Path, n: int, kinds: Sequence[ModelKind]) -> Settings:
     settings = load_settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'forecaster.db'}")
     engine = open_database(settings.db_url)
     factory = session_factory(engine)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = clock.now()
     for i, ticker in enumerate(tickers_for(n)):
         with transaction(factory) as session:
             upsert_bars(session, ticker, synthetic_bars(pd.DatetimeIndex(DAYS), seed=i), "bench", now)

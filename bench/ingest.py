@@ -11,7 +11,7 @@ import argparse
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from statistics import median
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bench.section import Options, Section
+from forecaster import clock
 from forecaster.ingest.validate import validate_bars
 from forecaster.market.calendar import BUILTIN, trading_days
 from forecaster.storage.bars import upsert_bars
@@ -70,7 +71,7 @@ def measure(tickers: int, days: int) -> IngestResult:
     batches = {t: synthetic_bars(index, seed=i) for i, t in enumerate(codes)}
     with tempfile.TemporaryDirectory() as tmp:
         factory = session_factory(open_database(f"sqlite:///{Path(tmp) / 'bench.db'}"))
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = clock.now()
         today = date(2026, 12, 31)
         t0 = time.perf_counter()
         for ticker, bars in batches.items():

@@ -1,6 +1,6 @@
 """The one clock: every moment the package reads is `now()`, timezone-aware in UTC, and every
 "today" is that moment's date at a place. The database stores UTC without tzinfo; the conversion
-happens at that edge only (storage/db.db_time)."""
+happens at that edge only (storage/moments.UTCDateTime), so rows read back are aware too."""
 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo

@@ -2,11 +2,14 @@
 
 from logging.config import fileConfig
 from pathlib import Path
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import URL, Connection, create_engine, pool
 from sqlalchemy.schema import SchemaItem
 
+from forecaster.storage.moments import UTCDateTime
 from forecaster.storage.schema import Base
 
 config = context.config
@@ -26,12 +29,21 @@ def include_object(
     return not (type_ == "table" and name is not None and name.startswith("apscheduler"))
 
 
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    # The column stores a plain DateTime (the tzinfo is handled in Python): a new migration
+    # says so, instead of importing the package's type.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    return False
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
         include_object=include_object,
+        render_item=render_item,
         compare_type=True,
     )
     with context.begin_transaction():

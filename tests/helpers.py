@@ -130,7 +130,7 @@ def seed_forecasts(
 ) -> None:
     """Bars for the first BARS days and one forecast per (ticker, model, as_of, horizon) as of each
     of them: naive = last close, drift = last close + 0.05 h, rnn = last close + RNN_BIAS."""
-    now = datetime(2024, 4, 1, tzinfo=UTC).replace(tzinfo=None)
+    now = datetime(2024, 4, 1, tzinfo=UTC)
     for ticker in tickers:
         for i in range(BARS):
             c = close_of(ticker, i)

@@ -1,6 +1,6 @@
 """CSV ingest: the bundled course file, the tushare daily layout, and every kind of bad input."""
 
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pandas as pd
@@ -216,4 +216,4 @@ def test_bulk_written_rows_read_back_as_typed_values(factory, tmp_path):
         bar = s.scalars(select(Bar).order_by(Bar.trade_date)).first()
     assert bar is not None
     assert bar.trade_date == date(2021, 3, 1) and bar.open == 100.0 and bar.pre_close is None
-    assert bar.ingested_at.year >= 2026 and bar.ingested_at.tzinfo is None
+    assert bar.ingested_at.year >= 2026 and bar.ingested_at.tzinfo is UTC  # aware, as every read moment

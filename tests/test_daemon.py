@@ -121,7 +121,12 @@ def handled_db(tmp_path):
     assert ingest_ticker(factory, CsvSource(BUNDLED_CSV), "600519.SH", today=date(2025, 9, 1)).ok
     with transaction(factory) as session:
         session.add(
-            JobRun(job="daily_update", status="ok", as_of=NEWEST_CSV_BAR, started_at=datetime(2020, 4, 24, 9, 30))
+            JobRun(
+                job="daily_update",
+                status="ok",
+                as_of=NEWEST_CSV_BAR,
+                started_at=datetime(2020, 4, 24, 9, 30, tzinfo=UTC),
+            )
         )
     return settings
 
@@ -172,7 +177,9 @@ def test_missed_ticks_within_the_grace_period_give_one_catch_up(tmp_path):
     now = datetime(2025, 6, 10, 12, 20, tzinfo=UTC)
     ctx = context(settings, today=now.date(), now=now)
     with transaction(ctx.factory) as session:  # the daemon last ran the 02:00 tick, then was down
-        session.add(JobRun(job="daily_update", status="ok", scheduled_for=datetime(2025, 6, 10, 2), started_at=now))
+        session.add(
+            JobRun(job="daily_update", status="ok", scheduled_for=datetime(2025, 6, 10, 2, tzinfo=UTC), started_at=now)
+        )
     scheduler = build_scheduler(ctx, JOBS, now=now)
     catch_ups = [j for j in scheduler.get_jobs() if j.id.endswith(":catch-up")]
     # Ten ticks were missed, six of them within the grace period: one run, for the newest tick.

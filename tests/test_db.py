@@ -3,7 +3,7 @@
 import os
 import re
 import sqlite3
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -215,7 +215,7 @@ def test_two_ingests_of_one_ticker_at_once_do_not_collide(factory):
         {"trade_date": pd.to_datetime(["2021-03-01", "2021-03-02"]), "open": [1.0, 2.0], "high": [1.0, 2.0],
          "low": [1.0, 2.0], "close": [1.0, 2.0], "pre_close": [None, 1.0], "volume": [1.0, 1.0], "amount": [None, None]}
     )  # fmt: skip
-    now = datetime(2021, 3, 2, 18, 0)
+    now = datetime(2021, 3, 2, 18, 0, tzinfo=UTC)
     second: list[WriteCounts] = []
     with transaction(factory) as first:
         assert upsert_bars(first, "600519.SH", bars, "csv", now) == WriteCounts(new=2)

@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from tests.tushare_server import RATE_LIMIT_MSG, FakeTushare, Fault, serve
 
 TS_TICKER = "600519.SH"
 TS_TODAY = date(2024, 6, 28)
-STAMP = datetime(2024, 6, 28, 12, 0)
+STAMP = datetime(2024, 6, 28, 12, 0, tzinfo=UTC)
 
 
 def db_of(settings: Settings) -> Path:

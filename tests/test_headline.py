@@ -42,7 +42,7 @@ def test_recent_mae_ratio_of_one_horizon_is_not_pooled_with_the_others(seeded):
 def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     with transaction(factory) as session:
         seed_forecasts(session)
-        finished = datetime(2024, 3, 8, 10, 5, tzinfo=UTC).replace(tzinfo=None)
+        finished = datetime(2024, 3, 8, 10, 5, tzinfo=UTC)
         session.add(Run(command="daemon", as_of=DAYS[BARS - 1], tickers=",".join(TICKERS), status="ok",
                         started_at=finished, finished_at=finished))  # fmt: skip
     return factory

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.both_databases
 TICKER = "600519.SH"
 DAYS = trading_days(date(2024, 1, 2), date(2024, 6, 28))
 N = 90  # bars on the first N days; one forecast a day, one day ahead
-NOW = datetime(2024, 7, 1, tzinfo=UTC).replace(tzinfo=None)
+NOW = datetime(2024, 7, 1, tzinfo=UTC)
 Z = np.array([-1.96, -1.645, -1.2816, -0.6745, 0.0, 0.6745, 1.2816, 1.645, 1.96])  # normal quantiles
 
 

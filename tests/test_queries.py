@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.cli import cli
 from forecaster.storage.db import transaction
 from forecaster.storage.queries import forecasts, latest_forecasts, ticker_summaries
@@ -165,7 +166,6 @@ def test_evaluate_takes_the_model_filter(seeded):
 
 @pytest.mark.both_databases
 def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
-    from datetime import datetime
 
     from sqlalchemy import text
 
@@ -185,7 +185,7 @@ def test_latest_as_of_follows_inserts_replacements_and_deletes(factory):
                 target="close",
                 last_close=1.0,
                 forecast=[Point(date(2030, 1, 1), 1, yhat)],
-                now=datetime.now(UTC).replace(tzinfo=None),
+                now=clock.now(),
             )
 
     def latest() -> list[tuple[object, ...]]:
@@ -212,7 +212,7 @@ def test_ticker_summaries_count_bars_per_ticker_with_their_sources(factory):
     with transaction(factory) as session:
         seed_forecasts(session, models=("naive",), horizons=(1,))
         values = {"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "pre_close": None, "volume": 1.0, "amount": None}
-        stamp = datetime(2024, 4, 1)
+        stamp = datetime(2024, 4, 1, tzinfo=UTC)
         session.add(Bar(ticker="000001.SZ", trade_date=DAYS[BARS], source="csv", ingested_at=stamp, **values))
     with factory() as s:
         summaries = {t.ticker: t for t in ticker_summaries(s)}

@@ -1,6 +1,6 @@
 """Writes of forecasts, actuals and plots: idempotent upserts on natural keys, on both databases."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.both_databases
 TICKER = "600519.SH"
 AS_OF = date(2024, 3, 1)
 TARGETS = [date(2024, 3, 4), date(2024, 3, 5)]
-FIRST = datetime(2024, 3, 1, 17, 30)
-LATER = datetime(2024, 3, 2, 9, 0)
+FIRST = datetime(2024, 3, 1, 17, 30, tzinfo=UTC)
+LATER = datetime(2024, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def write(factory: sessionmaker[Session], yhats: list[float], now: datetime) -> None:

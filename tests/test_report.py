@@ -31,7 +31,7 @@ def recorded_plot(data_dir: Path, ticker: str, kind: str, session: Session) -> N
     fig.subplots().plot([0, 1, 2], [1, 3, 2])
     rel = Path("plots") / ticker / f"{DAYS[BARS - 1].isoformat()}-{kind}.png"
     save_png(fig, data_dir / rel)
-    now = datetime(2024, 4, 1, tzinfo=UTC).replace(tzinfo=None)
+    now = datetime(2024, 4, 1, tzinfo=UTC)
     record_plot(session, ticker=ticker, as_of=DAYS[BARS - 1], kind=kind, path=rel.as_posix(), run_id=None, now=now)
 
 
@@ -145,7 +145,7 @@ def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_
 
 def test_model_versions_print_as_integers(reported, settings, tmp_path):
     with transaction(reported) as session:
-        when = datetime(2024, 4, 1)
+        when = datetime(2024, 4, 1, tzinfo=UTC)
         version = ModelVersion(
             ticker=TICKERS[0], kind="rnn", action="retrain", as_of=DAYS[BARS - 1], train_start=DAYS[0],
             train_end=DAYS[BARS - 1], path="models/x.keras", sha256="0" * 64, spec="{}", training="{}", scaler="{}",

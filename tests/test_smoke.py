@@ -2,7 +2,7 @@
 
 import json
 import os
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +200,7 @@ def _result(task: str, ok: bool, started: datetime) -> SmokeResult:
 
 
 def test_record_and_read_back_the_last_run(factory):
-    t0 = datetime(2026, 11, 27, 9, 0)
+    t0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     with factory.begin() as session:
         assert last_smoke(session) is None
         record_smoke(

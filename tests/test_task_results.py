@@ -5,9 +5,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.errors import ForecasterError
 from forecaster.routine.task_results import ModelOutcome, recorded
-from forecaster.storage.db import db_now, open_database, session_factory, transaction
+from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.runs import start_run
 from forecaster.storage.schema import RunItem
 from tests.helpers import TICKER, tiny_settings
@@ -16,7 +17,7 @@ from tests.helpers import TICKER, tiny_settings
 def run_row(tmp_path: Path) -> tuple[sessionmaker[Session], int]:
     factory = session_factory(open_database(tiny_settings(tmp_path).db_url))
     with transaction(factory) as session:
-        return factory, start_run(session, command="run", as_of=None, tickers=[TICKER], pid=1, now=db_now()).id
+        return factory, start_run(session, command="run", as_of=None, tickers=[TICKER], pid=1, now=clock.now()).id
 
 
 def fail(exc: Exception) -> None:

@@ -4,7 +4,7 @@ holiday week, and the command. The tushare client runs for real against tests/tu
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -210,7 +210,7 @@ def test_the_calendar_command_and_status(tmp_path, fake):
 
 @pytest.mark.both_databases
 def test_calendar_storage_on_both_databases(factory):
-    now = datetime(2027, 2, 5, 10)
+    now = datetime(2027, 2, 5, 10, tzinfo=UTC)
     with transaction(factory) as session:
         assert len(sync_builtin(session, date(2027, 12, 31), now)) == (date(2027, 12, 31) - date(2005, 1, 4)).days + 1
         assert sync_builtin(session, date(2027, 12, 31), now) == []  # nothing due the second time

@@ -16,7 +16,7 @@ from forecaster.routine.retention import prune
 from forecaster.storage.db import transaction
 from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot, Run, SmokeRun
 
-NOW = datetime(2020, 4, 1)
+NOW = datetime(2020, 4, 1, tzinfo=UTC)
 DAYS = trading_days(date(2020, 3, 23), date(2020, 3, 31))  # a week and a bit of daily fine-tunes
 
 
@@ -90,7 +90,7 @@ def _good_evening(settings: Settings, factory: sessionmaker[Session], day: date)
         for d in trading_days(day - timedelta(days=10), day):
             session.add(Bar(ticker="600519.SH", trade_date=d, open=1, high=1, low=1, close=1, volume=1, source="t",
                             ingested_at=NOW))  # fmt: skip
-        started = datetime(day.year, day.month, day.day, 9, 30)  # 17:30 in Beijing, in UTC
+        started = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC)  # 17:30 in Beijing, in UTC
         session.add(Run(command="daemon", as_of=day, tickers="600519.SH", status="ok", started_at=started,
                         finished_at=started))  # fmt: skip
         session.add(SmokeRun(started_at=started, finished_at=started, ok=True, seconds=1.0, details="[]",

@@ -63,8 +63,9 @@ def test_a_week_of_daily_jobs_keeps_two_files_per_model_queries_work_and_health_
     assert (settings.data_dir / "report" / "index.html").is_file()
 
     with transaction(factory) as session:  # a smoke test passed that day (its training is not this test's)
-        session.add(SmokeRun(started_at=datetime(2023, 8, 31, 9), finished_at=datetime(2023, 8, 31, 9), ok=True,
-                             seconds=1.0, details="[]", keras_version="3", tf_version="2"))  # fmt: skip
+        at = datetime(2023, 8, 31, 9, tzinfo=UTC)
+        session.add(SmokeRun(started_at=at, finished_at=at, ok=True, seconds=1.0, details="[]", keras_version="3",
+                             tf_version="2"))  # fmt: skip
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(SmokeRun)) == 1
         # The run rows carry the wall clock; the bars' and the calendar's clock is the week's.

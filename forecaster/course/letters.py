@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from forecaster import clock
 from forecaster.errors import ConfigError, ModelFileError
-from forecaster.storage.db import db_now
 from forecaster.storage.files import write_atomic
 from forecaster.storage.schema import SmokeRun
 
@@ -99,7 +99,7 @@ class SmokeResult:
     reload_identical: bool
     model_path: Path
     sha256: str
-    started_at: datetime  # UTC, naive like every timestamp in the DB
+    started_at: datetime  # aware UTC, as the one clock gives it
     finished_at: datetime
 
     @property
@@ -139,7 +139,7 @@ def run_smoke(task: str | None, epochs: int | None, seed: int, workdir: Path) ->
 def run_task(task: LetterTask, epochs: int, seed: int, workdir: Path) -> SmokeResult:
     from forecaster.model.files import load_model
 
-    started = db_now()
+    started = clock.now()
     t0 = time.perf_counter()
     model = train_letter_model(task, epochs, seed)
     texts = [text for text, _ in task.pairs]
@@ -166,7 +166,7 @@ def run_task(task: LetterTask, epochs: int, seed: int, workdir: Path) -> SmokeRe
         model_path=path,
         sha256=sha,
         started_at=started,
-        finished_at=db_now(),
+        finished_at=clock.now(),
     )
 
 

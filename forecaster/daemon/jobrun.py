@@ -27,7 +27,7 @@ from forecaster.routine.lock import run_lock
 from forecaster.routine.policy import Force
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.calendar import load_calendar
-from forecaster.storage.db import db_time, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.runs import close_stale_rows, finish_job_run, last_handled_as_of, start_job_run
 
 if TYPE_CHECKING:
@@ -91,8 +91,8 @@ def run_job(ctx: JobContext, job: str, scheduled_for: datetime | None, body: Cal
             record.row_id = start_job_run(
                 session,
                 job=job,
-                scheduled_for=db_time(scheduled_for) if scheduled_for else None,
-                now=db_time(ctx.now()),
+                scheduled_for=scheduled_for,
+                now=ctx.now(),
             )
         log.info("%s: started (job run %d, scheduled for %s)", job, record.row_id, scheduled_for or "now")
         _run_body(ctx, job, record, body)
@@ -105,7 +105,7 @@ def run_job(ctx: JobContext, job: str, scheduled_for: datetime | None, body: Cal
                 error=record.error,
                 as_of=record.as_of,
                 run_id=record.run_id,
-                now=db_time(ctx.now()),
+                now=ctx.now(),
             )
         log.info("%s: %s in %.1f s%s", job, record.status, time.perf_counter() - started, _tail(record))
     finally:
@@ -124,7 +124,7 @@ def _run_body(ctx: JobContext, job: str, record: JobRecord, body: Callable[[JobR
         lock = run_lock(ctx.settings, f"daemon {job}", wait_s=ctx.settings.job_lock_wait_s, should_stop=ctx.stopping)
         with lock:
             with transaction(ctx.factory) as session:
-                close_stale_rows(session, keep=record.row_id, now=db_time(ctx.now()))
+                close_stale_rows(session, keep=record.row_id, now=ctx.now())
             body(record)
     except LockBusy as exc:
         record.status, record.error = "skipped", str(exc)

@@ -31,7 +31,7 @@ from forecaster.config import Settings
 from forecaster.daemon.jobrun import JobContext
 from forecaster.ingest.calendar import warn_coverage
 from forecaster.storage.calendar import load_calendar
-from forecaster.storage.db import db_time, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.runs import last_scheduled, mark_interrupted
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def serve(
         if ctx.stop.is_set():
             log.warning("second %s: exiting now", signal.Signals(signum).name)
             with transaction(ctx.factory) as session:
-                mark_interrupted(session, pid=os.getpid(), now=db_time(ctx.now()))
+                mark_interrupted(session, pid=os.getpid(), now=ctx.now())
             logging.shutdown()
             os._exit(0)
         log.info("%s: stopping after the current step", signal.Signals(signum).name)

@@ -10,6 +10,7 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import RefusedError, SourceError
 from forecaster.ingest.sources import BarSource
@@ -25,7 +26,7 @@ from forecaster.storage.calendar import (
     sync_builtin,
     write_days,
 )
-from forecaster.storage.db import db_now, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.schema import CalendarFetch
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def prepare_calendar(
             raise SourceError(answer.message or "tushare trade_cal failed")
     overrides = read_override(settings.calendar_file) if settings.calendar_file else []
     with transaction(factory) as session:
-        now = db_now()
+        now = clock.now()
         synced = len(sync_builtin(session, date(today.year + 1, 12, 31), now))
         changed = synced + len(write_days(session, overrides, now))
         stored = _store_answer(session, answer, today, now) if answer else None

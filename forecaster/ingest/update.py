@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
 from forecaster.ingest.calendar import prepare_calendar
@@ -23,7 +24,7 @@ from forecaster.storage.bars import (
     upsert_factors,
 )
 from forecaster.storage.calendar import correct_target_dates, load_calendar, observe_closed, observe_open
-from forecaster.storage.db import db_now, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.schema import IngestLog
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def ingest_ticker(
         if start is None:
             start = incremental_start(session, ticker, overlap_days, calendar)
     result = IngestResult(ticker, source.name, start, end)
-    started = db_now()
+    started = clock.now()
     try:
         t0 = time.perf_counter()
         fetched = source.fetch(ticker, start, end, calendar)
@@ -104,7 +105,7 @@ def ingest_ticker(
         _trim(fetched, start, end)
         t1 = time.perf_counter()
         with transaction(factory) as session:
-            now = db_now()
+            now = clock.now()
             result.counts = upsert_bars(session, ticker, fetched.bars, fetched.source, now)
             if fetched.factors is not None:
                 result.factors = upsert_factors(session, ticker, fetched.factors, fetched.source, now)
@@ -164,7 +165,7 @@ def _log_row(result: IngestResult, started: datetime) -> IngestLog:
         warnings="\n".join(notes) or None,
         error=result.error,
         started_at=started,
-        finished_at=db_now(),
+        finished_at=clock.now(),
         fetch_seconds=result.fetch_seconds,
         write_seconds=result.write_seconds,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings
 from forecaster.ingest.calendar import prepare_calendar
 from forecaster.market.calendar import TradingCalendar
@@ -24,7 +25,7 @@ from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
 from forecaster.routine.retention import prune_after_run
 from forecaster.scoring.evaluation import matured_forecasts
 from forecaster.storage.bars import bar_days, tickers_with_bar
-from forecaster.storage.db import db_now, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.records import complete_days, record_plot
 from forecaster.storage.runs import close_dead_runs
 
@@ -74,7 +75,7 @@ def backfill(
     started = time.perf_counter()
     with transaction(factory) as session:
         # A killed earlier backfill may have finished its last day but not its run row.
-        close_dead_runs(session, now=db_now())
+        close_dead_runs(session, now=clock.now())
     # The calendar's trading days that have bars: a bar on a day the calendar had closed has
     # opened it (`observed`), and an estimated open day without one is no day to replay.
     calendar = prepare_calendar(settings, factory, today=today).calendar
@@ -149,7 +150,7 @@ def backfill_plot(
                 kind=f"backfill-{start.isoformat()}",
                 path=rel.as_posix(),
                 run_id=None,
-                now=db_now(),
+                now=clock.now(),
             )
         paths.append(str(settings.data_dir / rel))
     return paths

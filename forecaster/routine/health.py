@@ -63,7 +63,7 @@ def run_checks(settings: Settings, session: Session, now: datetime) -> list[Chec
 
 
 def _age(since: datetime, now: datetime) -> str:
-    hours = (now.replace(tzinfo=None) - since).total_seconds() / 3600
+    hours = (now - since).total_seconds() / 3600
     return f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.1f} days ago"
 
 
@@ -73,10 +73,9 @@ def last_daily_run(session: Session, now: datetime) -> Check:
     if run is None:
         return Check("last daily run", CRITICAL, "no daily run recorded")
     detail = f"run {run.id} {run.status}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
-    utc_now = now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     if run.status in ("error", "interrupted"):
         return Check("last daily run", CRITICAL, detail)
-    if run.status == "partial" or utc_now - run.started_at > RUN_AGE_WARN:
+    if run.status == "partial" or now - run.started_at > RUN_AGE_WARN:
         return Check("last daily run", WARNING, detail)
     return Check("last daily run", OK, detail)
 

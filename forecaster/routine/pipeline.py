@@ -19,6 +19,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
 from forecaster.ingest.calendar import prepare_calendar
@@ -35,7 +36,7 @@ from forecaster.routine.task_inputs import prepare_task
 from forecaster.routine.task_results import ModelOutcome, record_forecast, store_result
 from forecaster.routine.tasks import ModelResult, ModelTask, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
-from forecaster.storage.db import db_now, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.records import fill_actuals
 from forecaster.storage.runs import close_dead_runs, finish_run, start_run
 
@@ -103,19 +104,18 @@ def run_routine(
     once up front). `executor=None`: the one the settings name, opened for this run only.
     `calendar`: the stored calendar as the caller already prepared it, used when there is no
     ingest (a backfill prepares it once for all its days instead of once a day)."""
-    clock: dict[str, float] = defaultdict(float)
+    timings: dict[str, float] = defaultdict(float)
     with transaction(factory) as session:
-        close_dead_runs(session, now=db_now())  # rows a killed process left `running`
-        run = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=db_now())
-        run_id = run.id
+        close_dead_runs(session, now=(now := clock.now()))  # rows a killed process left `running`
+        run_id = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=now).id
     ingests: list[IngestResult] = []
-    driver = _Driver(settings, factory, options, run_id, clock)
+    driver = _Driver(settings, factory, options, run_id, timings)
     interrupted = False
     try:
         if calendar is None or source is not None:
             calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
         if source is not None:
-            with timed(clock, "ingest"):
+            with timed(timings, "ingest"):
                 ingests = ingest_tickers(
                     factory,
                     source,
@@ -130,14 +130,14 @@ def run_routine(
             driver.run(tickers, chosen, calendar)
         if options.prune:  # the versions this run used or made are kept: a backfill's next day reads them
             used = {o.version_id for t in driver.finished_in(tickers) for o in t.outcomes if o.version_id}
-            with timed(clock, "prune"):
+            with timed(timings, "prune"):
                 prune_after_run(settings, factory, used)
     except Interrupted as exc:
         interrupted = True
         exc.run_id = run_id
         raise
     finally:
-        report = RunReport(run_id, ingests, driver.finished_in(tickers), dict(clock))
+        report = RunReport(run_id, ingests, driver.finished_in(tickers), dict(timings))
         _finish(factory, report, len(tickers), interrupted)
     return report
 
@@ -154,7 +154,7 @@ def _finish(factory: sessionmaker[Session], report: RunReport, wanted: int, inte
     )
     with transaction(factory) as session:
         error = "\n".join(errors) or None
-        finish_run(session, report.run_id, status=status, error=error, timings=report.timings, now=db_now())
+        finish_run(session, report.run_id, status=status, error=error, timings=report.timings, now=clock.now())
 
 
 def _executor_for(

@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
 from forecaster.routine.baselines_and_ensemble import issued_bands
 from forecaster.routine.task_results import ModelOutcome
-from forecaster.storage.db import db_now, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.records import record_plot
 
 
@@ -46,6 +47,6 @@ def draw_plots(
         paths[kind] = rel.as_posix()
         with transaction(factory) as session:
             record_plot(
-                session, ticker=ticker, as_of=as_of, kind=kind, path=rel.as_posix(), run_id=run_id, now=db_now()
+                session, ticker=ticker, as_of=as_of, kind=kind, path=rel.as_posix(), run_id=run_id, now=clock.now()
             )
     return paths

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings
-from forecaster.storage.db import db_now, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.retention import (
     delete_plots,
     mark_pruned,
@@ -69,7 +70,7 @@ def prune(
     `sweep`: also remove files of versions pruned earlier whose removal was cut short (every
     pruned row is looked at, so only on demand, not after every run)."""
     report = PruneReport(dry_run)
-    now = db_now()
+    now = clock.now()
     with transaction(factory) as session:
         versions = versions_past_keeping(session, settings.keep_model_versions, protect=protect)
         plots = plots_past_keeping(session, settings.keep_plot_days)

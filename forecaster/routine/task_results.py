@@ -16,6 +16,7 @@ from datetime import date
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
 from forecaster.market.calendar import TradingCalendar
@@ -26,7 +27,7 @@ from forecaster.model.windows import FloatArray
 from forecaster.routine.calibration import issue
 from forecaster.routine.registry import add_version, save_file
 from forecaster.routine.tasks import ModelResult, TrainedModel, failure_text
-from forecaster.storage.db import db_now, transaction
+from forecaster.storage.db import transaction
 from forecaster.storage.records import write_forecasts
 from forecaster.storage.runs import add_run_item
 from forecaster.storage.schema import RunItem
@@ -114,7 +115,7 @@ def save_version(
     saved = save_file(settings.data_dir, ticker, as_of, trained)
     with transaction(factory) as session:
         return add_version(
-            session, ticker=ticker, trained=trained, train=train, saved=saved, as_of=as_of, now=db_now()
+            session, ticker=ticker, trained=trained, train=train, saved=saved, as_of=as_of, now=clock.now()
         ).id
 
 
@@ -140,7 +141,7 @@ def record_forecast(
             target=target,
             last_close=last_close,
             forecast=outcome.forecast,
-            now=db_now(),
+            now=clock.now(),
             intervals=intervals,
         )
 

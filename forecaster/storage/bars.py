@@ -15,11 +15,13 @@ import pandas as pd
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
+from forecaster.storage.moments import stored
 from forecaster.storage.schema import AdjFactor, Bar, Base, IngestLog
 
 Adjust = Literal["none", "qfq", "hfq"]
 _VALUE_COLUMNS = ["open", "high", "low", "close", "pre_close", "volume", "amount"]
-# How SQLAlchemy's SQLite DateTime type writes a naive datetime (PostgreSQL's COPY reads it too).
+# How SQLAlchemy's SQLite DateTime type writes a stored (naive UTC) moment; PostgreSQL's COPY
+# reads it too. The bulk path skips the column types, so it converts with `stored` itself.
 _DATETIME_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 # The advisory-lock key space of per-ticker writes ("bars" in ASCII); the ticker's hash is the key.
 _BARS = 0x62617273
@@ -101,7 +103,7 @@ def upsert_bars(session: Session, ticker: str, bars: pd.DataFrame, source: str, 
         )
     }
     columns = [_none_for_nan(bars[c].to_numpy(dtype="float64")) for c in _VALUE_COLUMNS]
-    stamp = now.strftime(_DATETIME_TEXT)
+    stamp = stored(now).strftime(_DATETIME_TEXT)
     new_rows: list[tuple[Any, ...]] = []
     changed_rows: list[dict[str, Any]] = []
     unchanged = 0
@@ -143,7 +145,7 @@ def upsert_factors(session: Session, ticker: str, factors: pd.DataFrame, source:
             )
         )
     }
-    stamp = now.strftime(_DATETIME_TEXT)
+    stamp = stored(now).strftime(_DATETIME_TEXT)
     new_rows: list[tuple[Any, ...]] = []
     changed_rows: list[dict[str, Any]] = []
     for day, value in zip(days, factors["adj_factor"].astype("float64").tolist(), strict=True):

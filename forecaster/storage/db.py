@@ -10,7 +10,6 @@ machines sharing one database.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import clock
 from forecaster.errors import DatabaseError
-
-
-# The database stores UTC without tzinfo (SQLite has no time zones): `db_time` / `db_now` are
-# the one clock's moments (forecaster.clock) in that stored form.
-def db_time(moment: datetime) -> datetime:
-    """`moment` as stored: UTC, without tzinfo (a naive moment is taken to be UTC already)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def db_now() -> datetime:
-    return db_time(clock.now())
 
 
 def quick_check(session: Session) -> list[str]:

@@ -5,7 +5,7 @@ takes the caller's Session and never commits."""
 import json
 import os
 import socket
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -154,9 +154,8 @@ def mark_interrupted(session: Session, *, pid: int, now: datetime) -> None:
 
 def last_scheduled(session: Session, job: str) -> datetime | None:
     """The newest fire time (aware, UTC) an execution of `job` was recorded for and not cut short."""
-    value = session.scalar(
+    return session.scalar(
         select(func.max(JobRun.scheduled_for)).where(
             JobRun.job == job, JobRun.status.not_in(("running", "interrupted"))
         )
     )
-    return value.replace(tzinfo=UTC) if value is not None else None

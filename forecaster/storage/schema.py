@@ -1,13 +1,16 @@
 """The ORM models: the database's tables, typed (SQLAlchemy 2 `Mapped[]`).
 
 Migrations under `migrations/` are the only way these tables are created; a test proves the two
-agree. Dates are `Date` columns, which SQLite stores as ISO `YYYY-MM-DD` text.
+agree. Dates are `Date` columns, which SQLite stores as ISO `YYYY-MM-DD` text; moments are
+`UTCDateTime` columns (storage/moments.py): aware UTC in Python, stored without tzinfo.
 """
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from forecaster.storage.moments import UTCDateTime
 
 # A naming convention keeps constraint names stable, which SQLite batch migrations need.
 NAMING_CONVENTION = {
@@ -41,7 +44,7 @@ class Bar(Base):
     # Turnover in thousands of CNY (tushare's unit); the course CSV has none.
     amount: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(32))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AdjFactor(Base):
@@ -53,7 +56,7 @@ class AdjFactor(Base):
     trade_date: Mapped[date] = mapped_column(Date, primary_key=True)
     adj_factor: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(32))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class IngestLog(Base):
@@ -75,8 +78,8 @@ class IngestLog(Base):
     closed_day_bars: Mapped[int] = mapped_column(Integer, default=0)
     warnings: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fetch_seconds: Mapped[float | None] = mapped_column(Float)
     write_seconds: Mapped[float | None] = mapped_column(Float)
 
@@ -105,10 +108,10 @@ class ModelVersion(Base):
     train_loss: Mapped[float | None] = mapped_column(Float)
     val_loss: Mapped[float | None] = mapped_column(Float)
     train_seconds: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When retention removed the file (migration 0011); NULL while the file is kept. The row
     # stays: forecasts keep citing the version that made them.
-    pruned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_model_versions_lookup", "ticker", "kind", "as_of"),)
 
@@ -131,7 +134,7 @@ class Forecast(Base):
     yhat: Mapped[float] = mapped_column(Float)
     last_close: Mapped[float] = mapped_column(Float)  # close at as_of: the naive forecast
     actual: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Migration 0010. The model's quantiles (prices at model/quantiles.QUANTILE_LEVELS; NULL for
     # a forecast without them), then its intervals as issued after the online calibration and
     # the factor that calibration applied (storage/quantiles.py names them all).
@@ -174,8 +177,8 @@ class Run(Base):
     # The machine `pid` lives on: with one database shared by several machines, only a row of
     # this machine can be judged dead by its pid (migration 0008; NULL on older rows).
     host: Mapped[str | None] = mapped_column(String(255))
-    started_at: Mapped[datetime] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RunItem(Base):
@@ -206,7 +209,7 @@ class Plot(Base):
     kind: Mapped[str] = mapped_column(String(32))  # forecast | validation
     path: Mapped[str] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("ticker", "as_of", "kind", name="uq_plots_natural_key"),)
 
@@ -217,8 +220,8 @@ class SmokeRun(Base):
     __tablename__ = "smoke_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime)
-    finished_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # True when every task reached 100% and reloaded identically (Boolean, from the annotation).
     ok: Mapped[bool] = mapped_column()
     seconds: Mapped[float] = mapped_column(Float)
@@ -236,9 +239,9 @@ class JobRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(64))  # daily_update | weekly_retrain
     # The fire time this execution stands for (UTC): what misfire catch-up compares against.
-    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime)
-    started_at: Mapped[datetime] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))  # running | ok | no-data | failed | interrupted | skipped
     as_of: Mapped[date | None] = mapped_column(Date)  # newest bar the routine forecast from
     error: Mapped[str | None] = mapped_column(Text)
@@ -272,7 +275,7 @@ class CalendarDay(Base):
     cal_date: Mapped[date] = mapped_column(Date, primary_key=True)
     is_open: Mapped[bool] = mapped_column()
     source: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CalendarFetch(Base):
@@ -282,7 +285,7 @@ class CalendarFetch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     exchange: Mapped[str] = mapped_column(String(8))
-    fetched_at: Mapped[datetime] = mapped_column(DateTime)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fetched_on: Mapped[date] = mapped_column(Date)  # the exchange's date then: "once a day" counts these
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
