@@ -7,7 +7,7 @@ import pytest
 
 from forecaster.config import BUNDLED_CSV, TUSHARE_URL, load_settings
 from forecaster.errors import ConfigError
-from forecaster.market.tickers import normalize_ticker
+from forecaster.market.tickers import normalize_ticker, ticker_in_name
 
 
 def test_defaults():
@@ -22,7 +22,7 @@ def test_defaults():
 
 def test_environment(monkeypatch):
     monkeypatch.setenv("FORECASTER_DATABASE_URL", "sqlite:////tmp/x.db")
-    monkeypatch.setenv("FORECASTER_TICKERS", "600519.sh, 000001 ,300750.SZ")
+    monkeypatch.setenv("FORECASTER_TICKERS", "600519.sh, sz000001 ,300750.SZ")
     monkeypatch.setenv("FORECASTER_TUSHARE_API_URL", "http://127.0.0.1:9/dataapi")
     monkeypatch.setenv("FORECASTER_HISTORY_START", "2015-01-01")
     monkeypatch.setenv("TUSHARE_TOKEN", "abc")
@@ -86,7 +86,13 @@ def test_missing_config_file_is_an_error(tmp_path):
     [
         ("600519", "600519.SH"),
         (600519, "600519.SH"),
-        ("1", "000001.SZ"),
+        ("2594", "002594.SZ"),
+        ("sh600519", "600519.SH"),
+        ("SH600519", "600519.SH"),
+        ("sh.600519", "600519.SH"),
+        ("600519.SS", "600519.SH"),
+        ("sz000001", "000001.SZ"),
+        ("399006", "399006.SZ"),
         ("300750", "300750.SZ"),
         ("688981", "688981.SH"),
         ("830799", "830799.BJ"),
@@ -96,3 +102,28 @@ def test_missing_config_file_is_an_error(tmp_path):
 )
 def test_ticker_normalisation(raw, code):
     assert normalize_ticker(raw) == code
+
+
+@pytest.mark.parametrize("raw", ["000001", "000300", "1", 300])
+def test_ambiguous_bare_code_is_refused(raw):
+    # 000001 is Ping An Bank on SZ and the SSE Composite on SH; 000300 the CSI 300 index.
+    code = str(raw).zfill(6)
+    with pytest.raises(ConfigError, match=f"code '{code}' is ambiguous: {code}.SZ .* or {code}.SH"):
+        normalize_ticker(raw)
+    assert normalize_ticker(raw, "SH") == f"{code}.SH"  # the exchange said elsewhere (a file's name)
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("sh600519.csv", "600519.SH"),
+        ("SH600519.csv", "600519.SH"),
+        ("600519.SH.csv", "600519.SH"),
+        ("600519.SS.csv", "600519.SH"),
+        ("daily_sz000001.csv", "000001.SZ"),
+        ("prices.csv", None),
+        ("1600519.csv", None),
+    ],
+)
+def test_ticker_in_a_file_name(name, code):
+    assert ticker_in_name(name) == code

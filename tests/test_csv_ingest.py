@@ -97,7 +97,7 @@ BAD_CASES = {
     "low above close": ["0,2021-03-04,100.0,101.0,102.0,100.5,1000,600519"],
     "negative volume": ["0,2021-03-04,100.0,101.0,102.0,99.0,-1,600519"],
     "future date": ["0,2099-03-04,100.0,101.0,102.0,99.0,1000,600519"],
-    "other ticker in the file": ["0,2021-03-04,100.0,101.0,102.0,99.0,1000,1"],
+    "other ticker in the file": ["0,2021-03-04,100.0,101.0,102.0,99.0,1000,600000"],
     "ragged row": ["0,2021-03-04,100.0,101.0,102.0,99.0,1000,600519,extra,fields"],
 }
 EXPECTED_MESSAGE = {
@@ -111,7 +111,7 @@ EXPECTED_MESSAGE = {
     "low above close": "low above min(open, close) on 2021-03-04",
     "negative volume": "negative or missing volume",
     "future date": "dates in the future",
-    "other ticker in the file": "holds 000001.SZ, 600519.SH",
+    "other ticker in the file": "holds 600000.SH, 600519.SH",
     "ragged row": "cannot be parsed",
 }
 
