@@ -61,7 +61,10 @@ class Settings(BaseSettings):
     tushare_retry_base_s: float = Field(default=2.0, ge=0)
     tushare_retry_total_s: float = Field(default=120.0, ge=0)
     tickers: Annotated[list[str], NoDecode] = ["600519.SH"]
+    # A file or a directory of files (see forecaster.ingest.sources.csvfile).
     csv_path: Path | None = None
+    # Where a CSV layout does not fix the volume unit: `auto` infers it from the amount.
+    csv_volume_unit: Literal["auto", "shares", "lots"] = "auto"
     history_start: date = date(2010, 1, 1)
     # Incremental ingest re-reads this many trading days before the last stored bar, so that
     # revised bars are caught.

@@ -105,7 +105,7 @@ EXPECTED_MESSAGE = {
     "duplicate date": "duplicate dates: 2021-03-02",
     "zero price": "non-positive or non-finite prices on 2021-03-04",
     "negative price": "non-positive",
-    "non-numeric price": "non-finite",
+    "non-numeric price": "bad.csv line 5: open 'abc' is not a number",
     "infinite price": "non-finite",
     "high below open": "high below max(open, close) on 2021-03-04",
     "low above close": "low above min(open, close) on 2021-03-04",

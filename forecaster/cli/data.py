@@ -21,7 +21,7 @@ from forecaster.errors import ForecasterError
 @TICKERS_FILE_OPTION
 @source_option("auto = tushare when a token is set, else the bundled CSV.")
 @click.option(
-    "--csv", "csv_path", type=click.Path(path_type=Path), help="CSV file to read (course or tushare daily layout)."
+    "--csv", "csv_path", type=click.Path(path_type=Path), help="CSV file or directory to read (layouts: docs/data.md)."
 )
 @click.option("--start", type=DAY, help="First date (default: a few trading days before the last stored bar).")
 @click.option("--end", type=DAY, help="Last date (default: today).")

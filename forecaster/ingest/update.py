@@ -41,6 +41,7 @@ class IngestResult:
     factors: int = 0
     closed_days: list[date] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
     fetch_seconds: float = 0.0
     write_seconds: float = 0.0
@@ -56,6 +57,8 @@ class IngestResult:
         )
         if self.closed_days:
             text += f"; {len(self.closed_days)} bar(s) on days the calendar says were closed"
+        for note in self.notes:
+            text += f"; {note}"
         for warning in self.warnings:
             text += f"; warning: {warning}"
         return text
@@ -100,7 +103,7 @@ def ingest_ticker(
         t0 = time.perf_counter()
         fetched = source.fetch(ticker, start, end, calendar)
         result.fetch_seconds = time.perf_counter() - t0
-        result.warnings = list(fetched.warnings)
+        result.warnings, result.notes = list(fetched.warnings), list(fetched.notes)
         result.closed_days = validate_bars(fetched.bars, ticker, today, calendar)
         _trim(fetched, start, end)
         t1 = time.perf_counter()

@@ -15,7 +15,7 @@ def make_source(kind: SourceKind, settings: Settings, csv_path: Path | None = No
     from forecaster.ingest.sources.tushare_pro import TushareSource
 
     if kind == "csv" or (kind == "auto" and csv_path is not None):
-        return CsvSource(csv_path or settings.bundled_csv)
+        return CsvSource(csv_path or settings.bundled_csv, settings.csv_volume_unit)
     token = settings.token()
     if kind == "tushare":
         if token is None:
@@ -23,6 +23,6 @@ def make_source(kind: SourceKind, settings: Settings, csv_path: Path | None = No
         return TushareSource.from_settings(settings)
     if token is not None:
         return TushareSource.from_settings(settings)
-    source = CsvSource(settings.bundled_csv)
+    source = CsvSource(settings.bundled_csv, settings.csv_volume_unit)
     source.description += " (no tushare token set)"
     return source

@@ -25,6 +25,8 @@ class Fetched:
     bars: pd.DataFrame
     factors: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    # What the source converted or derived, for the ingest summary (e.g. volume units).
+    notes: list[str] = field(default_factory=list)
 
 
 class BarSource(Protocol):
