@@ -49,7 +49,7 @@ def test_a_bad_tickers_file_is_one_line_naming_the_line(tmp_path, content, messa
 
 def test_the_tickers_file_setting_replaces_the_list_and_refuses_both(tmp_path, monkeypatch):
     path = tmp_path / "watch.txt"
-    path.write_text("000001\n300750\n")
+    path.write_text("sz000001\n300750\n")
     monkeypatch.setenv("FORECASTER_TICKERS_FILE", str(path))
     assert load_settings().tickers == ["000001.SZ", "300750.SZ"]
     monkeypatch.setenv("FORECASTER_TICKERS", "600519.SH")
