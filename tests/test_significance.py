@@ -1,13 +1,20 @@
 """Diebold–Mariano, Kupiec and Christoffersen: values computed by hand, by the formula, or by
 statsmodels' HAC (an independent implementation, used here only as the reference)."""
 
+import json
 import math
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from click.testing import CliRunner
 from scipy import stats
+from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.cli import cli
+from forecaster.market.calendar import trading_days
+from forecaster.model.forecasting import Point
 from forecaster.model.quantiles import QUANTILE_LEVELS
 from forecaster.scoring.intervals import pinball, pinball_each
 from forecaster.scoring.significance import (
@@ -20,6 +27,9 @@ from forecaster.scoring.significance import (
     long_run_variance,
     transitions,
 )
+from forecaster.storage.db import transaction
+from forecaster.storage.records import fill_actuals, write_forecasts
+from forecaster.storage.schema import Bar
 
 
 def test_dm_of_iid_differential_with_lag_0_is_the_plain_t_statistic() -> None:
@@ -108,3 +118,69 @@ def test_pinball_each_averages_to_pinball() -> None:
     assert each.shape == (30,) and each.mean() == pytest.approx(pinball(q, y))
     tau = 0.1  # one forecast, one level: y above q by 2 costs tau * 2
     assert pinball_each(np.array([[98.0]]), np.array([100.0]), (tau,))[0] == pytest.approx(0.2)
+
+
+TICKERS = ("600519.SH", "000001.SZ")
+DAYS = trading_days(date(2024, 1, 2), date(2024, 6, 28))
+N = 80  # bars; one forecast a day, one day ahead, as of each day but the last
+Z = np.array([-1.96, -1.645, -1.2816, -0.6745, 0.0, 0.6745, 1.2816, 1.645, 1.96])
+SPREADS = {"naive": 1.6, "garch": 1.2, "rnn": 1.0}  # per close of 100; the returns have sd 1.0
+
+
+def _closes(seed: int) -> np.ndarray:
+    return 100.0 * (1 + seed) * np.exp(np.cumsum(np.random.default_rng(seed).normal(0.0, 0.01, N)))
+
+
+def _seed(factory: sessionmaker[Session]) -> dict[tuple[str, str], np.ndarray]:
+    """Each model's (N - 1, 9) quantiles per ticker: centred on the last close, spread by model."""
+    issued: dict[tuple[str, str], np.ndarray] = {}
+    now = datetime(2024, 7, 1, tzinfo=UTC)
+    with transaction(factory) as s:
+        for k, ticker in enumerate(TICKERS):
+            c = _closes(k)
+            for i, close in enumerate(c):
+                s.add(Bar(ticker=ticker, trade_date=DAYS[i], open=close, high=close, low=close, close=close,
+                          pre_close=None, volume=1.0, amount=None, source="test", ingested_at=now))  # fmt: skip
+            s.flush()
+            for model, spread in SPREADS.items():
+                q = c[:-1, None] + spread * c[:-1, None] / 100.0 * Z[None, :]
+                issued[(ticker, model)] = q
+                for i in range(N - 1):
+                    point = Point(DAYS[i + 1], 1, float(c[i]), tuple(float(x) for x in q[i]))
+                    write_forecasts(s, ticker=ticker, model=model, model_version_id=None, run_id=None,
+                                    as_of=DAYS[i], target="close", last_close=float(c[i]), forecast=[point],
+                                    now=now)  # fmt: skip
+            fill_actuals(s, ticker, revisit_days=400)
+    return issued
+
+
+def test_evaluate_json_carries_the_tests_per_ticker_and_pooled(factory: sessionmaker[Session]) -> None:
+    issued = _seed(factory)
+    out = CliRunner().invoke(cli, ["evaluate", "--format", "json"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    rows = {(r["ticker"], r["model"]): r for r in json.loads(out.stdout)}
+    assert [k for k in rows if k[0] == "all"] == [("all", "rnn"), ("all", "naive"), ("all", "garch")]
+    pooled_d = {name: np.zeros(N - 1) for name in ("naive", "garch")}
+    for k, ticker in enumerate(TICKERS):
+        c = _closes(k)
+        actual, losses = c[1:], {m: pinball_each(q, c[1:]) for (t, m), q in issued.items() if t == ticker}
+        row = rows[(ticker, "rnn")]
+        for name in ("naive", "garch"):
+            expected = diebold_mariano(losses["rnn"] - losses[name], 1)
+            assert row[f"dm_{name}"] == pytest.approx(expected.statistic)
+            assert row[f"dm_{name}_p"] == pytest.approx(expected.p_value)
+            pooled_d[name] += (losses["rnn"] - losses[name]) / c[:-1] / len(TICKERS)
+        assert row["dm_naive"] < 0  # the same median, the true spread: a lower loss than the wider naive
+        q = issued[(ticker, "rnn")]
+        miss80 = ((actual < q[:, 2]) | (actual > q[:, 6])).astype(float)
+        miss95 = ((actual < q[:, 0]) | (actual > q[:, 8])).astype(float)
+        assert row["kupiec80_p"] == pytest.approx(kupiec(miss80, 0.80).p_value)
+        assert row["kupiec95_p"] == pytest.approx(kupiec(miss95, 0.95).p_value)
+        assert row["christoffersen80_p"] == pytest.approx(christoffersen(miss80).p_value)
+        assert row["christoffersen95_p"] == pytest.approx(christoffersen(miss95).p_value)
+        assert rows[(ticker, "naive")]["dm_naive"] is None  # against itself: undefined, null
+    for name in ("naive", "garch"):
+        expected = diebold_mariano(pooled_d[name], 1)
+        assert rows[("all", "rnn")][f"dm_{name}"] == pytest.approx(expected.statistic)
+        assert rows[("all", "rnn")][f"dm_{name}_p"] == pytest.approx(expected.p_value)
+    assert rows[("all", "rnn")]["n"] == N - 1 and rows[("all", "rnn")]["mae"] is None
