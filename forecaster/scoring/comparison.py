@@ -12,10 +12,10 @@ correlated tickers as independent evidence.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from forecaster.scoring.intervals import pinball_each
+from forecaster.model.windows import FloatArray
+from forecaster.scoring.intervals import misses, pinball_each
 from forecaster.scoring.significance import Stat, christoffersen, diebold_mariano, kupiec
 from forecaster.storage.quantiles import QUANTILE_COLUMNS, quantile_array
 
@@ -70,7 +70,7 @@ def significance(rows: pd.DataFrame, baselines: Mapping[str, pd.Series], horizon
     losses = pinball_losses(rows)
     dm = {name: diebold_mariano(differential(losses, base).to_numpy(), horizon) for name, base in baselines.items()}
     ordered = rows[rows["lo80"].notna()].sort_values("target_date")
-    miss80, miss95 = misses(ordered, "80"), misses(ordered, "95")
+    miss80, miss95 = (_misses(ordered, level) for level in ("80", "95"))
     # Overlapping h-step forecasts miss together by construction: independence only for h = 1.
     one_day = horizon == 1
     return Significance(
@@ -82,10 +82,11 @@ def significance(rows: pd.DataFrame, baselines: Mapping[str, pd.Series], horizon
     )
 
 
-def misses(rows: pd.DataFrame, level: str) -> np.ndarray:
-    """1 where the actual fell outside the issued [lo, hi] of that level ("80" or "95")."""
-    actual = rows["actual"].to_numpy(float)
-    return ((actual < rows[f"lo{level}"].to_numpy(float)) | (actual > rows[f"hi{level}"].to_numpy(float))).astype(float)
+def _misses(rows: pd.DataFrame, level: str) -> FloatArray:
+    """Misses of the issued interval of that level ("80" or "95")."""
+    return misses(
+        rows[f"lo{level}"].to_numpy(float), rows[f"hi{level}"].to_numpy(float), rows["actual"].to_numpy(float)
+    )
 
 
 def baseline_losses(group: pd.DataFrame) -> dict[str, pd.Series]:

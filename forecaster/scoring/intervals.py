@@ -27,9 +27,14 @@ def bounds(quantiles: FloatArray, level: float) -> tuple[FloatArray, FloatArray]
     return quantiles[:, lo], quantiles[:, hi]
 
 
+def misses(lo: FloatArray, hi: FloatArray, actual: FloatArray) -> FloatArray:
+    """1.0 where the actual fell outside [lo, hi], else 0.0 (the coverage tests' hit sequence)."""
+    return np.asarray(~((actual >= lo) & (actual <= hi)), dtype=np.float64)
+
+
 def coverage(lo: FloatArray, hi: FloatArray, actual: FloatArray) -> float:
     """Share of actuals inside [lo, hi]."""
-    return float(np.mean((actual >= lo) & (actual <= hi)))
+    return 1.0 - float(np.mean(misses(lo, hi, actual)))
 
 
 def width(lo: FloatArray, hi: FloatArray) -> float:
