@@ -50,9 +50,9 @@ def echo_rows(rows: list[dict[str, Any]], fmt: str, columns: list[str], *, empty
 
 def echo_scores(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None = None) -> None:
     """Scores per (ticker, model, horizon): `evaluate` and the backfill's summary."""
-    from forecaster.scoring.evaluation import SCORE_COLUMNS
+    from forecaster.scoring.evaluation import TABLE_COLUMNS
 
-    echo_rows(rows, fmt, columns or SCORE_COLUMNS, empty="no matured forecasts in that range")
+    echo_rows(rows, fmt, columns or TABLE_COLUMNS, empty="no matured forecasts in that range")
 
 
 def _unknown(value: Any) -> bool:

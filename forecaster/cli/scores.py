@@ -66,7 +66,9 @@ def evaluate(
 
     MAE, RMSE, MAPE (%), MASE (scaled by the in-sample naive MAE before the first scored
     forecast), rel_mae (MAE / naive's MAE on the same days: < 1 beats naive) and the direction
-    hit-rate. With --preset course or --split course it runs the course experiment instead.
+    hit-rate; interval scores; Diebold-Mariano against naive and garch and the coverage tests'
+    p-values (with several tickers, pooled rows with ticker "all" follow). With --preset course
+    or --split course it runs the course experiment instead.
     """
     if preset and split:
         raise click.BadParameter("give either --preset or --split, not both")
@@ -78,14 +80,14 @@ def evaluate(
         rows = course_experiment(settings, kinds=kinds, course_settings=preset is not None, seeds=seeds, epochs=epochs)
         echo_scores(rows, fmt, columns=list(rows[0]) if rows else None)
         return
-    from forecaster.scoring.evaluation import accuracy
+    from forecaster.scoring.evaluation import evaluation_rows
     from forecaster.storage.db import session_factory
 
     tickers = tickers_from(ticker, tickers_file) or None
     with session_factory(open_db(settings))() as session:
-        scored = accuracy(session, tickers=tickers, since=since, until=until)
-    # Filtered after scoring: rel_mae still compares with naive on the same days.
-    rows = [r.as_dict() for r in scored if not model or r.model in model]
+        scored = evaluation_rows(session, tickers=tickers, since=since, until=until)
+    # Filtered after scoring: rel_mae and the DM columns still compare with the baselines on the same days.
+    rows = [r for r in scored if not model or r["model"] in model]
     echo_scores(rows, fmt)
 
 

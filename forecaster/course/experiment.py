@@ -30,8 +30,9 @@ from forecaster.model.quantiles import MEDIAN, average
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import prepare, train_new
 from forecaster.model.windows import FloatArray
-from forecaster.scoring.intervals import interval_scores
+from forecaster.scoring.intervals import bounds, interval_scores, misses, pinball_each
 from forecaster.scoring.metrics import Scores, naive_scale, score
+from forecaster.scoring.significance import diebold_mariano, kupiec
 
 COURSE_TICKER = "600519.SH"
 COURSE_TRAIN_ROWS = 2126  # iloc[0:2426 - 300]: 2010-04-26 .. 2019-01-28
@@ -123,6 +124,7 @@ def course_experiment(
     last = runs[kinds[-1]][-1]
     ensemble = _ensemble(list(runs.values()))
     if ensemble:
+        runs["ensemble"] = ensemble
         results.append(_scored("ensemble", target, ensemble, scale, label))
     train_close = train_rows["close"].to_numpy()
     step = (train_close[-1] - train_close[0]) / (len(train_close) - 1)
@@ -131,6 +133,7 @@ def course_experiment(
         quantiles = _baseline_quantiles(bars, window, len(last.actual), name)
         yhat = quantiles[:, MEDIAN] if point is None else point  # garch's point is its median
         baseline = Holdout(np.asarray(yhat, dtype=np.float64), last.actual, last.last_close, 0, 0.0, 0.0, quantiles)
+        runs[name] = [baseline]
         results.append(_scored(name, target, [baseline], scale, "-"))
     naive = next(row for row in results if row["model"] == "naive")
     naive_mae, naive_pinball = float(naive["mae"]), float(naive["pinball"])  # type: ignore[arg-type]
@@ -138,7 +141,39 @@ def course_experiment(
         row["rel_mae"] = float(row["mae"]) / naive_mae  # type: ignore[arg-type]
         row["rel_mae_sd"] = float(row["mae_sd"]) / naive_mae  # type: ignore[arg-type]
         row["rel_pinball"] = float(row["pinball"]) / naive_pinball  # type: ignore[arg-type]
+        row |= _significance(runs[str(row["model"])], runs)
     return results
+
+
+def _significance(model: list[Holdout], runs: dict[str, list[Holdout]]) -> dict[str, float]:
+    """DM p-values of the seed-mean per-target pinball loss against naive's and garch's, and the
+    median over seeds of Kupiec's p-value (one seed: its own); NaN for a model without quantiles."""
+    names = ("dm_naive", "dm_naive_p", "dm_garch", "dm_garch_p", "kupiec80_p", "kupiec95_p")
+    out = dict.fromkeys(names, float("nan"))
+    losses = _mean_losses(model)
+    if losses is None:
+        return out
+    for name in ("naive", "garch"):
+        base = _mean_losses(runs[name])
+        if base is not None:
+            stat = diebold_mariano(losses - base, 1)
+            out |= {f"dm_{name}": stat.statistic, f"dm_{name}_p": stat.p_value}
+    for level in (0.80, 0.95):
+        p = [
+            kupiec(misses(*bounds(h.quantiles, level), h.actual), level).p_value
+            for h in model
+            if h.quantiles is not None
+        ]
+        out[f"kupiec{round(level * 100)}_p"] = float(np.median(p))
+    return out
+
+
+def _mean_losses(runs: list[Holdout]) -> FloatArray | None:
+    """Each target's pinball loss, averaged over the seeds; None unless every run has quantiles."""
+    if any(h.quantiles is None for h in runs):
+        return None
+    each = [pinball_each(h.quantiles, h.actual) for h in runs if h.quantiles is not None]
+    return np.asarray(np.mean(each, axis=0), dtype=np.float64)
 
 
 def _run(

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import clock
 from forecaster.reporting.headline import headline, headline_html
 from forecaster.reporting.plotting import rolling_error_figure, save_png
-from forecaster.scoring.evaluation import SCORE_COLUMNS, accuracy, matured_forecasts
+from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS
+from forecaster.scoring.evaluation import SCORE_COLUMNS, evaluation_rows, matured_forecasts
 from forecaster.storage.files import make_dirs, write_atomic
 from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
@@ -45,7 +46,7 @@ class Figures:
 def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Sequence[str] | None = None) -> Path:
     """Write `out_dir/index.html` and its images; returns the page's path."""
     latest = latest_forecasts(session, tickers=tickers)
-    scores = [r.as_dict() for r in accuracy(session, tickers=tickers)]
+    scores = evaluation_rows(session, tickers=tickers)
     best = champions(session, tickers=tickers)
     shown = sorted(set(latest["ticker"]) | {str(r["ticker"]) for r in scores} | set(tickers or []))
     img = out_dir / "img"
@@ -131,7 +132,14 @@ def _page(
         "coverage_80 / coverage_95: share of actuals inside the issued intervals (nominal 0.80 / 0.95); width_80 "
         "and winkler_80 in price units; pinball: mean pinball loss of the quantiles, rel_pinball against naive's "
         "on the same days.</p>",
-        _table(scores, SCORE_COLUMNS, "accuracy", "no matured forecasts yet"),
+        _table([r for r in scores if r["ticker"] != "all"], SCORE_COLUMNS, "accuracy", "no matured forecasts yet"),
+        "<h2>Is a difference real?</h2>",
+        "<p>dm_naive / dm_garch: Diebold-Mariano statistic of the model's pinball loss against naive's / garch's "
+        "on the same days (negative: the model's loss is lower; |DM| above about 2, p below 0.05, is the usual "
+        "bar), with its two-sided p-value. kupiec: is the interval's miss rate the nominal one; christoffersen "
+        "(one day ahead): do misses cluster; small p-values reject. Rows with ticker 'all' pool the tickers: the "
+        "differentials per as-of close, averaged over tickers per day.</p>",
+        _table(scores, _SIGNIFICANCE_TABLE, "significance", "no matured forecasts yet"),
     ]
     for f in figures:
         parts.append(f"<h2>{html.escape(f.ticker)}</h2>")
@@ -161,6 +169,8 @@ def _cell(value: Any) -> str:
         return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
     return html.escape(str(value))
 
+
+_SIGNIFICANCE_TABLE = ["ticker", "model", "horizon", "n", "rel_pinball", *SIGNIFICANCE_COLUMNS]
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }

@@ -4,11 +4,12 @@ Only matured forecasts (actual known) count. The headline is `rel_mae`: the mode
 by naive's on exactly the same (as_of, target_date) pairs; < 1 means the model beat naive there.
 Intervals are scored on the forecasts that have them (NaN where a model has none): coverage,
 width and Winkler score of the intervals as issued, the pinball loss of the model's quantiles,
-and `rel_pinball` against naive's on the same pairs.
+and `rel_pinball` against naive's on the same pairs. The significance columns (Diebold–Mariano
+against naive and garch, Kupiec and Christoffersen p-values) come from scoring/comparison.py.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.model.kinds import BASELINES
+from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS, Significance, baseline_losses, pooled, significance
 from forecaster.scoring.intervals import coverage, pinball, width, winkler
 from forecaster.scoring.metrics import Scores, naive_scale, score
 from forecaster.storage.bars import load_bars
@@ -27,6 +29,8 @@ from forecaster.storage.schema import Forecast
 POINT_COLUMNS = ["ticker", "model", "horizon", "n", "mae", "rmse", "mape", "mase", "rel_mae", "hit_rate"]
 INTERVAL_SCORES = ["coverage_80", "coverage_95", "width_80", "winkler_80", "pinball", "rel_pinball"]
 SCORE_COLUMNS = [*POINT_COLUMNS, *INTERVAL_SCORES]
+# `evaluate`'s table adds the significance columns a reader needs first (CSV / JSON carry all of them).
+TABLE_COLUMNS = [*SCORE_COLUMNS, "dm_naive", "dm_garch", "kupiec80_p", "christoffersen80_p"]
 NAN = float("nan")
 
 
@@ -80,6 +84,7 @@ class AccuracyRow:
     scores: Scores
     rel_mae: float  # MAE / naive's MAE on the same (as_of, target_date) pairs
     intervals: IntervalScores = IntervalScores()
+    significance: Significance = field(default_factory=Significance)
 
     def as_dict(self) -> dict[str, object]:
         s = self.scores
@@ -98,6 +103,7 @@ class AccuracyRow:
             "hit_rate": s.hit_rate,
             "ties": s.ties,
             **self.intervals.as_dict(),
+            **self.significance.as_dict(),
         }
 
 
@@ -144,15 +150,19 @@ def training_scale(session: Session, ticker: str, target: str, before: date) -> 
 def accuracy(
     session: Session, *, tickers: Sequence[str] | None = None, since: date | None = None, until: date | None = None
 ) -> list[AccuracyRow]:
-    frame = matured_forecasts(session, tickers=tickers, since=since, until=until)
+    return accuracy_of(session, matured_forecasts(session, tickers=tickers, since=since, until=until))
+
+
+def accuracy_of(session: Session, frame: pd.DataFrame) -> list[AccuracyRow]:
+    """The rows of `accuracy` for a frame of matured forecasts (the session gives MASE's scale)."""
     out: list[AccuracyRow] = []
     for (ticker, horizon), group in frame.groupby(["ticker", "horizon"], sort=True):
         scale = training_scale(session, str(ticker), str(group["target"].iloc[0]), min(group["as_of"]))
         naive_rows = group[group["model"] == "naive"].set_index(["as_of", "target_date"])
         naive = naive_rows["yhat"]
         naive_q = naive_rows[list(QUANTILE_COLUMNS)]
-        models = sorted(set(group["model"]) - set(BASELINES)) + [b for b in BASELINES if b in set(group["model"])]
-        for model in models:
+        bases = baseline_losses(group)
+        for model in model_order(group["model"]):
             rows = group[group["model"] == model]
             yhat, actual = rows["yhat"].to_numpy(float), rows["actual"].to_numpy(float)
             paired = rows.set_index(["as_of", "target_date"]).join(naive.rename("naive"), how="inner")
@@ -168,6 +178,28 @@ def accuracy(
                     scores=score(yhat, actual, rows["last_close"].to_numpy(float), scale),
                     rel_mae=model_mae / naive_mae if naive_mae > 0 else float("nan"),
                     intervals=interval_scores(rows, naive_q),
+                    significance=significance(rows, bases, int(horizon)),  # type: ignore[call-overload]
                 )
             )
     return out
+
+
+def model_order(names: Iterable[str]) -> list[str]:
+    """The models in the order a score table lists them: the networks by name, then the baselines."""
+    present = set(names)
+    return sorted(present - set(BASELINES)) + [b for b in BASELINES if b in present]
+
+
+def evaluation_rows(
+    session: Session, *, tickers: Sequence[str] | None = None, since: date | None = None, until: date | None = None
+) -> list[dict[str, object]]:
+    """`accuracy`'s rows as dicts, then, with more than one ticker, the pooled rows (ticker "all",
+    the DM columns filled; every other score empty) in the same model order."""
+    frame = matured_forecasts(session, tickers=tickers, since=since, until=until)
+    rows = [r.as_dict() for r in accuracy_of(session, frame)]
+    if len({r["ticker"] for r in rows}) < 2:
+        return rows
+    order = {m: i for i, m in enumerate(model_order(frame["model"]))}
+    blank = dict.fromkeys([*rows[0], *SIGNIFICANCE_COLUMNS])
+    pooled_rows = sorted(pooled(frame), key=lambda r: order[str(r["model"])])  # stable: horizons stay in order
+    return rows + [blank | r for r in pooled_rows]

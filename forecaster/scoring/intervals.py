@@ -9,11 +9,16 @@ from forecaster.model.quantiles import INTERVALS, QUANTILE_LEVELS
 from forecaster.model.windows import FloatArray
 
 
-def pinball(quantiles: FloatArray, actual: FloatArray, levels: tuple[float, ...] = QUANTILE_LEVELS) -> float:
-    """Mean over forecasts and levels of max(tau (y - q), (tau - 1)(y - q)); approximates the CRPS."""
+def pinball_each(quantiles: FloatArray, actual: FloatArray, levels: tuple[float, ...] = QUANTILE_LEVELS) -> FloatArray:
+    """(n,) pinball loss of each forecast: the mean over levels of max(tau (y - q), (tau - 1)(y - q))."""
     tau = np.asarray(levels, dtype=np.float64)[None, :]  # (1, levels)
     diff = np.asarray(actual, dtype=np.float64)[:, None] - quantiles  # (n, levels)
-    return float(np.mean(np.maximum(tau * diff, (tau - 1.0) * diff)))
+    return np.asarray(np.mean(np.maximum(tau * diff, (tau - 1.0) * diff), axis=1), dtype=np.float64)
+
+
+def pinball(quantiles: FloatArray, actual: FloatArray, levels: tuple[float, ...] = QUANTILE_LEVELS) -> float:
+    """Mean over forecasts and levels of the pinball loss; approximates the CRPS."""
+    return float(np.mean(pinball_each(quantiles, actual, levels)))
 
 
 def bounds(quantiles: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
@@ -22,9 +27,14 @@ def bounds(quantiles: FloatArray, level: float) -> tuple[FloatArray, FloatArray]
     return quantiles[:, lo], quantiles[:, hi]
 
 
+def misses(lo: FloatArray, hi: FloatArray, actual: FloatArray) -> FloatArray:
+    """1.0 where the actual fell outside [lo, hi], else 0.0 (the coverage tests' hit sequence)."""
+    return np.asarray(~((actual >= lo) & (actual <= hi)), dtype=np.float64)
+
+
 def coverage(lo: FloatArray, hi: FloatArray, actual: FloatArray) -> float:
     """Share of actuals inside [lo, hi]."""
-    return float(np.mean((actual >= lo) & (actual <= hi)))
+    return 1.0 - float(np.mean(misses(lo, hi, actual)))
 
 
 def width(lo: FloatArray, hi: FloatArray) -> float:

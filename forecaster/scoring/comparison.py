@@ -1,0 +1,118 @@
+"""The significance columns of a scores row, from stored forecasts (docs/models.md, "Is a difference real?").
+
+Per (ticker, model, horizon): Diebold–Mariano of the model's pinball loss against `naive` and
+against `garch` on the (as_of, target_date) pairs both have quantiles for, and Kupiec /
+Christoffersen p-values of the issued 80 % and 95 % intervals. Pooled per (model, horizon) over
+tickers: each ticker's differential is divided by its as-of close (so a 1,000-CNY stock does not
+outweigh a 10-CNY one), the tickers' differentials are averaged per target day, and DM runs on
+that one series; its HAC variance therefore carries the tickers' co-movement instead of counting
+correlated tickers as independent evidence.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from forecaster.model.windows import FloatArray
+from forecaster.scoring.intervals import misses, pinball_each
+from forecaster.scoring.significance import Stat, christoffersen, diebold_mariano, kupiec
+from forecaster.storage.quantiles import QUANTILE_COLUMNS, quantile_array
+
+# The baselines every model's pinball is tested against, in column order.
+DM_BASELINES = ("naive", "garch")
+SIGNIFICANCE_COLUMNS = [
+    "dm_naive", "dm_naive_p", "dm_garch", "dm_garch_p",
+    "kupiec80_p", "kupiec95_p", "christoffersen80_p", "christoffersen95_p",
+]  # fmt: skip
+KEY = ["ticker", "as_of", "target_date"]
+
+
+@dataclass(frozen=True)
+class Significance:
+    """DM against each of DM_BASELINES, and the coverage tests at 80 % and 95 %."""
+
+    dm: Mapping[str, Stat] = field(default_factory=dict)
+    kupiec80: Stat = field(default_factory=Stat)
+    kupiec95: Stat = field(default_factory=Stat)
+    christoffersen80: Stat = field(default_factory=Stat)
+    christoffersen95: Stat = field(default_factory=Stat)
+
+    def as_dict(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for baseline in DM_BASELINES:
+            stat = self.dm.get(baseline, Stat())
+            out |= {f"dm_{baseline}": stat.statistic, f"dm_{baseline}_p": stat.p_value}
+        for name in ("kupiec80", "kupiec95", "christoffersen80", "christoffersen95"):
+            out[f"{name}_p"] = getattr(self, name).p_value
+        return out
+
+
+def pinball_losses(rows: pd.DataFrame, *, per_close: bool = False) -> pd.Series:
+    """Each forecast's pinball loss, indexed by (ticker, as_of, target_date); forecasts without quantiles
+    are left out. `per_close`: divided by the as-of close (a scale-free loss, for pooling)."""
+    rows = rows[rows[list(QUANTILE_COLUMNS)].notna().all(axis=1)]
+    losses = pinball_each(quantile_array(rows), rows["actual"].to_numpy(float))
+    if per_close:
+        losses = losses / rows["last_close"].to_numpy(float)
+    return pd.Series(losses, index=pd.MultiIndex.from_frame(rows[KEY]), dtype=float)
+
+
+def differential(model: pd.Series, baseline: pd.Series) -> pd.Series:
+    """model − baseline on the pairs both have, in target order."""
+    joined = pd.concat([model.rename("model"), baseline.rename("baseline")], axis=1, join="inner")
+    return (joined["model"] - joined["baseline"]).sort_index(level="target_date")
+
+
+def significance(rows: pd.DataFrame, baselines: Mapping[str, pd.Series], horizon: int) -> Significance:
+    """`rows`: one model's matured forecasts of one (ticker, horizon); `baselines`: pinball_losses
+    of each of DM_BASELINES on the same ticker and horizon (empty where it has none)."""
+    losses = pinball_losses(rows)
+    dm = {name: diebold_mariano(differential(losses, base).to_numpy(), horizon) for name, base in baselines.items()}
+    ordered = rows[rows["lo80"].notna()].sort_values("target_date")
+    miss80, miss95 = (_misses(ordered, level) for level in ("80", "95"))
+    # Overlapping h-step forecasts miss together by construction: independence only for h = 1.
+    one_day = horizon == 1
+    return Significance(
+        dm=dm,
+        kupiec80=kupiec(miss80, 0.80),
+        kupiec95=kupiec(miss95, 0.95),
+        christoffersen80=christoffersen(miss80) if one_day else Stat(),
+        christoffersen95=christoffersen(miss95) if one_day else Stat(),
+    )
+
+
+def _misses(rows: pd.DataFrame, level: str) -> FloatArray:
+    """Misses of the issued interval of that level ("80" or "95")."""
+    return misses(
+        rows[f"lo{level}"].to_numpy(float), rows[f"hi{level}"].to_numpy(float), rows["actual"].to_numpy(float)
+    )
+
+
+def baseline_losses(group: pd.DataFrame) -> dict[str, pd.Series]:
+    """pinball_losses of each of DM_BASELINES within one (ticker, horizon) group."""
+    return {name: pinball_losses(group[group["model"] == name]) for name in DM_BASELINES}
+
+
+def pooled_differential(rows: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series:
+    """The mean over tickers, per target day, of the per-close pinball differential of `rows`
+    against `baseline` (both: one horizon, any tickers)."""
+    d = differential(pinball_losses(rows, per_close=True), pinball_losses(baseline, per_close=True))
+    return d.groupby(level="target_date").mean().sort_index()
+
+
+def pooled(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Per (model, horizon) over every ticker of `frame` (matured forecasts), DM against each of
+    DM_BASELINES on the pooled differential; ticker "all", n = target days of the series against naive."""
+    out: list[dict[str, object]] = []
+    for (model, horizon), rows in frame.groupby(["model", "horizon"], sort=True):
+        h = int(horizon)  # type: ignore[call-overload]
+        same_h = frame[frame["horizon"] == h]
+        row: dict[str, object] = {"ticker": "all", "model": str(model), "horizon": h}
+        for name in DM_BASELINES:
+            daily = pooled_differential(rows, same_h[same_h["model"] == name])
+            stat = diebold_mariano(daily.to_numpy(), h)
+            row |= {f"dm_{name}": stat.statistic, f"dm_{name}_p": stat.p_value}
+            row.setdefault("n", len(daily))
+        out.append(row)
+    return out
