@@ -4,6 +4,8 @@ Precedence: explicit arguments > environment (`FORECASTER_*`, `TUSHARE_TOKEN`) >
 defaults. The CLI loads it once and passes it down; nothing reads settings at import time.
 """
 
+import difflib
+import logging
 import os
 import tomllib
 from dataclasses import replace
@@ -39,6 +41,8 @@ DEFAULT_CONFIG_FILE = Path("forecaster.toml")
 TUSHARE_URL = "http://api.waditu.com/dataapi"
 # The repository's own copy of the course file: the offline default source.
 BUNDLED_CSV = Path(__file__).resolve().parent.parent / "data" / "SH600519.csv"
+# FORECASTER_* variables that are not settings fields: the file's name, and the tests' server.
+NOT_FIELDS = frozenset({"FORECASTER_CONFIG", "FORECASTER_TEST_PG_URL"})
 _MODEL = ModelSpec(kind="rnn")
 _TRAIN = TrainSpec()
 
@@ -207,17 +211,40 @@ class Settings(BaseSettings):
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        # utf-8-sig: an editor's byte-order mark is not part of the first key.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     # Accept either top-level keys or a [forecaster] table.
     section = data.get("forecaster", data)
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [forecaster] must be a table")
+    for key in section:
+        if key not in Settings.model_fields:
+            # A misspelt key ignored would run at full size with every model; refuse it instead.
+            raise ConfigError(f"config file {path}: unknown setting {key!r}{_closest(key, list(Settings.model_fields))}")
     return section
+
+
+def _closest(name: str, valid: list[str]) -> str:
+    """`; did you mean 'x'?` for the nearest valid name, or nothing when none is near."""
+    match = difflib.get_close_matches(name, valid, n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def warn_unknown_environment(environ: dict[str, str] | None = None) -> list[str]:
+    """Warn (one log line each) about FORECASTER_* variables no setting reads; returns their names.
+
+    A warning rather than an error: the environment is shared with other programs and scripts,
+    and a variable can be meant for another version of this one."""
+    known = {f"FORECASTER_{name.upper()}" for name in Settings.model_fields} | NOT_FIELDS
+    unknown = sorted(k for k in (os.environ if environ is None else environ) if k.startswith("FORECASTER_"))
+    unknown = [k for k in unknown if k not in known]
+    for name in unknown:
+        logging.getLogger(__name__).warning("unknown variable %s ignored%s", name, _closest(name, sorted(known)))
+    return unknown
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

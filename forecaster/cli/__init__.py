@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from forecaster.cli.runtime import Group
-from forecaster.config import load_settings
+from forecaster.config import load_settings, warn_unknown_environment
 
 
 @click.group(cls=Group)
@@ -33,6 +33,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    warn_unknown_environment()  # before loading: a typo is named even when another setting is refused
     ctx.obj = load_settings(config)
     configure_logging(level, ctx.obj.log_format)
 

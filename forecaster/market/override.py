@@ -16,7 +16,7 @@ _FALSE = {"0", "false", "no", "n", "closed"}
 def read_override(path: Path) -> list[Day]:
     """The file's days; any unreadable row refuses the whole file, naming the line."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except OSError as exc:
         raise ConfigError(f"cannot read the calendar file {path}: {exc.strerror}") from exc

@@ -69,7 +69,7 @@ def read_tickers_file(path: Path) -> list[str]:
     """A named set of tickers (a watch-list, an index): one ts_code a line, `#` starts a comment,
     blank lines are skipped, repeats are dropped. A bad line is refused, naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read tickers file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     codes: list[str] = []
