@@ -224,7 +224,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     for key in section:
         if key not in Settings.model_fields:
             # A misspelt key ignored would run at full size with every model; refuse it instead.
-            raise ConfigError(f"config file {path}: unknown setting {key!r}{_closest(key, list(Settings.model_fields))}")
+            raise ConfigError(
+                f"config file {path}: unknown setting {key!r}{_closest(key, list(Settings.model_fields))}"
+            )
     return section
 
 

@@ -22,6 +22,7 @@ from forecaster.config import load_settings, warn_unknown_environment
     help="TOML settings file (default: $FORECASTER_CONFIG, else ./forecaster.toml if present).",
 )
 @click.option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="forecaster", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
     """Keep A-share daily bars in SQLite and forecast them with small recurrent networks.

@@ -7,7 +7,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from forecaster.cli.options import DAY, FORMAT_OPTION
+from forecaster.cli.options import DAY, FORMAT_OPTION, AliasOption
 from forecaster.cli.output import echo_rows
 from forecaster.cli.runtime import open_db
 from forecaster.config import Settings
@@ -17,8 +17,12 @@ COLUMNS = ["date", "weekday", "open", "source", "updated_at"]
 
 
 @click.command("calendar")
-@click.option("--from", "start", type=DAY, help="First day shown (default: a week ago).")
-@click.option("--to", "end", type=DAY, help="Last day shown (default: 60 days from today).")
+@click.option(
+    "--since", "start", cls=AliasOption, aliases=("--from",), type=DAY, help="First day shown (default: a week ago)."
+)
+@click.option(
+    "--until", "end", cls=AliasOption, aliases=("--to",), type=DAY, help="Last day shown (default: 60 days from today)."
+)
 @click.option(
     "--refresh", is_flag=True, help="Ask tushare trade_cal now (needs a token; tushare wants 2000 points for it)."
 )
@@ -40,7 +44,7 @@ def calendar(settings: Settings, start: date | None, end: date | None, refresh: 
     start = start or today - timedelta(days=7)
     end = end or today + timedelta(days=60)
     if start > end:
-        raise click.BadParameter(f"--from {start} is after --to {end}")
+        raise click.BadParameter(f"--since {start} is after --until {end}")
     factory = session_factory(open_db(settings))
     source = TushareSource.from_settings(settings) if refresh else None  # no token: one error line
     update = prepare_calendar(settings, factory, today=today, source=source, refresh=refresh)

@@ -9,8 +9,9 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.cli.calendar import echo_calendar_status
-from forecaster.cli.options import DAY, TICKER_OPTION, TICKERS_FILE_OPTION, source_option, tickers_from
+from forecaster.cli.calendar import calendar_status, echo_calendar_status
+from forecaster.cli.options import DAY, FORMAT_OPTION, TICKER_OPTION, TICKERS_FILE_OPTION, source_option, tickers_from
+from forecaster.cli.output import echo_rows, strict_json
 from forecaster.cli.runtime import CliError, open_db
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
@@ -44,12 +45,12 @@ def ingest(
     from forecaster.storage.db import session_factory
 
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
-    if start and end and start > end:
-        raise click.BadParameter(f"--start {start} is after --end {end}")
+    today = today_in(settings.timezone)
+    if start and start > (end or today):  # --end defaults to today: a future --start is a backwards range
+        raise click.BadParameter(f"--start {start} is after --end {end or f'{today} (today)'}")
     bar_source = make_source(source, settings, csv_path)  # type: ignore[arg-type]  # Choice checked it
     factory = session_factory(open_db(settings))
     click.echo(f"source: {bar_source.description}")
-    today = today_in(settings.timezone)
     calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
     results = ingest_tickers(
         factory,
@@ -68,32 +69,81 @@ def ingest(
 
 
 @click.command()
+@FORMAT_OPTION
 @click.pass_obj
-def status(settings: Settings) -> None:
-    """What is in the database: tickers, bar ranges and counts, the last ingest of each."""
-    from forecaster.storage.db import current_revision, session_factory
-    from forecaster.storage.queries import failed_ingests_without_bars, ticker_summaries
+def status(settings: Settings, fmt: str) -> None:
+    """What is in the database: tickers, bar ranges and counts, the last ingest of each.
+
+    In CSV, one row per ticker; in JSON, one object with the tickers, the current models, the
+    last run and the calendar's lines (the table also lists the daemon's jobs and schedule)."""
+    from forecaster.storage.db import current_revision
 
     engine = open_db(settings)
-    click.echo(f"database: {engine.url} (schema {current_revision(engine)})")
-    with session_factory(engine)() as session:
-        summaries = ticker_summaries(session)
-        orphans = failed_ingests_without_bars(session)
-    if not summaries:
+    database = f"database: {engine.url} (schema {current_revision(engine)})"
+    tickers = _ticker_rows(engine)
+    if fmt == "csv":
+        click.echo(database, err=True)
+        echo_rows(tickers, "csv", list(tickers[0]) if tickers else [], empty="")
+        return
+    if fmt == "json":
+        click.echo(strict_json({"database": database, "tickers": tickers, **_models_and_run(engine, settings)}))
+        return
+    click.echo(database)
+    if not tickers:
         click.echo("no bars yet: run `forecaster ingest`")
     else:
         click.echo(f"{'ticker':<10} {'bars':>6} {'first':<10} {'last':<10} {'factors':>7}  {'sources':<10} last ingest")
-    for s in summaries:
+    for t in tickers:
+        first, last = t["first"] or "-", t["last"] or "-"
         click.echo(
-            f"{s.ticker:<10} {s.bars:>6} {s.first.isoformat():<10} {s.last.isoformat():<10} "
-            f"{s.factors:>7}  {s.sources:<10} {_describe_ingest(s.last_ingest)}"
+            f"{t['ticker']:<10} {t['bars']:>6} {first:<10} {last:<10} {t['factors']:>7}  {t['sources']:<10} "
+            f"{t['last_ingest']}"
         )
-    for entry in orphans:
-        click.echo(f"{entry.ticker:<10} {'0':>6} {'-':<10} {'-':<10} {'0':>7}  {'-':<10} {_describe_ingest(entry)}")
     _echo_models_and_runs(engine)
     _echo_last_smoke(engine)
     _echo_jobs(settings, engine)
     echo_calendar_status(settings, engine)
+
+
+def _ticker_rows(engine: Engine) -> list[dict[str, Any]]:
+    """One row per ticker with bars, then one per ticker whose only ingests failed."""
+    from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import failed_ingests_without_bars, ticker_summaries
+
+    with session_factory(engine)() as session:
+        summaries = ticker_summaries(session)
+        orphans = failed_ingests_without_bars(session)
+    rows = [
+        {"ticker": s.ticker, "bars": s.bars, "first": s.first.isoformat(), "last": s.last.isoformat(),
+         "factors": s.factors, "sources": s.sources, "last_ingest": _describe_ingest(s.last_ingest)}
+        for s in summaries
+    ]  # fmt: skip
+    return rows + [
+        {"ticker": e.ticker, "bars": 0, "first": None, "last": None, "factors": 0, "sources": "-",
+         "last_ingest": _describe_ingest(e)}
+        for e in orphans
+    ]  # fmt: skip
+
+
+def _models_and_run(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """The JSON status's current models, last run and calendar lines."""
+    from forecaster.clock import today_in
+    from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import current_models, last_run
+
+    with session_factory(engine)() as session:
+        models = [
+            {"ticker": v.ticker, "model": v.kind, "version": v.id, "versions": n, "as_of": v.as_of,
+             "action": v.action, "val_loss": v.val_loss}
+            for v, n in current_models(session)
+        ]  # fmt: skip
+        run = last_run(session)
+        calendar = calendar_status(session, today_in(settings.timezone))
+    last = None if run is None else {
+        "id": run.id, "command": run.command, "started_at": run.started_at.isoformat(), "status": run.status,
+        "error": run.error, "note": run.note,
+    }  # fmt: skip
+    return {"models": models, "last_run": last, "calendar": calendar}
 
 
 def _echo_jobs(settings: Settings, engine: Engine) -> None:

@@ -5,14 +5,13 @@ import sys
 import click
 
 from forecaster import clock
-from forecaster.cli.output import strict_json
+from forecaster.cli.options import FORMAT_OPTION
+from forecaster.cli.output import echo_rows, strict_json
 from forecaster.config import Settings
 
 
 @click.command()
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
-)
+@FORMAT_OPTION
 @click.pass_obj
 def health(settings: Settings, fmt: str) -> None:
     """Check the unattended job: last daily run, newest bar against the calendar, calendar
@@ -27,6 +26,8 @@ def health(settings: Settings, fmt: str) -> None:
     code = overall(checks)
     if fmt == "json":
         click.echo(strict_json({"status": NAMES[code], "code": code, "checks": [c.as_dict() for c in checks]}))
+    elif fmt == "csv":  # one row per check; the exit code carries the overall status
+        echo_rows([c.as_dict() for c in checks], "csv", [], empty="")
     else:
         for c in checks:
             click.echo(f"{NAMES[c.status]:<8}  {c.name:<17}  {c.detail}")

@@ -50,7 +50,40 @@ def tickers_from(ticker: Sequence[str], tickers_file: Path | None) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
-MODELS_OPTION = click.option("--models", help="Comma-separated model kinds: rnn,lstm,gru (default: FORECASTER_MODELS).")
+class AliasOption(click.Option):
+    """An option whose old spellings (`aliases`) still parse, so scripts keep working, but are
+    not shown in --help: one spelling is taught, the others are only understood."""
+
+    def __init__(self, param_decls: Sequence[str], *, aliases: Sequence[str] = (), **attrs: Any) -> None:
+        super().__init__([*param_decls, *aliases], **attrs)
+        self.aliases = tuple(aliases)
+
+    def get_error_hint(self, ctx: click.Context) -> str:
+        return " / ".join(f"'{o}'" for o in self.opts if o not in self.aliases)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        every = self.opts
+        self.opts = [o for o in every if o not in self.aliases]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = every
+
+
+def _split_models(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...] | None:
+    """`--models a,b --models c` as (a, b, c); None when not given, () when given empty."""
+    if not value:
+        return None
+    return tuple(dict.fromkeys(p.strip().lower() for v in value for p in v.split(",") if p.strip()))
+
+
+MODELS_OPTION = click.option(
+    "--models",
+    multiple=True,
+    callback=_split_models,
+    help="Model kinds, comma-separated or repeated: rnn,lstm,gru (default: FORECASTER_MODELS; "
+    "empty: the baselines only, as FORECASTER_MODELS= means).",
+)
 SEED_OPTION = click.option(
     "--seed", type=int, help="Training seed (default: FORECASTER_SEED); same seed and data, same forecast."
 )
@@ -65,12 +98,14 @@ def source_option(help_text: str) -> Callable[[_F], _F]:
     )
 
 
-def parse_kinds(models: str | None, settings: Settings) -> tuple[ModelKind, ...]:
-    """--models, else the settings' models (already checked when they loaded)."""
-    if not models:
+def parse_kinds(models: Sequence[str] | None, settings: Settings) -> tuple[ModelKind, ...]:
+    """--models, else the settings' models (already checked when they loaded); () for the baselines only."""
+    if models is None:
         return tuple(settings.models)
+    if not models:  # `--models ''`: what an empty FORECASTER_MODELS means, no networks
+        return ()
     try:
-        return model_kinds(models.split(","))
+        return model_kinds(models)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--models") from exc
 
@@ -87,8 +122,12 @@ FORMAT_OPTION = click.option(
 
 
 def _check_models(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...]:
-    # A callback rather than click.Choice: repeatable, case-insensitive, one message for all.
-    names = tuple(v.strip().lower() for v in value)
+    # A callback rather than click.Choice: comma-separated, repeatable, case-insensitive, one message for all.
+    names = _split_models(ctx, param, value)
+    if names is None:
+        return ()
+    if not names:
+        raise click.BadParameter("names no model; leave it out for every model")
     unknown = [n for n in names if n not in (*MODEL_KINDS, ENSEMBLE, *BASELINES)]
     if unknown:
         known = ", ".join((*MODEL_KINDS, ENSEMBLE, *BASELINES))
@@ -96,10 +135,14 @@ def _check_models(ctx: click.Context, param: click.Parameter, value: Sequence[st
     return names
 
 
+# The same --models as `run`'s, naming rows to show; -m/--model was its spelling before.
 MODEL_FILTER_OPTION = click.option(
-    "--model",
-    "-m",
+    "--models",
+    "model",
+    cls=AliasOption,
+    aliases=("-m", "--model"),
     multiple=True,
     callback=_check_models,
-    help=f"Only this model's rows: {', '.join((*MODEL_KINDS, ENSEMBLE, *BASELINES))}; repeatable (default: all).",
+    help=f"Only these models' rows, comma-separated or repeated: {', '.join((*MODEL_KINDS, ENSEMBLE, *BASELINES))} "
+    "(default: all).",
 )

@@ -4,7 +4,7 @@ import functools
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -61,12 +61,8 @@ def run_rows(report: "RunReport", data_dir: Path) -> list[dict[str, Any]]:
     help="Forecast as of this day (default: each ticker's newest bar); nothing later is read.",
 )
 @MODELS_OPTION
-@click.option(
-    "--retrain", "force", flag_value="retrain", help="Train every model from scratch, whatever the policy says."
-)
-@click.option(
-    "--finetune", "force", flag_value="finetune", help="Fine-tune the current versions, whatever the policy says."
-)
+@click.option("--retrain", is_flag=True, help="Train every model from scratch, whatever the policy says.")
+@click.option("--finetune", is_flag=True, help="Fine-tune the current versions, whatever the policy says.")
 @source_option("Where the ingest step fetches new bars.")
 @click.option("--no-ingest", is_flag=True, help="Skip the ingest step and forecast from the bars already stored.")
 @SEED_OPTION
@@ -78,8 +74,9 @@ def run(
     ticker: Sequence[str],
     tickers_file: Path | None,
     as_of: date | None,
-    models: str | None,
-    force: str | None,
+    models: tuple[str, ...] | None,
+    retrain: bool,
+    finetune: bool,
     source: str,
     no_ingest: bool,
     seed: int | None,
@@ -92,11 +89,17 @@ def run(
     run, each model's outcome and every forecast are recorded in the database. Exits 1 if any
     ticker or model failed (the others still ran).
     """
+    from forecaster.clock import today_in
+
+    if retrain and finetune:  # both at once would be neither: refuse rather than pick one
+        raise click.UsageError("give either --retrain or --finetune, not both")
+    force: Literal["retrain", "finetune"] | None = "retrain" if retrain else "finetune" if finetune else None
     kinds = parse_kinds(models, settings)  # before any data or TensorFlow work
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    today = today_in(settings.timezone)
+    if as_of is not None and as_of > today:  # no bar can exist yet: never forecast from an older one silently
+        raise click.BadParameter(f"{as_of} is after today ({today})", param_hint="--as-of")
     with run_lock(settings, "run"):  # after the argument checks: a usage error never waits
-        from forecaster.clock import today_in
-
         load_training_stack()
         from forecaster.ingest.sources import make_source
         from forecaster.routine.pipeline import RoutineOptions, run_routine
@@ -108,10 +111,10 @@ def run(
         say = functools.partial(click.echo, err=fmt != "table")
         if bar_source is not None:
             say(f"source: {bar_source.description}")
-        options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)  # type: ignore[arg-type]
-        report = run_routine(
-            settings, factory, tickers=tickers, options=options, source=bar_source, today=today_in(settings.timezone)
-        )
+        options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)
+        report = run_routine(settings, factory, tickers=tickers, options=options, source=bar_source, today=today)
+        for line in report.moved_as_of(as_of):
+            click.echo(f"note: {line}", err=True)
         for result in report.ingests:
             say(result.summary())
         echo_rows(run_rows(report, settings.data_dir), fmt, RUN_TABLE, empty="no tickers run")
@@ -155,7 +158,7 @@ def backfill(
     end: date,
     ticker: Sequence[str],
     tickers_file: Path | None,
-    models: str | None,
+    models: tuple[str, ...] | None,
     retrain_every: int | None,
     between: str,
     finetune_epochs: int | None,
@@ -195,6 +198,8 @@ def backfill(
                 click.echo(result.summary())
         options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
         report = _replay_with_progress(settings, factory, tickers, start, end, options, today)
+        if not report.days:
+            raise CliError(f"no stored trading day of {', '.join(tickers)} in {start}..{end}; nothing to replay")
         click.echo(
             f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "
             f"{len(report.runs)} run in {report.seconds:.0f} s"

@@ -21,12 +21,41 @@ class CliError(click.ClickException):
     exit_code = 1
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error as one line, `Error: ... (try 'forecaster CMD --help')`, instead of click's
+    usage, hint and message on three: a script's log keeps the line that says what was wrong."""
+
+    def show(self, file: Any = None) -> None:
+        where = f" (try '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{where}", file=file, err=file is None)
+
+
+@contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # a bare `forecaster` prints its help, as before
+    except click.UsageError as exc:
+        if isinstance(exc, OneLineUsageError):
+            raise
+        # format_message() carries the parameter's name ("Invalid value for '--start': ...").
+        raise OneLineUsageError(exc.format_message(), exc.ctx) from exc  # exit code 2, as click's
+
+
 class Group(click.Group):
-    """Turns library errors raised anywhere below into a one-line message."""
+    """Turns library errors raised anywhere below into a one-line message, usage errors too."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        with one_line_usage_errors():  # the group's own options (`forecaster --bogus`)
+            return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with one_line_usage_errors():  # a command's options, its callbacks' BadParameter
+                return super().invoke(ctx)
         except ForecasterError as exc:
             raise CliError(str(exc)) from exc
 

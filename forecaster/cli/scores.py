@@ -42,7 +42,6 @@ from forecaster.config import Settings
     show_default=True,
     help="With --preset/--split: train with seeds S..S+N-1 (S = FORECASTER_SEED); mean and spread.",
 )
-@click.option("--models", help="With --preset/--split: model kinds (default rnn,lstm,gru).")
 @click.option(
     "--epochs", type=click.IntRange(min=1), help="With --preset/--split: cap the training epochs (for a quick look)."
 )
@@ -58,7 +57,6 @@ def evaluate(
     preset: str | None,
     split: str | None,
     seeds: int,
-    models: str | None,
     epochs: int | None,
     model: Sequence[str],
 ) -> None:
@@ -68,12 +66,13 @@ def evaluate(
     forecast), rel_mae (MAE / naive's MAE on the same days: < 1 beats naive) and the direction
     hit-rate; interval scores; Diebold-Mariano against naive and garch and the coverage tests'
     p-values (with several tickers, pooled rows with ticker "all" follow). With --preset course
-    or --split course it runs the course experiment instead.
+    or --split course it runs the course experiment instead, training the --models kinds.
     """
     if preset and split:
         raise click.BadParameter("give either --preset or --split, not both")
     if preset or split:
-        kinds = parse_kinds(models, settings.model_copy(update={"models": ["rnn", "lstm", "gru"]}))
+        # --models names the kinds trained here (default all three), and only network kinds train.
+        kinds = parse_kinds(model or None, settings.model_copy(update={"models": ["rnn", "lstm", "gru"]}))
         load_training_stack()
         from forecaster.course.experiment import course_experiment
 

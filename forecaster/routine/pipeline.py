@@ -87,6 +87,11 @@ class RunReport:
     def ok(self) -> bool:
         return all(i.ok for i in self.ingests) and all(t.ok for t in self.tickers)
 
+    def moved_as_of(self, asked: date | None) -> list[str]:
+        """One line per ticker forecast as of an earlier day than `asked` (which had no bar)."""
+        moved = [t for t in self.tickers if asked is not None and t.as_of is not None and t.as_of != asked]
+        return [f"{t.ticker}: no bar on {asked}; forecast as of {t.as_of}, its newest bar before" for t in moved]
+
 
 def run_routine(
     settings: Settings,
@@ -138,11 +143,13 @@ def run_routine(
         raise
     finally:
         report = RunReport(run_id, ingests, driver.finished_in(tickers), dict(timings))
-        _finish(factory, report, len(tickers), interrupted)
+        _finish(factory, report, len(tickers), interrupted, "\n".join(report.moved_as_of(options.as_of)) or None)
     return report
 
 
-def _finish(factory: sessionmaker[Session], report: RunReport, wanted: int, interrupted: bool) -> None:
+def _finish(
+    factory: sessionmaker[Session], report: RunReport, wanted: int, interrupted: bool, note: str | None
+) -> None:
     """The run row's end: its status, every failure in one text, the seconds per step."""
     done = report.tickers
     status = "ok" if report.ok and len(done) == wanted else "partial" if done else "error"
@@ -154,7 +161,9 @@ def _finish(factory: sessionmaker[Session], report: RunReport, wanted: int, inte
     )
     with transaction(factory) as session:
         error = "\n".join(errors) or None
-        finish_run(session, report.run_id, status=status, error=error, timings=report.timings, now=clock.now())
+        finish_run(
+            session, report.run_id, status=status, error=error, timings=report.timings, now=clock.now(), note=note
+        )
 
 
 def _executor_for(

@@ -74,12 +74,20 @@ def close_dead_runs(session: Session, *, now: datetime) -> int:
 
 
 def finish_run(
-    session: Session, run_id: int, *, status: str, error: str | None, timings: dict[str, float], now: datetime
+    session: Session,
+    run_id: int,
+    *,
+    status: str,
+    error: str | None,
+    timings: dict[str, float],
+    now: datetime,
+    note: str | None = None,
 ) -> None:
+    timings_text = json.dumps(timings, sort_keys=True)
     session.execute(
         update(Run)
         .where(Run.id == run_id)
-        .values(status=status, error=error, timings=json.dumps(timings, sort_keys=True), finished_at=now)
+        .values(status=status, error=error, note=note, timings=timings_text, finished_at=now)
     )
 
 

@@ -172,6 +172,8 @@ class Run(Base):
     tickers: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))  # running | ok | partial | error | interrupted
     error: Mapped[str | None] = mapped_column(Text)
+    # What differed from what was asked, e.g. the as-of actually used (migration 0012).
+    note: Mapped[str | None] = mapped_column(Text)
     timings: Mapped[str | None] = mapped_column(Text)  # JSON: seconds per step
     pid: Mapped[int | None] = mapped_column(Integer)
     # The machine `pid` lives on: with one database shared by several machines, only a row of
