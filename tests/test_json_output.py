@@ -14,7 +14,7 @@ from tests.helpers import seed_forecasts, strict_loads
 
 # The commands whose JSON is parsed below; `forecaster run --format json` is parsed strictly in
 # tests/test_cli.py (it trains), and `evaluate --split/--preset` prints through the same writer.
-PARSED_HERE = {"evaluate", "forecasts", "calendar", "health"}
+PARSED_HERE = {"evaluate", "forecasts", "calendar", "health", "status"}
 PARSED_ELSEWHERE = {"run"}
 
 
@@ -51,6 +51,15 @@ def test_health_json_is_strict():
     assert report["code"] == 2 and {c["name"] for c in report["checks"]} >= {"last daily run", "database"}
 
 
+@pytest.mark.usefixtures("seeded")
+def test_status_json_is_strict():
+    result = CliRunner().invoke(cli, ["status", "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = strict_loads(result.stdout)
+    assert report["database"].startswith("database: sqlite:///") and report["calendar"][0].startswith("calendar:")
+    assert isinstance(report["tickers"], list) and isinstance(report["models"], list)
+
+
 @pytest.fixture
 def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     with transaction(factory) as session:
@@ -65,7 +74,7 @@ def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
         ("evaluate",),
         ("forecasts",),
         ("forecasts", "--latest"),
-        ("calendar", "--from", "2026-12-28", "--to", "2027-01-05"),
+        ("calendar", "--since", "2026-12-28", "--until", "2027-01-05"),
     ],
 )
 def test_command_json_is_strict(args):
