@@ -58,7 +58,7 @@ class AliasOption(click.Option):
         super().__init__([*param_decls, *aliases], **attrs)
         self.aliases = tuple(aliases)
 
-    def get_error_hint(self, ctx: click.Context) -> str:
+    def get_error_hint(self, ctx: click.Context | None) -> str:
         return " / ".join(f"'{o}'" for o in self.opts if o not in self.aliases)
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
