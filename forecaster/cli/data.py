@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli.calendar import echo_calendar_status
 from forecaster.cli.options import DAY, TICKER_OPTION, TICKERS_FILE_OPTION, source_option, tickers_from
-from forecaster.cli.runtime import CliError, open_db
+from forecaster.cli.runtime import CliError, open_db, stoppable
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
 
@@ -47,21 +47,23 @@ def ingest(
     if start and end and start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
     bar_source = make_source(source, settings, csv_path)  # type: ignore[arg-type]  # Choice checked it
-    factory = session_factory(open_db(settings))
-    click.echo(f"source: {bar_source.description}")
-    today = today_in(settings.timezone)
-    calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
-    results = ingest_tickers(
-        factory,
-        bar_source,
-        progress(tickers, desc="ingest", unit="ticker"),
-        today=today,
-        overlap_days=settings.ingest_overlap_days,
-        calendar=calendar,
-        start=None if start is None else lambda _ticker: start,
-        end=end,
-        on_ticker=lambda result, _seconds: click.echo(result.summary()),
-    )
+    with stoppable() as stop:  # a signal stops it between two tickers
+        factory = session_factory(open_db(settings))
+        click.echo(f"source: {bar_source.description}")
+        today = today_in(settings.timezone)
+        calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
+        results = ingest_tickers(
+            factory,
+            bar_source,
+            progress(tickers, desc="ingest", unit="ticker"),
+            today=today,
+            overlap_days=settings.ingest_overlap_days,
+            calendar=calendar,
+            start=None if start is None else lambda _ticker: start,
+            end=end,
+            on_ticker=lambda result, _seconds: click.echo(result.summary()),
+            check_stop=stop.check,
+        )
     failed = sum(not r.ok for r in results)
     if failed:
         raise CliError(f"{failed} of {len(tickers)} ticker(s) failed to ingest")
@@ -99,6 +101,7 @@ def status(settings: Settings) -> None:
 def _echo_jobs(settings: Settings, engine: Engine) -> None:
     from forecaster.storage.db import session_factory
     from forecaster.storage.queries import recent_job_runs
+    from forecaster.storage.runs import shown_status
 
     factory = session_factory(engine)
     with factory() as session:
@@ -106,7 +109,7 @@ def _echo_jobs(settings: Settings, engine: Engine) -> None:
     for r in runs:
         when = f"{r.started_at:%Y-%m-%d %H:%M} UTC"
         detail = r.error or r.summary or ""
-        click.echo(f"job {r.job:<15} {when} {r.status:<11} {detail}".rstrip())
+        click.echo(f"job {r.job:<15} {when} {shown_status(r):<11} {detail}".rstrip())
     try:
         planned = _planned_runs(settings, factory, catch_up=False)
     except ForecasterError as exc:  # a bad schedule must not hide the rest of the status
@@ -130,6 +133,7 @@ def _planned_runs(settings: Settings, factory: "sessionmaker[Session]", *, catch
 def _echo_models_and_runs(engine: Engine) -> None:
     from forecaster.storage.db import session_factory
     from forecaster.storage.queries import current_models, last_run
+    from forecaster.storage.runs import describe_status
 
     with session_factory(engine)() as session:
         models = current_models(session)
@@ -144,7 +148,8 @@ def _echo_models_and_runs(engine: Engine) -> None:
         )
     if run is not None:
         when = f"{run.started_at:%Y-%m-%d %H:%M} UTC"
-        click.echo(f"last run: {run.id} ({run.command}) {when} {run.status}" + (f": {run.error}" if run.error else ""))
+        status = describe_status(run)
+        click.echo(f"last run: {run.id} ({run.command}) {when} {status}" + (f": {run.error}" if run.error else ""))
 
 
 def _describe_ingest(entry: Any) -> str:

@@ -20,7 +20,7 @@ from forecaster.cli.options import (
     tickers_from,
 )
 from forecaster.cli.output import echo_rows, echo_scores
-from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock
+from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock, stoppable
 from forecaster.config import Settings
 
 if TYPE_CHECKING:
@@ -94,7 +94,8 @@ def run(
     """
     kinds = parse_kinds(models, settings)  # before any data or TensorFlow work
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
-    with run_lock(settings, "run"):  # after the argument checks: a usage error never waits
+    # After the argument checks: a usage error never waits. A signal stops it between two steps.
+    with stoppable() as stop, run_lock(settings, "run", stop.requested):
         from forecaster.clock import today_in
 
         load_training_stack()
@@ -103,12 +104,19 @@ def run(
         from forecaster.storage.db import session_factory
 
         bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
-        factory = session_factory(open_db(settings))
+        factory = stop.factory = session_factory(open_db(settings))
         # In CSV or JSON, stdout carries the rows alone; the lines for people go to stderr.
         say = functools.partial(click.echo, err=fmt != "table")
         if bar_source is not None:
             say(f"source: {bar_source.description}")
-        options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)  # type: ignore[arg-type]
+        options = RoutineOptions(
+            kinds=kinds,
+            as_of=as_of,
+            force=force,  # type: ignore[arg-type]  # Choice checked it
+            seed=seed,
+            plots=not no_plots,
+            should_stop=stop.requested,
+        )
         report = run_routine(
             settings, factory, tickers=tickers, options=options, source=bar_source, today=today_in(settings.timezone)
         )
@@ -176,7 +184,8 @@ def backfill(
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
     given = {"retrain_every": retrain_every, "finetune_epochs": finetune_epochs}
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
-    with run_lock(settings, "backfill"):  # after the argument checks: a usage error never waits
+    # After the argument checks: a usage error never waits. A signal stops it between two steps.
+    with stoppable() as stop, run_lock(settings, "backfill", stop.requested):
         load_training_stack()
         from forecaster.clock import today_in
         from forecaster.ingest.sources import make_source
@@ -186,14 +195,14 @@ def backfill(
         from forecaster.scoring.evaluation import accuracy
         from forecaster.storage.db import session_factory
 
-        factory = session_factory(open_db(settings))
+        factory = stop.factory = session_factory(open_db(settings))
         today = today_in(settings.timezone)
         if not no_ingest:
             bar_source = make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
             click.echo(f"source: {bar_source.description}")
             for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
                 click.echo(result.summary())
-        options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
+        options = RoutineOptions(kinds=kinds, seed=seed, between=between, should_stop=stop.requested)  # type: ignore[arg-type]
         report = _replay_with_progress(settings, factory, tickers, start, end, options, today)
         click.echo(
             f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "

@@ -22,6 +22,7 @@ from forecaster.storage.calendar import load_calendar
 from forecaster.storage.db import quick_check
 from forecaster.storage.queries import last_smoke as stored_smoke
 from forecaster.storage.queries import newest_run
+from forecaster.storage.runs import describe_status, shown_status
 from forecaster.storage.schema import Run
 
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -72,10 +73,13 @@ def last_daily_run(session: Session, now: datetime) -> Check:
     run = newest_run(session, Run.command.in_(DAILY_COMMANDS))
     if run is None:
         return Check("last daily run", CRITICAL, "no daily run recorded")
-    detail = f"run {run.id} {run.status}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
-    if run.status in ("error", "interrupted"):
+    status = shown_status(run)
+    detail = (
+        f"run {run.id} {describe_status(run)}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
+    )
+    if status in ("error", "interrupted"):
         return Check("last daily run", CRITICAL, detail)
-    if run.status == "partial" or now - run.started_at > RUN_AGE_WARN:
+    if status == "partial" or now - run.started_at > RUN_AGE_WARN:
         return Check("last daily run", WARNING, detail)
     return Check("last daily run", OK, detail)
 
