@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli.calendar import echo_calendar_status
 from forecaster.cli.options import DAY, TICKER_OPTION, TICKERS_FILE_OPTION, source_option, tickers_from
-from forecaster.cli.runtime import CliError, open_db, stoppable
+from forecaster.cli.runtime import CliError, open_db, read_db, stoppable
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
 
@@ -73,11 +73,11 @@ def ingest(
 @click.pass_obj
 def status(settings: Settings) -> None:
     """What is in the database: tickers, bar ranges and counts, the last ingest of each."""
-    from forecaster.storage.db import current_revision, session_factory
+    from forecaster.storage.db import current_revision, parse_url, session_factory
     from forecaster.storage.queries import failed_ingests_without_bars, ticker_summaries
 
-    engine = open_db(settings)
-    click.echo(f"database: {engine.url} (schema {current_revision(engine)})")
+    engine = read_db(settings)
+    click.echo(f"database: {parse_url(settings.db_url)} (schema {current_revision(engine)})")
     with session_factory(engine)() as session:
         summaries = ticker_summaries(session)
         orphans = failed_ingests_without_bars(session)

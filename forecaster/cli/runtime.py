@@ -1,6 +1,7 @@
 """What commands need around the library: the one-line error, a quiet TensorFlow start-up, the run
 lock, the database."""
 
+import logging
 import os
 import signal
 import sys
@@ -26,13 +27,18 @@ class CliError(click.ClickException):
 
 
 class Group(click.Group):
-    """Turns library errors raised anywhere below into a one-line message."""
+    """Turns library errors, and OSErrors (a full or read-only disk), raised anywhere below into
+    a one-line message; an OSError's traceback is logged at -vv."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ForecasterError as exc:
             raise CliError(str(exc)) from exc
+        except OSError as exc:
+            logging.getLogger(__name__).debug("where the OSError came from", exc_info=True)
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise CliError(f"{where}{exc.strerror or exc}") from exc
 
 
 @contextmanager
@@ -94,6 +100,14 @@ def stoppable() -> "Iterator[StopSignals]":
 
 
 def open_db(settings: Settings) -> Engine:
+    """For commands that write: created or migrated as needed."""
     from forecaster.storage.db import open_database
 
     return open_database(settings.db_url)
+
+
+def read_db(settings: Settings) -> Engine:
+    """For commands that only read: never created, migrated or written; a read-only copy will do."""
+    from forecaster.storage.db import open_readonly
+
+    return open_readonly(settings.db_url)
