@@ -8,13 +8,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
 from forecaster.config import Settings
-from tests.helpers import TICKER, pipeline_settings, ready_db, routine
+from tests.helpers import TICKER, pipeline_settings, ready_db, routine, subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,25 +48,25 @@ print(json.dumps(results))
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with bars and one baseline run: something for every read command to show."""
+    """A data folder (`.../data`) with bars and one baseline run: something for every read command to show."""
     settings = pipeline_settings(tmp_path_factory.mktemp("readonly"))
     routine(settings, ready_db(settings), kinds=(), plots=False)
     return settings.data_dir
 
 
-def env_for(data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
-    return {**env, "FORECASTER_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
-
-
-def read_only_results(data: Path, out: Path) -> dict[str, list]:
+def read_only_results(data: Path, out: Path) -> dict[str, list[Any]]:
     """Every command of COMMANDS on `data` bind-mounted read-only in a mount namespace of its own."""
     inner = f"mount --bind -o ro {data} {data} && exec {sys.executable} -c '{SCRIPT}' '{json.dumps(COMMANDS)}' {out}"
     done = subprocess.run(
-        ["unshare", "-m", "sh", "-c", inner], env=env_for(data), capture_output=True, text=True, timeout=240
+        ["unshare", "-m", "sh", "-c", inner],
+        env=subprocess_env(data.parent),
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+    results: dict[str, list[Any]] = json.loads(done.stdout.splitlines()[-1])
+    return results
 
 
 def mounts_allowed() -> str | None:

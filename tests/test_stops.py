@@ -16,8 +16,7 @@ from forecaster.cli.runtime import INTERRUPTED
 from forecaster.routine.health import CRITICAL, last_daily_run
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.runs import start_run
-from tests.helpers import tiny_settings
-from tests.test_daemon import subprocess_env, wait_for
+from tests.helpers import subprocess_env, tiny_settings, wait_for
 
 # Enough epochs (no early stop) that each model trains for seconds: the command cannot finish
 # between its run row appearing and the signal landing, however busy the machine.
