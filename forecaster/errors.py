@@ -18,6 +18,14 @@ class DatabaseError(ForecasterError):
     """The database cannot be opened, is locked, or is at a schema this code does not know."""
 
 
+class DatabaseMissing(DatabaseError):
+    """No database where the settings point; commands that only read never create one."""
+
+
+class SchemaMismatch(DatabaseError):
+    """The database's schema is not this code's (older, for a command that does not migrate; or newer)."""
+
+
 class ValidationError(ForecasterError):
     """A batch of bars failed validation; nothing of it was written."""
 

@@ -3,6 +3,7 @@ from here (and from conftest's fixtures), never from one another."""
 
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -251,3 +252,23 @@ def count_steps(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
         monkeypatch.setattr(keras.Model, name, counted)
     return counts
+
+
+def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `forecaster` subprocess: tiny models, data under `tmp_path`, this checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
+    env.update(
+        tiny_env(),
+        FORECASTER_DATA_DIR=str(tmp_path / "data"),
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        **extra,
+    )
+    return env
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

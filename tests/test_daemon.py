@@ -31,7 +31,7 @@ from forecaster.routine.lock import RunLock, lock_path
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.schema import JobRun, ModelVersion, Run
 from jobs import JOBS, daily_update
-from tests.helpers import tiny_env, tiny_settings
+from tests.helpers import subprocess_env, tiny_env, tiny_settings, wait_for
 from tests.invariants import check_invariants
 
 REPO = Path(__file__).resolve().parent.parent
@@ -247,20 +247,6 @@ def test_a_job_that_cannot_get_the_lock_is_skipped(handled_db):
     assert record.status == "skipped"
     assert record.error is not None and "command backfill) holds the lock" in record.error
     assert [r.status for r in job_rows(ctx)] == ["skipped"]
-
-
-def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORECASTER_")}
-    env.update(TINY, FORECASTER_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO), **extra)
-    return env
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.slow

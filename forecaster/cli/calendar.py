@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from forecaster.cli.options import DAY, FORMAT_OPTION, AliasOption
 from forecaster.cli.output import echo_rows
-from forecaster.cli.runtime import open_db
+from forecaster.cli.runtime import open_db, read_db
 from forecaster.config import Settings
 from forecaster.market.calendar import TradingCalendar
 
@@ -38,22 +38,29 @@ def calendar(settings: Settings, start: date | None, end: date | None, refresh: 
     from forecaster.clock import today_in
     from forecaster.ingest.calendar import prepare_calendar
     from forecaster.ingest.sources.tushare_pro import TushareSource
-    from forecaster.storage.db import session_factory
+    from forecaster.storage.calendar import load_calendar
+    from forecaster.storage.db import session_factory, writable_file
 
     today = today_in(settings.timezone)
     start = start or today - timedelta(days=7)
     end = end or today + timedelta(days=60)
     if start > end:
         raise click.BadParameter(f"--since {start} is after --until {end}")
-    factory = session_factory(open_db(settings))
-    source = TushareSource.from_settings(settings) if refresh else None  # no token: one error line
-    update = prepare_calendar(settings, factory, today=today, source=source, refresh=refresh)
-    for warning in update.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if update.fetch and not update.warnings:
-        click.echo(f"{update.fetch}; {update.corrected} forecast target date(s) corrected", err=True)
+    if not refresh and not writable_file(settings.db_url):  # a read-only copy: the calendar as stored
+        factory = session_factory(read_db(settings))
+        with factory() as session:
+            stored = load_calendar(session)
+    else:
+        factory = session_factory(open_db(settings))
+        source = TushareSource.from_settings(settings) if refresh else None  # no token: one error line
+        update = prepare_calendar(settings, factory, today=today, source=source, refresh=refresh)
+        for warning in update.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if update.fetch and not update.warnings:
+            click.echo(f"{update.fetch}; {update.corrected} forecast target date(s) corrected", err=True)
+        stored = update.calendar
     with factory() as session:
-        echo_rows(_rows(session, update.calendar, start, end), fmt, COLUMNS, empty="no days in that range")
+        echo_rows(_rows(session, stored, start, end), fmt, COLUMNS, empty="no days in that range")
 
 
 def _rows(session: Session, calendar: TradingCalendar, start: date, end: date) -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.cli.calendar import calendar_status, echo_calendar_status
 from forecaster.cli.options import DAY, FORMAT_OPTION, TICKER_OPTION, TICKERS_FILE_OPTION, source_option, tickers_from
 from forecaster.cli.output import echo_rows, strict_json
-from forecaster.cli.runtime import CliError, open_db
+from forecaster.cli.runtime import CliError, open_db, read_db, stoppable
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
 
@@ -49,20 +49,22 @@ def ingest(
     if start and start > (end or today):  # --end defaults to today: a future --start is a backwards range
         raise click.BadParameter(f"--start {start} is after --end {end or f'{today} (today)'}")
     bar_source = make_source(source, settings, csv_path)  # type: ignore[arg-type]  # Choice checked it
-    factory = session_factory(open_db(settings))
-    click.echo(f"source: {bar_source.description}")
-    calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
-    results = ingest_tickers(
-        factory,
-        bar_source,
-        progress(tickers, desc="ingest", unit="ticker"),
-        today=today,
-        overlap_days=settings.ingest_overlap_days,
-        calendar=calendar,
-        start=None if start is None else lambda _ticker: start,
-        end=end,
-        on_ticker=lambda result, _seconds: click.echo(result.summary()),
-    )
+    with stoppable() as stop:  # a signal stops it between two tickers
+        factory = session_factory(open_db(settings))
+        click.echo(f"source: {bar_source.description}")
+        calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
+        results = ingest_tickers(
+            factory,
+            bar_source,
+            progress(tickers, desc="ingest", unit="ticker"),
+            today=today,
+            overlap_days=settings.ingest_overlap_days,
+            calendar=calendar,
+            start=None if start is None else lambda _ticker: start,
+            end=end,
+            on_ticker=lambda result, _seconds: click.echo(result.summary()),
+            check_stop=stop.check,
+        )
     failed = sum(not r.ok for r in results)
     if failed:
         raise CliError(f"{failed} of {len(tickers)} ticker(s) failed to ingest")
@@ -76,10 +78,10 @@ def status(settings: Settings, fmt: str) -> None:
 
     In CSV, one row per ticker; in JSON, one object with the tickers, the current models, the
     last run and the calendar's lines (the table also lists the daemon's jobs and schedule)."""
-    from forecaster.storage.db import current_revision
+    from forecaster.storage.db import current_revision, parse_url
 
-    engine = open_db(settings)
-    database = f"database: {engine.url} (schema {current_revision(engine)})"
+    engine = read_db(settings)
+    database = f"database: {parse_url(settings.db_url)} (schema {current_revision(engine)})"
     tickers = _ticker_rows(engine)
     if fmt == "csv":
         click.echo(database, err=True)
@@ -130,6 +132,7 @@ def _models_and_run(engine: Engine, settings: Settings) -> dict[str, Any]:
     from forecaster.clock import today_in
     from forecaster.storage.db import session_factory
     from forecaster.storage.queries import current_models, last_run
+    from forecaster.storage.runs import shown_status
 
     with session_factory(engine)() as session:
         models = [
@@ -140,7 +143,7 @@ def _models_and_run(engine: Engine, settings: Settings) -> dict[str, Any]:
         run = last_run(session)
         calendar = calendar_status(session, today_in(settings.timezone))
     last = None if run is None else {
-        "id": run.id, "command": run.command, "started_at": run.started_at.isoformat(), "status": run.status,
+        "id": run.id, "command": run.command, "started_at": run.started_at.isoformat(), "status": shown_status(run),
         "error": run.error, "note": run.note,
     }  # fmt: skip
     return {"models": models, "last_run": last, "calendar": calendar}
@@ -149,6 +152,7 @@ def _models_and_run(engine: Engine, settings: Settings) -> dict[str, Any]:
 def _echo_jobs(settings: Settings, engine: Engine) -> None:
     from forecaster.storage.db import session_factory
     from forecaster.storage.queries import recent_job_runs
+    from forecaster.storage.runs import shown_status
 
     factory = session_factory(engine)
     with factory() as session:
@@ -156,7 +160,7 @@ def _echo_jobs(settings: Settings, engine: Engine) -> None:
     for r in runs:
         when = f"{r.started_at:%Y-%m-%d %H:%M} UTC"
         detail = r.error or r.summary or ""
-        click.echo(f"job {r.job:<15} {when} {r.status:<11} {detail}".rstrip())
+        click.echo(f"job {r.job:<15} {when} {shown_status(r):<11} {detail}".rstrip())
     try:
         planned = _planned_runs(settings, factory, catch_up=False)
     except ForecasterError as exc:  # a bad schedule must not hide the rest of the status
@@ -180,6 +184,7 @@ def _planned_runs(settings: Settings, factory: "sessionmaker[Session]", *, catch
 def _echo_models_and_runs(engine: Engine) -> None:
     from forecaster.storage.db import session_factory
     from forecaster.storage.queries import current_models, last_run
+    from forecaster.storage.runs import describe_status
 
     with session_factory(engine)() as session:
         models = current_models(session)
@@ -194,7 +199,8 @@ def _echo_models_and_runs(engine: Engine) -> None:
         )
     if run is not None:
         when = f"{run.started_at:%Y-%m-%d %H:%M} UTC"
-        click.echo(f"last run: {run.id} ({run.command}) {when} {run.status}" + (f": {run.error}" if run.error else ""))
+        status = describe_status(run)
+        click.echo(f"last run: {run.id} ({run.command}) {when} {status}" + (f": {run.error}" if run.error else ""))
 
 
 def _describe_ingest(entry: Any) -> str:

@@ -20,7 +20,7 @@ from forecaster.cli.options import (
     tickers_from,
 )
 from forecaster.cli.output import echo_rows, echo_scores
-from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock
+from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock, stoppable
 from forecaster.config import Settings
 
 if TYPE_CHECKING:
@@ -99,19 +99,22 @@ def run(
     today = today_in(settings.timezone)
     if as_of is not None and as_of > today:  # no bar can exist yet: never forecast from an older one silently
         raise click.BadParameter(f"{as_of} is after today ({today})", param_hint="--as-of")
-    with run_lock(settings, "run"):  # after the argument checks: a usage error never waits
+    # After the argument checks: a usage error never waits. A signal stops it between two steps.
+    with stoppable() as stop, run_lock(settings, "run", stop.requested):
         load_training_stack()
         from forecaster.ingest.sources import make_source
         from forecaster.routine.pipeline import RoutineOptions, run_routine
         from forecaster.storage.db import session_factory
 
         bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
-        factory = session_factory(open_db(settings))
+        factory = stop.factory = session_factory(open_db(settings))
         # In CSV or JSON, stdout carries the rows alone; the lines for people go to stderr.
         say = functools.partial(click.echo, err=fmt != "table")
         if bar_source is not None:
             say(f"source: {bar_source.description}")
-        options = RoutineOptions(kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots)
+        options = RoutineOptions(
+            kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots, should_stop=stop.requested
+        )
         report = run_routine(settings, factory, tickers=tickers, options=options, source=bar_source, today=today)
         for line in report.moved_as_of(as_of):
             click.echo(f"note: {line}", err=True)
@@ -179,7 +182,8 @@ def backfill(
     tickers = tickers_from(ticker, tickers_file) or settings.tickers
     given = {"retrain_every": retrain_every, "finetune_epochs": finetune_epochs}
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
-    with run_lock(settings, "backfill"):  # after the argument checks: a usage error never waits
+    # After the argument checks: a usage error never waits. A signal stops it between two steps.
+    with stoppable() as stop, run_lock(settings, "backfill", stop.requested):
         load_training_stack()
         from forecaster.clock import today_in
         from forecaster.ingest.sources import make_source
@@ -189,14 +193,14 @@ def backfill(
         from forecaster.scoring.evaluation import accuracy
         from forecaster.storage.db import session_factory
 
-        factory = session_factory(open_db(settings))
+        factory = stop.factory = session_factory(open_db(settings))
         today = today_in(settings.timezone)
         if not no_ingest:
             bar_source = make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
             click.echo(f"source: {bar_source.description}")
             for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
                 click.echo(result.summary())
-        options = RoutineOptions(kinds=kinds, seed=seed, between=between)  # type: ignore[arg-type]
+        options = RoutineOptions(kinds=kinds, seed=seed, between=between, should_stop=stop.requested)  # type: ignore[arg-type]
         report = _replay_with_progress(settings, factory, tickers, start, end, options, today)
         if not report.days:
             raise CliError(f"no stored trading day of {', '.join(tickers)} in {start}..{end}; nothing to replay")

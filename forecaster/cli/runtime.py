@@ -1,17 +1,22 @@
 """What commands need around the library: the one-line error, a quiet TensorFlow start-up, the run
 lock, the database."""
 
+import logging
 import os
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import Engine
 
 from forecaster.config import Settings
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, Interrupted
+
+if TYPE_CHECKING:
+    from forecaster.routine.stops import StopSignals
 
 # TensorFlow's C++ start-up chatter is not for users; real problems still surface as errors.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,7 +49,8 @@ def one_line_usage_errors() -> Iterator[None]:
 
 
 class Group(click.Group):
-    """Turns library errors raised anywhere below into a one-line message, usage errors too."""
+    """Turns library errors, usage errors and OSErrors (a full or read-only disk) raised anywhere
+    below into a one-line message; an OSError's traceback is logged at -vv."""
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
@@ -58,6 +64,10 @@ class Group(click.Group):
                 return super().invoke(ctx)
         except ForecasterError as exc:
             raise CliError(str(exc)) from exc
+        except OSError as exc:
+            logging.getLogger(__name__).debug("where the OSError came from", exc_info=True)
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise CliError(f"{where}{exc.strerror or exc}") from exc
 
 
 @contextmanager
@@ -87,15 +97,46 @@ def load_training_stack() -> None:
 
 
 @contextmanager
-def run_lock(settings: Settings, command: str) -> Iterator[None]:
+def run_lock(settings: Settings, command: str, should_stop: Callable[[], bool] | None = None) -> Iterator[None]:
     """One run at a time per database (see forecaster.lock); waits FORECASTER_LOCK_WAIT_S."""
     from forecaster.routine.lock import run_lock as database_run_lock
 
-    with database_run_lock(settings, command, wait_s=settings.lock_wait_s):
+    with database_run_lock(settings, command, wait_s=settings.lock_wait_s, should_stop=should_stop):
         yield
 
 
+INTERRUPTED = "interrupted; the same command continues where it stopped"
+
+
+@contextmanager
+def stoppable() -> "Iterator[StopSignals]":
+    """SIGINT and SIGTERM alike stop the block's work at its next step (forecaster.routine.stops):
+    the run row says `interrupted` and by which signal, one line says so, and the exit code is
+    the shell's for that signal (130, 143). Set `stop.factory` once the database is open."""
+    from forecaster.routine.stops import StopSignals, shell_exit_code
+    from forecaster.storage.db import transaction
+    from forecaster.storage.runs import record_stop
+
+    with StopSignals() as stop:
+        try:
+            yield stop
+        except Interrupted as exc:
+            if exc.run_id is not None and stop.factory is not None:
+                with transaction(stop.factory) as session:
+                    record_stop(session, exc.run_id, stop.reason())
+            click.echo(INTERRUPTED, err=True)
+            raise click.exceptions.Exit(shell_exit_code(stop.signum or signal.SIGINT)) from None
+
+
 def open_db(settings: Settings) -> Engine:
+    """For commands that write: created or migrated as needed."""
     from forecaster.storage.db import open_database
 
     return open_database(settings.db_url)
+
+
+def read_db(settings: Settings) -> Engine:
+    """For commands that only read: never created, migrated or written; a read-only copy will do."""
+    from forecaster.storage.db import open_readonly
+
+    return open_readonly(settings.db_url)

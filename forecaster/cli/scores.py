@@ -15,7 +15,7 @@ from forecaster.cli.options import (
     tickers_from,
 )
 from forecaster.cli.output import FORECAST_TABLE, echo_rows, echo_scores, forecast_records
-from forecaster.cli.runtime import load_training_stack, open_db
+from forecaster.cli.runtime import load_training_stack, read_db
 from forecaster.config import Settings
 
 
@@ -83,7 +83,7 @@ def evaluate(
     from forecaster.storage.db import session_factory
 
     tickers = tickers_from(ticker, tickers_file) or None
-    with session_factory(open_db(settings))() as session:
+    with session_factory(read_db(settings))() as session:
         scored = evaluation_rows(session, tickers=tickers, since=since, until=until)
     # Filtered after scoring: rel_mae and the DM columns still compare with the baselines on the same days.
     rows = [r for r in scored if not model or r["model"] in model]
@@ -131,7 +131,7 @@ def forecasts(
     if champion and (model or as_of or since or until or latest):
         raise click.BadParameter("--champion shows the newest forecasts; it takes only --ticker")
     tickers = tickers_from(ticker, tickers_file) or None
-    with session_factory(open_db(settings))() as session:
+    with session_factory(read_db(settings))() as session:
         if champion:
             frame = champion_forecasts(session, tickers=tickers)
         else:
@@ -167,6 +167,6 @@ def report(settings: Settings, ticker: Sequence[str], tickers_file: Path | None,
     from forecaster.storage.db import session_factory
 
     tickers = tickers_from(ticker, tickers_file) or None
-    with session_factory(open_db(settings))() as session:
+    with session_factory(read_db(settings))() as session:
         page = write_report(session, settings.data_dir, out_dir or settings.data_dir / "report", tickers=tickers)
     click.echo(f"report: {page}")

@@ -12,13 +12,11 @@ and, if no execution covered it, one catch-up run is added — one, however many
 """
 
 import logging
-import os
 import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import FrameType
 from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -30,9 +28,9 @@ from apscheduler.triggers.date import DateTrigger
 from forecaster.config import Settings
 from forecaster.daemon.jobrun import JobContext
 from forecaster.ingest.calendar import warn_coverage
+from forecaster.routine.stops import StopSignals
 from forecaster.storage.calendar import load_calendar
-from forecaster.storage.db import transaction
-from forecaster.storage.runs import last_scheduled, mark_interrupted
+from forecaster.storage.runs import last_scheduled
 
 log = logging.getLogger(__name__)
 
@@ -143,22 +141,15 @@ def serve(
     exits at once (status 0); every write being its own transaction, the database stays consistent.
     """
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if ctx.stop.is_set():
-            log.warning("second %s: exiting now", signal.Signals(signum).name)
-            with transaction(ctx.factory) as session:
-                mark_interrupted(session, pid=os.getpid(), now=ctx.now())
-            logging.shutdown()
-            os._exit(0)
-        log.info("%s: stopping after the current step", signal.Signals(signum).name)
-        ctx.stop.set()
+    def on_stop() -> None:
         if scheduler.running:
             scheduler.shutdown(wait=False)
 
-    previous = {s: signal.signal(s, on_signal) for s in signals}
-    with ctx.factory() as session:  # and again with every daily update
-        warn_coverage(load_calendar(session), ctx.exchange_today())
-    try:
+    stop = StopSignals(event=ctx.stop, on_stop=on_stop, second_exit_code=lambda _signum: 0, signals=signals)
+    stop.factory = ctx.factory
+    with stop:
+        with ctx.factory() as session:  # and again with every daily update
+            warn_coverage(load_calendar(session), ctx.exchange_today())
         for run in planned_runs(scheduler, ctx.now()):
             log.info("job %s: next run %s", run.name, run.next_fire.isoformat() if run.next_fire else "never")
         if not ctx.stop.is_set():
@@ -167,7 +158,4 @@ def serve(
         stopped = threading.Event()
         while ctx.busy.is_set() and not stopped.wait(0.1):
             pass
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     log.info("daemon stopped")

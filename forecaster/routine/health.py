@@ -1,6 +1,6 @@
 """`forecaster health`: is the unattended job healthy? One line per check, graded the way a
 monitoring plugin (Nagios, Icinga, a systemd timer's OnFailure) grades it: 0 ok, 1 warning,
-2 critical; the worst check is the exit code.
+2 critical; the worst check is the exit code. 3 (unknown) is for when it cannot check at all.
 
 Every check is read-only and quick (no Keras, no network), and takes the moment it judges as an
 argument, so a test can ask "the evening after a good daily run" of any day.
@@ -22,10 +22,11 @@ from forecaster.storage.calendar import load_calendar
 from forecaster.storage.db import quick_check
 from forecaster.storage.queries import last_smoke as stored_smoke
 from forecaster.storage.queries import newest_run
+from forecaster.storage.runs import describe_status, shown_status
 from forecaster.storage.schema import Run
 
-OK, WARNING, CRITICAL = 0, 1, 2
-NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 # A day's bar counts as due from this time at the exchange (the close is 15:00; tushare has
 # published by the daily job's 17:30): before it, yesterday's bar is the newest one expected.
 BAR_DUE = time(17, 0)
@@ -72,10 +73,13 @@ def last_daily_run(session: Session, now: datetime) -> Check:
     run = newest_run(session, Run.command.in_(DAILY_COMMANDS))
     if run is None:
         return Check("last daily run", CRITICAL, "no daily run recorded")
-    detail = f"run {run.id} {run.status}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
-    if run.status in ("error", "interrupted"):
+    status = shown_status(run)
+    detail = (
+        f"run {run.id} {describe_status(run)}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
+    )
+    if status in ("error", "interrupted"):
         return Check("last daily run", CRITICAL, detail)
-    if run.status == "partial" or now - run.started_at > RUN_AGE_WARN:
+    if status == "partial" or now - run.started_at > RUN_AGE_WARN:
         return Check("last daily run", WARNING, detail)
     return Check("last daily run", OK, detail)
 

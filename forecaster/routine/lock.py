@@ -138,9 +138,15 @@ class RunLock(BaseRunLock):
         self._file: IO[str] | None = None
 
     def _open(self) -> None:
-        make_dirs(self.path.parent)
-        # "a+" neither truncates nor fails when the file exists: the holder's note stays readable.
-        self._file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115  # closed in _close()
+        try:
+            make_dirs(self.path.parent)
+            # "a+" neither truncates nor fails when the file exists: the holder's note stays readable.
+            self._file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115  # closed in _close()
+        except OSError as exc:  # a read-only mount, a full disk: write commands cannot start here
+            raise DatabaseError(
+                f"cannot take the run lock {self.path}: {exc.strerror or exc} (commands that write need "
+                "a writable data folder; read commands work on a read-only copy)"
+            ) from exc
 
     def _try(self) -> bool:
         assert self._file is not None

@@ -107,8 +107,12 @@ def fallback(exc: ModelFileError) -> Decision:
 
 def failure_text(exc: Exception, label: str) -> str:
     """An error as recorded on its run item; a bug (not a ForecasterError) is logged with its
-    traceback, where it happened."""
-    if not isinstance(exc, ForecasterError):
+    traceback, where it happened. An OSError (a full or read-only disk) is no bug: one line, its
+    traceback only at -vv."""
+    if isinstance(exc, OSError):
+        log.error("%s failed: %s", label, exc)
+        log.debug("%s", traceback.format_exc())
+    elif not isinstance(exc, ForecasterError):
         log.error("%s failed:\n%s", label, traceback.format_exc())
     return str(exc) or type(exc).__name__
 

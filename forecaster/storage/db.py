@@ -8,10 +8,12 @@ file beside the data) and PostgreSQL through psycopg 3 (`postgresql+psycopg://`)
 machines sharing one database.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -23,7 +25,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.errors import DatabaseError
+from forecaster.errors import DatabaseError, DatabaseMissing, SchemaMismatch
 
 
 def quick_check(session: Session) -> list[str]:
@@ -46,12 +48,19 @@ PG_CONNECT_TIMEOUT_S = 10
 MIGRATION_LOCK_KEY = 0x666F726563617374 - 1
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers (queries, the report) run while a job writes; foreign keys are off by
-    # default in SQLite; the busy timeout makes a second writer wait instead of failing at once.
+def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite; the busy timeout makes a second writer (or a
+    # reader meeting a checkpoint) wait instead of failing at once.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+    # WAL lets readers (queries, the report) run while a job writes.
+    _sqlite_read_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -120,11 +129,7 @@ def upgrade(engine: Engine, target: str = "head") -> None:
     """Apply migrations up to `target`, refusing a database newer than this code."""
     script = ScriptDirectory.from_config(alembic_config())
     current = current_revision(engine)
-    if current is not None and not _known(script, current):
-        raise DatabaseError(
-            f"the database is at schema revision {current}, which this version of forecaster "
-            "does not know (it was written by a newer version); upgrade forecaster"
-        )
+    _refuse_unknown(script, current)
     if current == script.get_current_head() and target == "head":
         return  # the common case: no migration, no write transaction
     cfg = alembic_config(engine)
@@ -138,6 +143,14 @@ def upgrade(engine: Engine, target: str = "head") -> None:
             command.upgrade(cfg, target)
     except sa_exc.DBAPIError as exc:
         raise DatabaseError(f"cannot migrate the database: {reason(exc, engine.url)}") from exc
+
+
+def _refuse_unknown(script: ScriptDirectory, current: str | None) -> None:
+    if current is not None and not _known(script, current):
+        raise SchemaMismatch(
+            f"the database is at schema revision {current}, which this version of forecaster "
+            "does not know (it was written by a newer version); upgrade forecaster"
+        )
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:
@@ -155,9 +168,72 @@ def downgrade(engine: Engine, target: str) -> None:
 
 
 def open_database(url: str) -> Engine:
-    """The engine for `url`, migrated to head."""
+    """The engine for `url`, migrated to head: for commands that write. A SQLite file in a folder
+    that cannot be written (a read-only mount) is refused here, in one line naming the folder."""
+    file = sqlite_file(url)
+    if file is not None and file.parent.is_dir() and not os.access(file.parent, os.W_OK):
+        raise DatabaseError(
+            f"cannot write the database in {file.parent}: the folder is read-only or not writable "
+            "(read commands work on it; write commands need a writable copy)"
+        )
     engine = make_engine(url)
     upgrade(engine)
+    return engine
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names; None for PostgreSQL, `:memory:` and `file:` URIs (the URI's
+    own flags say how to open it)."""
+    parsed = parse_url(url)
+    path = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or path in ("", ":memory:") or parsed.query.get("uri"):
+        return None
+    return Path(path)
+
+
+def writable_file(url: str) -> bool:
+    """Can a write command use this database as it is: not a SQLite file that is missing or lies
+    in a folder that cannot be written. (PostgreSQL: the server decides, so yes.)"""
+    file = sqlite_file(url)
+    return file is None or (file.is_file() and os.access(file.parent, os.W_OK))
+
+
+def open_readonly(url: str) -> Engine:
+    """The engine for a command that only reads: it never creates, migrates or writes the database,
+    so it works on a read-only copy. No database, or a schema other than this code's, is one line.
+
+    SQLite is opened `mode=ro`. In a folder that cannot be written (a read-only mount) and without
+    a `-wal` file, `immutable=1` too: WAL mode wants to create its `-shm` file beside the
+    database, and with no `-wal` every committed row is in the main file. (With a `-wal` file left
+    there, `immutable` would ignore its rows; `mode=ro` reads them through the `-shm` beside it.)"""
+    path = sqlite_file(url)
+    engine = make_engine(url) if path is None else _readonly_sqlite(path)
+    current = current_revision(engine)
+    if current is None:
+        raise DatabaseMissing(
+            f"no database at {path or engine.url}; run `forecaster run` or `forecaster db upgrade` first"
+        )
+    script = ScriptDirectory.from_config(alembic_config())
+    _refuse_unknown(script, current)
+    if current != script.get_current_head():
+        raise SchemaMismatch(
+            f"the database is at schema revision {current}, older than this code's "
+            f"{script.get_current_head()}; run `forecaster db upgrade` first (read commands do not migrate)"
+        )
+    return engine
+
+
+def _readonly_sqlite(path: Path) -> Engine:
+    if path.is_dir():
+        raise DatabaseMissing(f"no database at {path}: it is a folder")
+    if not path.exists():
+        raise DatabaseMissing(f"no database at {path}; run `forecaster run` or `forecaster db upgrade` first")
+    wal = path.with_name(path.name + "-wal").exists()
+    immutable = not wal and not os.access(path.parent, os.W_OK)
+    flags = {"mode": "ro", "uri": "true", **({"immutable": "1"} if immutable else {})}
+    url = URL.create("sqlite", database=f"file:{quote(str(path.resolve()))}", query=flags)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _sqlite_read_pragmas)
     return engine
 
 

@@ -53,6 +53,20 @@ def process_alive(pid: int | None) -> bool:
     return True
 
 
+def shown_status(row: Run | JobRun) -> str:
+    """A row's status as a reader should see it: `running` only while its process lives. A row of
+    this machine whose process is gone reads `interrupted` (the next writing command closes it)."""
+    if row.status == "running" and row.host in (None, this_host()) and not process_alive(row.pid):
+        return "interrupted"
+    return row.status
+
+
+def describe_status(row: Run | JobRun) -> str:
+    """`shown_status`, saying why when it differs from the stored one."""
+    shown = shown_status(row)
+    return shown if shown == row.status else f"{shown} (its process is gone)"
+
+
 def close_dead_runs(session: Session, *, now: datetime) -> int:
     """Mark `running` runs / job_runs rows whose process is gone (kill -9, power loss) as
     interrupted, so no row claims to be running forever. Rows of live processes are left alone,
@@ -167,3 +181,10 @@ def last_scheduled(session: Session, job: str) -> datetime | None:
             JobRun.job == job, JobRun.status.not_in(("running", "interrupted"))
         )
     )
+
+
+def record_stop(session: Session, run_id: int, reason: str) -> None:
+    """Say on an interrupted run's row what stopped it (the signal), before any failures it listed."""
+    listed = session.scalar(select(Run.error).where(Run.id == run_id))
+    error = f"{reason}\n{listed}" if listed else reason
+    session.execute(update(Run).where(Run.id == run_id).values(status="interrupted", error=error))
