@@ -138,13 +138,26 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     assert set(table) == {*BASELINES, "rnn", "gru", "ensemble"}
     assert table["rnn"]["action"] == "retrain" and table["rnn"]["target_date"] == "2011-07-01"
     assert table["naive"]["forecast"] == table["naive"]["last_close"]  # naive forecast == last close
-    assert table["gru"]["plot"].endswith("2011-06-30-forecast.png")
-    assert (tmp_path / table["gru"]["plot"]).is_file()
+    gru = table["gru"]
+    assert (gru["as_of"], gru["horizon"]) == ("2011-06-30", 1)
+    assert gru["lo95"] <= gru["lo80"] <= gru["forecast"] <= gru["hi80"] <= gru["hi95"]
+    assert not {"error", "failure", "plot"} & set(gru)  # a failure is `failure`; plots are listed once, below
+    plots = [ln.removeprefix("plot: ") for ln in result.stderr.splitlines() if ln.startswith("plot: ")]
+    assert len(plots) == len(set(plots)) and any(p.endswith("2011-06-30-forecast.png") for p in plots)
     assert "run 1: ok" in result.stderr  # in JSON, stdout holds the rows alone
-    for written in (tmp_path / table["gru"]["plot"], tmp_path / "data" / "report" / "index.html"):
+    for written in (tmp_path / plots[0], tmp_path / "data" / "report" / "index.html"):
         assert stat.S_IMODE(written.stat().st_mode) & 0o044 == 0o044, written  # a web server may read it
     again = invoke("run", "--as-of", "2011-06-30", "--models", "rnn", "--no-ingest", env=TINY)
     assert again.exit_code == 0 and " reuse " in again.stdout
+    lines = again.stdout.splitlines()
+    header = next(ln for ln in lines if ln.startswith("ticker "))
+    assert header.split() == ["ticker", "model", "action", "as_of", "target_date", "horizon", "forecast",
+                              "lo80", "hi80", "lo95", "hi95"]  # fmt: skip
+    rnn = next(ln.split() for ln in lines if ln.startswith("600519.SH ") and " rnn " in ln)
+    assert rnn[:6] == ["600519.SH", "rnn", "reuse", "2011-06-30", "2011-07-01", "1"]
+    assert float(rnn[7]) <= float(rnn[6]) <= float(rnn[8])  # lo80 <= forecast <= hi80
+    plot_lines = [i for i, ln in enumerate(lines) if ln.startswith("plot: ")]
+    assert plot_lines and min(plot_lines) > lines.index(header)  # after the table, not on its rows
     status = invoke("status").stdout
     models = {
         ln.split()[1]: ln.split() for ln in status.splitlines() if ln.startswith("600519.SH ") and "retrain" in ln
