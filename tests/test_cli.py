@@ -9,7 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
+from forecaster.cli.routine import RUN_TABLE, run_columns, run_rows
+from forecaster.model.forecasting import Point
 from forecaster.model.kinds import BASELINES
+from forecaster.model.online import Interval
+from forecaster.routine.pipeline import RunReport, TickerReport
+from forecaster.routine.task_results import ModelOutcome
 from tests.helpers import strict_loads, tiny_env
 from tests.tushare_server import FakeTushare, serve
 
@@ -166,6 +171,22 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     (last_run,) = [ln for ln in status.splitlines() if ln.startswith("last run: ")]
     assert last_run.startswith("last run: 2 (run)") and last_run.endswith(" ok")
     assert "next daily_update" in status  # the daemon's schedule closes the status
+
+
+def test_run_rows_carry_both_intervals_and_call_a_failure_failure():
+    day, target = date(2020, 4, 24), date(2020, 4, 27)
+    band = Interval(lo80=9.0, hi80=11.0, lo95=8.0, hi95=12.0)
+    ok = ModelOutcome("gru", "finetune", version_id=3, forecast=[Point(target, 1, 10.0)], intervals=[band])
+    plain = ModelOutcome("naive", "baseline", forecast=[Point(target, 1, 9.5)])  # no intervals issued
+    failed = ModelOutcome("lstm", "retrain", error="model file not saved: disk full")
+    ticker = TickerReport("600519.SH", day, 9.5, [plain, ok, failed], plots={"forecast": "p.png"})
+    rows = run_rows(RunReport(1, [], [ticker], {}))
+    assert rows[1] == {"ticker": "600519.SH", "as_of": day, "last_close": 9.5, "model": "gru", "version": 3,
+                       "action": "finetune", "target_date": target, "horizon": 1, "forecast": 10.0,
+                       "lo80": 9.0, "hi80": 11.0, "lo95": 8.0, "hi95": 12.0}  # fmt: skip
+    assert rows[0]["lo80"] is None and rows[0]["forecast"] == 9.5
+    assert rows[2]["failure"] == "model file not saved: disk full" and "error" not in rows[2]
+    assert run_columns(rows) == [*RUN_TABLE, "failure"] and run_columns(rows[:2]) == RUN_TABLE
 
 
 def test_run_refuses_unknown_models_before_any_work(tmp_path):
