@@ -9,7 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
+from forecaster.cli.routine import RUN_TABLE, run_columns, run_rows
+from forecaster.model.forecasting import Point
 from forecaster.model.kinds import BASELINES
+from forecaster.model.online import Interval
+from forecaster.routine.pipeline import RunReport, TickerReport
+from forecaster.routine.task_results import ModelOutcome
 from tests.helpers import strict_loads, tiny_env
 from tests.tushare_server import FakeTushare, serve
 
@@ -138,13 +143,26 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     assert set(table) == {*BASELINES, "rnn", "gru", "ensemble"}
     assert table["rnn"]["action"] == "retrain" and table["rnn"]["target_date"] == "2011-07-01"
     assert table["naive"]["forecast"] == table["naive"]["last_close"]  # naive forecast == last close
-    assert table["gru"]["plot"].endswith("2011-06-30-forecast.png")
-    assert (tmp_path / table["gru"]["plot"]).is_file()
+    gru = table["gru"]
+    assert (gru["as_of"], gru["horizon"]) == ("2011-06-30", 1)
+    assert gru["lo95"] <= gru["lo80"] <= gru["forecast"] <= gru["hi80"] <= gru["hi95"]
+    assert not {"error", "failure", "plot"} & set(gru)  # a failure is `failure`; plots are listed once, below
+    plots = [ln.removeprefix("plot: ") for ln in result.stderr.splitlines() if ln.startswith("plot: ")]
+    assert len(plots) == len(set(plots)) and any(p.endswith("2011-06-30-forecast.png") for p in plots)
     assert "run 1: ok" in result.stderr  # in JSON, stdout holds the rows alone
-    for written in (tmp_path / table["gru"]["plot"], tmp_path / "data" / "report" / "index.html"):
+    for written in (tmp_path / plots[0], tmp_path / "data" / "report" / "index.html"):
         assert stat.S_IMODE(written.stat().st_mode) & 0o044 == 0o044, written  # a web server may read it
     again = invoke("run", "--as-of", "2011-06-30", "--models", "rnn", "--no-ingest", env=TINY)
     assert again.exit_code == 0 and " reuse " in again.stdout
+    lines = again.stdout.splitlines()
+    header = next(ln for ln in lines if ln.startswith("ticker "))
+    assert header.split() == ["ticker", "model", "action", "as_of", "target_date", "horizon", "forecast",
+                              "lo80", "hi80", "lo95", "hi95"]  # fmt: skip
+    rnn = next(ln.split() for ln in lines if ln.startswith("600519.SH ") and " rnn " in ln)
+    assert rnn[:6] == ["600519.SH", "rnn", "reuse", "2011-06-30", "2011-07-01", "1"]
+    assert float(rnn[7]) <= float(rnn[6]) <= float(rnn[8])  # lo80 <= forecast <= hi80
+    plot_lines = [i for i, ln in enumerate(lines) if ln.startswith("plot: ")]
+    assert plot_lines and min(plot_lines) > lines.index(header)  # after the table, not on its rows
     status = invoke("status").stdout
     models = {
         ln.split()[1]: ln.split() for ln in status.splitlines() if ln.startswith("600519.SH ") and "retrain" in ln
@@ -153,6 +171,22 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     (last_run,) = [ln for ln in status.splitlines() if ln.startswith("last run: ")]
     assert last_run.startswith("last run: 2 (run)") and last_run.endswith(" ok")
     assert "next daily_update" in status  # the daemon's schedule closes the status
+
+
+def test_run_rows_carry_both_intervals_and_call_a_failure_failure():
+    day, target = date(2020, 4, 24), date(2020, 4, 27)
+    band = Interval(lo80=9.0, hi80=11.0, lo95=8.0, hi95=12.0)
+    ok = ModelOutcome("gru", "finetune", version_id=3, forecast=[Point(target, 1, 10.0)], intervals=[band])
+    plain = ModelOutcome("naive", "baseline", forecast=[Point(target, 1, 9.5)])  # no intervals issued
+    failed = ModelOutcome("lstm", "retrain", error="model file not saved: disk full")
+    ticker = TickerReport("600519.SH", day, 9.5, [plain, ok, failed], plots={"forecast": "p.png"})
+    rows = run_rows(RunReport(1, [], [ticker], {}))
+    assert rows[1] == {"ticker": "600519.SH", "as_of": day, "last_close": 9.5, "model": "gru", "version": 3,
+                       "action": "finetune", "target_date": target, "horizon": 1, "forecast": 10.0,
+                       "lo80": 9.0, "hi80": 11.0, "lo95": 8.0, "hi95": 12.0}  # fmt: skip
+    assert rows[0]["lo80"] is None and rows[0]["forecast"] == 9.5
+    assert rows[2]["failure"] == "model file not saved: disk full" and "error" not in rows[2]
+    assert run_columns(rows) == [*RUN_TABLE, "failure"] and run_columns(rows[:2]) == RUN_TABLE
 
 
 def test_run_refuses_unknown_models_before_any_work(tmp_path):

@@ -62,16 +62,49 @@ def test_the_headline_gives_the_champions_next_day_forecast_its_range_and_the_la
     assert item.last_run == "daemon ok, 2024-03-08 10:05 UTC"
     block = headline_html(item)
     lo, hi = last + 0.2 * Z[2], last + 0.2 * Z[6]
+    lo95, hi95 = last + 0.2 * Z[0], last + 0.2 * Z[8]
+    assert item.interval95 == pytest.approx((lo95, hi95))
     assert f"<strong>{last:.2f}</strong>" in block and f"80 % range {lo:.2f}–{hi:.2f}" in block
-    assert "beat naive over the last 60 matured forecasts: drift" in block
+    assert f"95 % range {lo95:.2f}–{hi95:.2f}" in block
+    assert "Beat naive (MAE) over the last 60 matured one-day forecasts: drift" in block
+    assert item.matured == BARS - 1  # naive's own matured one-day forecasts (fewer than 60 so far)
+    assert f"naive is the champion: no model beat it over the last {BARS - 1} matured forecasts" in block
+    assert "at least 20 matured forecasts" in block and 'class="warning"' not in block  # no today: no stale check
 
 
 def test_a_ticker_without_forecasts_or_runs_says_so(factory: sessionmaker[Session]):
     with factory() as session:
         item = headline(session, TICKER, latest_forecasts(session))
     assert (item.champion, item.yhat, item.interval, item.beat_naive) == ("naive", None, None, [])
-    assert item.last_run == "no run yet"
-    assert "no forecast yet" in headline_html(item)
+    assert item.last_run == "no run yet" and item.matured == 0
+    block = headline_html(item)
+    assert "no forecast yet" in block and "naive over the last" not in block  # none has matured: nothing beat
+    assert "naive is the champion: no forecast has matured yet (a model replaces naive once it has at least 20" in block
+
+
+def test_the_headline_warns_when_the_newest_bar_is_older_than_the_last_trading_day(seeded):
+    newest = DAYS[BARS - 1]
+    with seeded() as session:
+        latest = latest_forecasts(session)
+        fresh = headline(session, TICKER, latest, today=DAYS[BARS])  # the bar of the day before is in
+        stale = headline(session, TICKER, latest, today=DAYS[-1])
+    assert fresh.warnings == []
+    (warning,) = stale.warnings
+    assert warning.startswith(f"The newest bar is from {newest}, older than the last trading day ({DAYS[-2]})")
+    assert f'<p class="warning">{warning}</p>' in headline_html(stale)
+
+
+def test_the_headline_says_when_the_tickers_last_run_failed(seeded):
+    with transaction(seeded) as session:
+        later = datetime(2024, 3, 9, 10, 0, tzinfo=UTC)
+        session.add(Run(command="run", as_of=DAYS[BARS - 1], tickers=",".join(TICKERS), status="partial",
+                        error=f"{TICKERS[1]} gru: disk full\n{TICKER} gru: out of memory",
+                        started_at=later, finished_at=later))  # fmt: skip
+    with seeded() as session:
+        item = headline(session, TICKER, latest_forecasts(session))
+        other = headline(session, TICKERS[1], latest_forecasts(session))
+    assert item.warnings == [f"The last run (run 2) failed for this ticker: {TICKER} gru: out of memory."]
+    assert other.warnings == [f"The last run (run 2) failed for this ticker: {TICKERS[1]} gru: disk full."]
 
 
 def test_the_headlines_come_before_every_table(seeded, settings):

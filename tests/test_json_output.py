@@ -90,3 +90,4 @@ def test_command_json_is_strict(args):
     else:
         pending = [r for r in rows if r["actual"] is None]
         assert pending and all(r["error"] is None for r in pending)
+        assert all(r["forecast"] == r["yhat"] and {"lo95", "hi95"} <= set(r) for r in rows)

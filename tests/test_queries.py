@@ -64,6 +64,7 @@ def test_latest_is_the_newest_as_of_of_each_ticker_and_model_and_matches_the_vie
     assert len(frame) == len(TICKERS) * len(MODELS) * 2  # both horizons of the newest as-of
     got = sorted(zip(frame["ticker"], frame["model"], frame["target_date"].map(str), frame["yhat"], strict=True))
     assert got == sorted((r.ticker, r.model, str(r.target_date), r.yhat) for r in view)
+    assert all(r.forecast == r.yhat for r in view)  # the CLI's name for the value, beside SQL's
     assert set(until["as_of"]) == {DAYS[20]} and set(until["model"]) == set(MODELS)
 
 
@@ -134,14 +135,14 @@ def test_forecasts_command_formats_are_machine_clean(seeded):
     as_csv = invoke("forecasts", "-t", "600519.SH", "-m", "rnn", "--as-of", DAYS[3].isoformat(), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert list(rows[0]) == ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "target", "yhat",
-                             "last_close", "actual", "error", "abs_error", "pct_error",
+                             "forecast", "last_close", "actual", "error", "abs_error", "pct_error",
                              "lo80", "hi80", "lo95", "hi95"]  # fmt: skip
-    assert rows[0]["lo80"] == ""  # no quantiles seeded: no interval
+    assert rows[0]["lo80"] == "" and rows[0]["forecast"] == rows[0]["yhat"]  # no quantiles seeded: no interval
     expected = close_of("600519.SH", 3) + RNN_BIAS - close_of("600519.SH", 4)
     assert len(rows) == 2 and float(rows[0]["error"]) == pytest.approx(expected) and rows[0]["model_version"] == ""
     table = invoke("forecasts", "--model", "naive", "--latest").stdout.splitlines()
-    assert table[0].split() == ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat",
-                                "lo80", "hi80", "actual", "error"]  # fmt: skip
+    assert table[0].split() == ["ticker", "model", "model_version", "as_of", "target_date", "horizon", "forecast",
+                                "lo80", "hi80", "lo95", "hi95", "actual", "error"]  # fmt: skip
     assert len(table) == 1 + len(TICKERS) * 2 and table[1].split()[-1] == "-"
 
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
+# `forecast` is the value (v_forecasts' `yhat`); `error` is forecast - actual once the actual is in.
 FORECAST_TABLE = [
-    "ticker", "model", "model_version", "as_of", "target_date", "horizon", "yhat", "lo80", "hi80", "actual", "error",
+    "ticker", "model", "model_version", "as_of", "target_date", "horizon", "forecast", "lo80", "hi80", "lo95", "hi95",
+    "actual", "error",
 ]  # fmt: skip
 
 

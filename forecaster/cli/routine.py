@@ -29,26 +29,37 @@ if TYPE_CHECKING:
     from forecaster.routine.backfill import BackfillReport
     from forecaster.routine.pipeline import RoutineOptions, RunReport
 
-RUN_TABLE = ["ticker", "model", "version", "action", "target_date", "forecast", "last_close", "plot", "error"]
+# One row per forecast, read across: whose, made when, for which day, the value and both ranges.
+# A `failure` column is added when something failed (`error` is a forecast's error elsewhere).
+RUN_TABLE = ["ticker", "model", "action", "as_of", "target_date", "horizon", "forecast", "lo80", "hi80", "lo95", "hi95"]
+BANDS = ("lo80", "hi80", "lo95", "hi95")
 
 
-def run_rows(report: "RunReport", data_dir: Path) -> list[dict[str, Any]]:
-    """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its error."""
+def run_rows(report: "RunReport") -> list[dict[str, Any]]:
+    """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its failure."""
     rows: list[dict[str, Any]] = []
     for t in report.tickers:
-        plot = str(data_dir / t.plots["forecast"]) if "forecast" in t.plots else None
-        base = {"ticker": t.ticker, "last_close": t.last_close, "plot": plot}
+        base = {"ticker": t.ticker, "as_of": t.as_of, "last_close": t.last_close}
         if t.error:
-            rows.append({**base, "model": "FAILED", "error": t.error})
+            rows.append({**base, "model": "FAILED", "failure": t.error})
         for o in t.outcomes:
             model = {**base, "model": o.model, "version": o.version_id, "action": o.action}
             if not o.ok:
-                rows.append({**model, "forecast": None, "error": o.error})
-            rows += [
-                {**model, "target_date": p.target_date, "horizon": p.horizon, "forecast": p.yhat, "error": None}
-                for p in o.forecast
-            ]
+                rows.append({**model, "forecast": None, "failure": o.error})
+            intervals = o.intervals or [None] * len(o.forecast)  # none issued: a forecast without quantiles
+            for p, band in zip(o.forecast, intervals, strict=True):
+                issued = {b: None if band is None else getattr(band, b) for b in BANDS}
+                rows.append({**model, "target_date": p.target_date, "horizon": p.horizon, "forecast": p.yhat, **issued})
     return rows
+
+
+def run_columns(rows: list[dict[str, Any]]) -> list[str]:
+    return RUN_TABLE + (["failure"] if any(r.get("failure") for r in rows) else [])
+
+
+def plot_lines(report: "RunReport", data_dir: Path) -> list[str]:
+    """The run's plots, once each, after the table."""
+    return [f"plot: {data_dir / path}" for t in report.tickers for path in t.plots.values()]
 
 
 @click.command()
@@ -120,13 +131,16 @@ def run(
             click.echo(f"note: {line}", err=True)
         for result in report.ingests:
             say(result.summary())
-        echo_rows(run_rows(report, settings.data_dir), fmt, RUN_TABLE, empty="no tickers run")
+        rows = run_rows(report)
+        echo_rows(rows, fmt, run_columns(rows), empty="no tickers run")
+        for line in plot_lines(report, settings.data_dir):
+            say(line)
         seconds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()))
         say(f"run {report.run_id}: {'ok' if report.ok else 'with failures'} ({seconds})")
         if not no_plots:  # the report is mostly plots; a failure is a warning, not a failed run
             from forecaster.reporting.html import refresh_report
 
-            page = refresh_report(settings.data_dir, factory)
+            page = refresh_report(settings.data_dir, factory, today_in(settings.timezone))
             say(f"report: {page}" if page else "report: not updated (see the warning)")
         if not report.ok:
             raise CliError(f"run {report.run_id} finished with failures (see above)")

@@ -163,10 +163,17 @@ def report(settings: Settings, ticker: Sequence[str], tickers_file: Path | None,
     The page opens from disk (no server): images are copied next to it. The daily job and
     `forecaster run` regenerate the default one.
     """
+    from forecaster.clock import today_in
     from forecaster.reporting.html import write_report
     from forecaster.storage.db import session_factory
 
     tickers = tickers_from(ticker, tickers_file) or None
     with session_factory(read_db(settings))() as session:
-        page = write_report(session, settings.data_dir, out_dir or settings.data_dir / "report", tickers=tickers)
+        page = write_report(
+            session,
+            settings.data_dir,
+            out_dir or settings.data_dir / "report",
+            tickers=tickers,
+            today=today_in(settings.timezone),
+        )
     click.echo(f"report: {page}")

@@ -235,7 +235,7 @@ def run_routine_for(ctx: JobContext, record: JobRecord, *, force: Force, ingest:
     log.info("routine: %s", record.summary)
     from forecaster.reporting.html import refresh_report  # never raises: a stale report is only a warning
 
-    refresh_report(ctx.settings.data_dir, ctx.factory)
+    refresh_report(ctx.settings.data_dir, ctx.factory, ctx.exchange_today())
     if not report.ok:
         record.status = "failed"
         record.error = f"run {report.run_id} finished with failures (see its run items)"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from forecaster.market.calendar import BUILTIN, TradingCalendar
 from forecaster.model.conformal import Calibration, apply
-from forecaster.model.quantiles import MEDIAN
+from forecaster.model.quantiles import MEDIAN, widen_with_horizon
 from forecaster.model.scaling import Scaler
 from forecaster.model.spec import ModelSpec
 from forecaster.model.windows import FloatArray, last_window
@@ -86,7 +86,8 @@ def window_forecasts(
 def points(
     as_of: date, values: FloatArray, quantiles: FloatArray | None = None, calendar: TradingCalendar | None = None
 ) -> list[Point]:
-    """One Point per horizon; `quantiles` (horizon, levels) in price units, if the forecast has them."""
+    """One Point per horizon; `quantiles` (horizon, levels) in price units, if the forecast has
+    them, widened where a horizon would be narrower than the one before."""
     days = target_dates(as_of, len(values), calendar)
-    rows = [None] * len(values) if quantiles is None else [tuple(map(float, q)) for q in quantiles]
+    rows = [None] * len(values) if quantiles is None else [tuple(map(float, q)) for q in widen_with_horizon(quantiles)]
     return [Point(d, h + 1, float(v), q) for h, (d, v, q) in enumerate(zip(days, values, rows, strict=True))]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.model.quantiles import INTERVALS, MEDIAN
+from forecaster.model.quantiles import INTERVALS, MEDIAN, widen_with_horizon
 
 GAMMA = 0.1  # a miss at 80 % widens the next interval by e^0.08 (8 %), a hit narrows it by 2 %
 # The factor applied is clipped to [e^-3, e^3]; the state (the counts) is not, so the identity
@@ -66,3 +66,16 @@ def calibrated(quantiles: Sequence[float], scales: Mapping[float, float] | None 
     lo95, hi95 = stretch(quantiles, 0.95, factors[0.95])
     # Calibrated apart, the two could cross; the 95 % interval always contains the 80 % one.
     return Interval(lo80, hi80, min(lo95, lo80), max(hi95, hi80), factors[0.80], factors[0.95])
+
+
+def widened(intervals: Sequence[Interval], medians: Sequence[float]) -> list[Interval]:
+    """Intervals of horizons 1, 2, ... (with their medians), none narrower than the one before.
+
+    Each horizon's factors come from its own matured forecasts, so a few misses more at day 4
+    than at day 5 would make day 5's interval the narrower: `widen_with_horizon` undoes that."""
+    rows = np.array([(i.lo95, i.lo80, m, i.hi80, i.hi95) for i, m in zip(intervals, medians, strict=True)])
+    wide = widen_with_horizon(rows, median=2)
+    return [
+        Interval(lo95=r[0], lo80=r[1], hi80=r[3], hi95=r[4], scale80=i.scale80, scale95=i.scale95)
+        for i, r in zip(intervals, wide.tolist(), strict=True)
+    ]

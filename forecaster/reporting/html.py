@@ -9,6 +9,7 @@ import html
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ from forecaster.storage.schema import Plot
 
 log = logging.getLogger(__name__)
 
-# The page shows forecasts and outcomes; the error columns are left to the accuracy table.
-_LATEST_COLUMNS = [c for c in FORECAST_COLUMNS if c not in ("target", "error", "abs_error", "pct_error")]
+# The page shows forecasts and outcomes; the error columns are left to the accuracy table, and
+# the value is shown once, as `forecast` (`yhat` is its name in SQL).
+_LATEST_COLUMNS = [c for c in FORECAST_COLUMNS if c not in ("target", "yhat", "error", "abs_error", "pct_error")]
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,11 @@ class Figures:
     rolling: str | None
 
 
-def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Sequence[str] | None = None) -> Path:
-    """Write `out_dir/index.html` and its images; returns the page's path."""
+def write_report(
+    session: Session, data_dir: Path, out_dir: Path, *, tickers: Sequence[str] | None = None, today: date | None = None
+) -> Path:
+    """Write `out_dir/index.html` and its images; returns the page's path. `today` (at the
+    exchange) lets the headlines warn about stale bars; None: no such warning."""
     latest = latest_forecasts(session, tickers=tickers)
     scores = evaluation_rows(session, tickers=tickers)
     best = champions(session, tickers=tickers)
@@ -56,13 +61,13 @@ def write_report(session: Session, data_dir: Path, out_dir: Path, *, tickers: Se
     for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
         if old.name not in written:
             old.unlink()
-    headlines = "\n".join(headline_html(headline(session, ticker, latest)) for ticker in shown)
+    headlines = "\n".join(headline_html(headline(session, ticker, latest, today)) for ticker in shown)
     page = out_dir / "index.html"
     write_atomic(page, _page(latest, scores, figures, headlines, best).encode("utf-8"))
     return page
 
 
-def refresh_report(data_dir: Path, factory: sessionmaker[Session]) -> Path | None:
+def refresh_report(data_dir: Path, factory: sessionmaker[Session], today: date | None = None) -> Path | None:
     """Regenerate the default report after a run; a failure is logged, never raised.
 
     The report is a view of what the run already recorded: it must not turn a good run into a
@@ -70,7 +75,7 @@ def refresh_report(data_dir: Path, factory: sessionmaker[Session]) -> Path | Non
     """
     try:
         with factory() as session:
-            return write_report(session, data_dir, data_dir / "report")
+            return write_report(session, data_dir, data_dir / "report", today=today)
     except Exception as exc:
         log.warning("the HTML report was not updated: %s: %s", type(exc).__name__, exc, exc_info=True)
         return None
@@ -176,6 +181,7 @@ _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+.warning { color: #a40000; font-weight: bold; }
 th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; }
 """

@@ -11,7 +11,8 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from forecaster.model.forecasting import Point
-from forecaster.model.online import Interval, calibrated, scale
+from forecaster.model.online import Interval, calibrated, scale, widened
+from forecaster.model.quantiles import MEDIAN
 from forecaster.storage.quantiles import Tally, interval_tallies
 
 
@@ -20,11 +21,13 @@ def scales_for(tally: Tally) -> dict[float, float]:
 
 
 def issue(session: Session, ticker: str, model: str, as_of: date, forecast: list[Point]) -> list[Interval | None]:
-    """One calibrated interval per point (None for a point without quantiles)."""
-    if all(p.quantiles is None for p in forecast):
+    """One calibrated interval per point, none narrower than the horizon before; all None for a
+    forecast without quantiles (a forecast has them at every horizon or at none)."""
+    quantiles = [p.quantiles for p in forecast if p.quantiles is not None]
+    if len(quantiles) < len(forecast):
         return [None] * len(forecast)
     tallies = interval_tallies(session, ticker, model, as_of=as_of)
-    return [
-        None if p.quantiles is None else calibrated(p.quantiles, scales_for(tallies.get(p.horizon, Tally())))
-        for p in forecast
+    issued = [
+        calibrated(q, scales_for(tallies.get(p.horizon, Tally()))) for p, q in zip(forecast, quantiles, strict=True)
     ]
+    return list(widened(issued, [q[MEDIAN] for q in quantiles]))

@@ -103,6 +103,7 @@ def recent_job_runs(session: Session, *, limit: int = 5) -> list[JobRun]:
 
 
 # The columns of `forecasts()`: v_forecasts' columns, with the signed and relative errors too.
+# `forecast` is `yhat` under the name the CLI uses (v_forecasts has both).
 FORECAST_COLUMNS = [
     "ticker",
     "model",
@@ -112,6 +113,7 @@ FORECAST_COLUMNS = [
     "horizon",
     "target",
     "yhat",
+    "forecast",
     "last_close",
     "actual",
     "error",
@@ -122,6 +124,8 @@ FORECAST_COLUMNS = [
     "lo95",
     "hi95",
 ]
+# Those computed from the others rather than read.
+_DERIVED = ("forecast", "error", "abs_error", "pct_error")
 
 
 def forecasts(
@@ -138,8 +142,9 @@ def forecasts(
 
     `as_of` picks one as-of day; `since`/`until` an inclusive range of as-of days. With
     `latest`, only the newest as-of of each (ticker, model) within those filters (all its
-    horizons). One row per forecast, ordered by ticker, model, as_of, target_date; `error` is
-    yhat - actual, `pct_error` is 100 * error / actual; both NaN until the actual is known.
+    horizons). One row per forecast, ordered by ticker, model, as_of, target_date; `forecast`
+    is `yhat` again (the CLI's name for it); `error` is the forecast error, yhat - actual, and
+    `pct_error` is 100 * error / actual; both NaN until the actual is known.
     """
     filters = _forecast_filters(tickers, models, as_of, since, until)
     query = select(
@@ -175,12 +180,13 @@ def forecasts(
         )
     query = query.order_by(Forecast.ticker, Forecast.model, Forecast.as_of, Forecast.target_date)
     rows = session.execute(query).all()
-    frame = pd.DataFrame(rows, columns=[*FORECAST_COLUMNS[:10], *BAND_COLUMNS])
+    frame = pd.DataFrame(rows, columns=[c for c in FORECAST_COLUMNS if c not in _DERIVED])
     # Taken from the rows, not the frame: pandas has already turned a column of ints with None
     # (the baselines' missing version) into floats with NaN, and 6 would print as 6.0000.
     frame["model_version"] = pd.Series([row[2] for row in rows], index=frame.index, dtype=object)
     actual = pd.to_numeric(frame["actual"], errors="coerce").astype(float)
     frame["actual"] = actual
+    frame["forecast"] = frame["yhat"]
     frame["error"] = frame["yhat"].astype(float) - actual
     frame["abs_error"] = frame["error"].abs()
     frame["pct_error"] = 100.0 * frame["error"] / actual
