@@ -8,7 +8,7 @@ import difflib
 import logging
 import os
 import tomllib
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -126,11 +126,8 @@ class Settings(BaseSettings):
     # Where (ticker, model) tasks run: in this process, or on a Dask cluster (`dask_address`, e.g.
     # tcp://scheduler:8786; unset: a cluster of this machine's cores). See forecaster.routine.executor.
     executor: Literal["local", "dask"] = "local"
-    # The local executor's threads: 1 runs the tasks one after another in the driver's thread;
-    # more runs that many side by side (routine/executor.ThreadExecutor). 2 on the 2-core machine:
-    # the backfill of the course's test period 202 s against 249 s, a 16-ticker daily run 32 s
-    # against 48 s, the same rows; but each thread keeps its own networks, a one-off 63-104 MB in
-    # the memory benchmark that breaks its < 10 % growth goal (docs/performance.md). So 1.
+    # The local executor's threads (routine/executor.ThreadExecutor): 1 by default, since each
+    # further thread keeps networks of its own, memory that docs/performance.md weighs against time.
     local_threads: int = Field(default=1, ge=1, le=64)
     dask_address: str | None = None
     dask_retries: int = Field(default=1, ge=0)
@@ -221,12 +218,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     section = data.get("forecaster", data)
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [forecaster] must be a table")
-    for key in section:
-        if key not in Settings.model_fields:
-            # A misspelt key ignored would run at full size with every model; refuse it instead.
-            raise ConfigError(
-                f"config file {path}: unknown setting {key!r}{_closest(key, list(Settings.model_fields))}"
-            )
+    # A misspelt key ignored would run at full size with every model: refuse it instead.
+    if (key := next((k for k in section if k not in Settings.model_fields), None)) is not None:
+        raise ConfigError(f"config file {path}: unknown setting {key!r}{_closest(key, list(Settings.model_fields))}")
     return section
 
 
@@ -238,9 +232,7 @@ def _closest(name: str, valid: list[str]) -> str:
 
 def warn_unknown_environment(environ: dict[str, str] | None = None) -> list[str]:
     """Warn (one log line each) about FORECASTER_* variables no setting reads; returns their names.
-
-    A warning rather than an error: the environment is shared with other programs and scripts,
-    and a variable can be meant for another version of this one."""
+    Not an error: the environment is shared, and a variable may be meant for another version."""
     known = {f"FORECASTER_{name.upper()}" for name in Settings.model_fields} | NOT_FIELDS
     unknown = sorted(k for k in (os.environ if environ is None else environ) if k.startswith("FORECASTER_"))
     unknown = [k for k in unknown if k not in known]
@@ -299,15 +291,6 @@ def model_spec(settings: Settings, kind: ModelKind) -> ModelSpec:
 
 
 def train_spec(settings: Settings, seed: int | None = None) -> TrainSpec:
-    spec = TrainSpec(
-        max_epochs=settings.max_epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        patience=settings.patience,
-        val_fraction=settings.val_fraction,
-        seed=settings.seed,
-        finetune_epochs=settings.finetune_epochs,
-        finetune_learning_rate=settings.finetune_learning_rate,
-        finetune_days=settings.finetune_days,
-    )
+    """Every TrainSpec field from the setting of the same name (a field without one fails here)."""
+    spec = TrainSpec(**{f.name: getattr(settings, f.name) for f in fields(TrainSpec)})
     return spec if seed is None else replace(spec, seed=seed)
