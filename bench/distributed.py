@@ -37,8 +37,9 @@ from forecaster import clock
 from forecaster.config import Settings, load_settings
 from forecaster.market.calendar import trading_days
 from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, dask_client
-from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.routine.pipeline import run_routine
 from forecaster.storage.bars import upsert_bars
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.schema import ModelVersion

@@ -76,7 +76,7 @@ def backfill_curve(days: int, every: int) -> Curve:
     from forecaster.ingest.sources.csvfile import CsvSource
     from forecaster.ingest.update import ingest_ticker
     from forecaster.routine.backfill import backfill
-    from forecaster.routine.pipeline import RoutineOptions
+    from forecaster.routine.driver import RoutineOptions
     from forecaster.storage.db import open_database, session_factory
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,7 +22,8 @@ from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import trading_days
 from forecaster.model.forecasting import Point
-from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.routine.driver import RoutineOptions
+from forecaster.routine.pipeline import run_routine
 from forecaster.routine.tasks import ModelResult, ParentModel
 from forecaster.storage.db import open_database, session_factory
 from forecaster.storage.quantiles import interval_values

@@ -21,7 +21,8 @@ from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.model.kinds import BASELINES, ModelKind
 from forecaster.routine.backfill import backfill
-from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.routine.driver import RoutineOptions
+from forecaster.routine.pipeline import run_routine
 from forecaster.scoring.evaluation import accuracy
 from forecaster.storage.db import open_database, session_factory
 from tests.helpers import SYNTHETIC_TICKER as TICKER

@@ -13,7 +13,8 @@ from forecaster.cli.routine import RUN_TABLE, run_columns, run_rows
 from forecaster.model.forecasting import Point
 from forecaster.model.kinds import BASELINES
 from forecaster.model.online import Interval
-from forecaster.routine.pipeline import RunReport, TickerReport
+from forecaster.routine.driver import TickerReport
+from forecaster.routine.pipeline import RunReport
 from forecaster.routine.task_results import ModelOutcome
 from tests.helpers import strict_loads, tiny_env
 from tests.tushare_server import FakeTushare, serve

@@ -22,8 +22,9 @@ from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.model.kinds import BASELINES, ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine import executor as executor_module
+from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, ThreadExecutor
-from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
+from forecaster.routine.pipeline import RunReport, run_routine
 from forecaster.routine.policy import Decision
 from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
 from forecaster.storage.db import open_database, session_factory

@@ -17,7 +17,8 @@ from forecaster.model.kinds import BASELINES
 from forecaster.model.online import GAMMA, MAX_LOG_SCALE, calibrated, scale, stretch
 from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS
 from forecaster.routine.backfill import backfill
-from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.routine.driver import RoutineOptions
+from forecaster.routine.pipeline import run_routine
 from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.records import complete_days

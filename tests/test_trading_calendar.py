@@ -24,7 +24,8 @@ from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import BUILTIN, Day
 from forecaster.model.forecasting import Point
 from forecaster.model.kinds import BASELINES
-from forecaster.routine.pipeline import RoutineOptions, run_routine
+from forecaster.routine.driver import RoutineOptions
+from forecaster.routine.pipeline import run_routine
 from forecaster.storage.calendar import correct_target_dates, load_calendar, stored_days, sync_builtin, write_days
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.records import write_forecasts

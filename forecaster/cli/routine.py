@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from forecaster.routine.backfill import BackfillReport
-    from forecaster.routine.pipeline import RoutineOptions, RunReport
+    from forecaster.routine.driver import RoutineOptions
+    from forecaster.routine.pipeline import RunReport
 
 # One row per forecast, read across: whose, made when, for which day, the value and both ranges.
 # A `failure` column is added when something failed (`error` is a forecast's error elsewhere).
@@ -114,7 +115,8 @@ def run(
     with stoppable() as stop, run_lock(settings, "run", stop.requested):
         load_training_stack()
         from forecaster.ingest.sources import make_source
-        from forecaster.routine.pipeline import RoutineOptions, run_routine
+        from forecaster.routine.driver import RoutineOptions
+        from forecaster.routine.pipeline import run_routine
         from forecaster.storage.db import session_factory
 
         bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
@@ -203,7 +205,7 @@ def backfill(
         from forecaster.ingest.sources import make_source
         from forecaster.ingest.update import ingest_for_range
         from forecaster.routine.backfill import backfill_plot
-        from forecaster.routine.pipeline import RoutineOptions
+        from forecaster.routine.driver import RoutineOptions
         from forecaster.scoring.evaluation import accuracy
         from forecaster.storage.db import session_factory
 

@@ -211,7 +211,8 @@ def schedule_late_retry(ctx: JobContext, record: JobRecord, func: Callable[..., 
 
 def run_routine_for(ctx: JobContext, record: JobRecord, *, force: Force, ingest: bool) -> "RunReport":
     """The daily routine for today's newest bars, its outcome written into `record`."""
-    from forecaster.routine.pipeline import RoutineOptions, run_routine  # Keras: only when a job trains
+    from forecaster.routine.driver import RoutineOptions  # Keras: only when a job trains
+    from forecaster.routine.pipeline import run_routine  # Keras: only when a job trains
 
     options = RoutineOptions(kinds=tuple(ctx.settings.models), force=force, should_stop=ctx.stopping)
     report = run_routine(

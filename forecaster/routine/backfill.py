@@ -20,8 +20,9 @@ from forecaster.config import Settings
 from forecaster.ingest.calendar import prepare_calendar
 from forecaster.market.calendar import TradingCalendar
 from forecaster.reporting.plotting import backfill_figure, save_png
+from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.executor import Executor, open_executor
-from forecaster.routine.pipeline import RoutineOptions, RunReport, run_routine
+from forecaster.routine.pipeline import RunReport, run_routine
 from forecaster.routine.retention import prune_after_run
 from forecaster.scoring.evaluation import matured_forecasts
 from forecaster.storage.bars import bar_days, tickers_with_bar

@@ -1,0 +1,195 @@
+"""The routine's driver for one as-of: for each ticker it reads the bars and writes the baselines,
+prepares each (ticker, model) task, submits it to the executor and writes each result as it
+comes back, then closes the ticker (ensemble, actuals, plots). `pipeline.run_routine` opens and
+closes the run around it."""
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import Settings, train_spec
+from forecaster.errors import Interrupted
+from forecaster.market.calendar import TradingCalendar
+from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
+from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
+from forecaster.routine.executor import Executor
+from forecaster.routine.plots import draw_plots
+from forecaster.routine.policy import Between, Force
+from forecaster.routine.task_inputs import prepare_task
+from forecaster.routine.task_results import ModelOutcome, record_forecast, store_result
+from forecaster.routine.tasks import ModelResult, ModelTask, timed
+from forecaster.storage.bars import load_bars, newest_bar_date
+from forecaster.storage.db import transaction
+from forecaster.storage.records import fill_actuals
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoutineOptions:
+    kinds: tuple[ModelKind, ...]
+    as_of: date | None = None  # None: each ticker's newest bar
+    force: Force = None
+    seed: int | None = None  # None: the settings' seed
+    plots: bool = True
+    between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
+    prune: bool = True  # apply retention at the end (the caller holds the run lock)
+    # Asked between (ticker, model) steps; True stops the routine with `Interrupted` (the daemon's
+    # SIGTERM). A step that has started finishes: every write is its own short transaction.
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False)
+
+    def check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise Interrupted("stop requested")
+
+
+@dataclass
+class TickerReport:
+    ticker: str
+    as_of: date | None = None
+    last_close: float | None = None
+    outcomes: list[ModelOutcome] = field(default_factory=list)
+    plots: dict[str, str] = field(default_factory=dict)
+    actuals_filled: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(o.ok for o in self.outcomes)
+
+
+@dataclass
+class OpenTicker:
+    """A ticker whose bars are read and baselines written, waiting for its models' results."""
+
+    report: TickerReport
+    bars: pd.DataFrame
+    as_of: date
+    pending: int
+
+
+class Driver:
+    """Opens each ticker (bars, baselines), prepares its model tasks, writes their results in
+    whatever order they come back, and closes the ticker (actuals, plots) after its last one."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        options: RoutineOptions,
+        run_id: int,
+        clock: dict[str, float],
+    ) -> None:
+        self.settings, self.factory, self.options = settings, factory, options
+        self.run_id, self.clock = run_id, clock
+        self.train = train_spec(settings, options.seed)
+        self.open: dict[str, OpenTicker] = {}
+        self.finished: dict[str, TickerReport] = {}
+
+    def run(self, tickers: list[str], executor: Executor, calendar: TradingCalendar) -> None:
+        self.calendar = calendar  # the stored one: it dates every forecast
+        # The block's end abandons what is in flight: a stop or an error here writes nothing more.
+        with executor.running(self.options.check_stop) as in_flight:
+            for ticker in tickers:
+                self.options.check_stop()
+                state = self._open_ticker(ticker)  # its bars read, its baselines written
+                if state is None:
+                    continue
+                for kind in self.options.kinds:
+                    self.options.check_stop()
+                    task = self._prepare(state, kind)  # a task that cannot be prepared: its failed result
+                    self._record(in_flight.submit(task) if isinstance(task, ModelTask) else iter([task]))
+            self._record(in_flight.rest())
+
+    def finished_in(self, tickers: list[str]) -> list[TickerReport]:
+        return [self.finished[t] for t in tickers if t in self.finished]
+
+    def _prepare(self, state: OpenTicker, kind: ModelKind) -> ModelTask | ModelResult:
+        return prepare_task(
+            self.settings,
+            self.factory,
+            state.report.ticker,
+            kind,
+            state.bars,
+            state.as_of,
+            force=self.options.force,
+            between=self.options.between,
+            train=self.train,
+        )
+
+    def _record(self, results: Iterator[ModelResult]) -> None:
+        """Write each result as it comes back, and close its ticker after its last one."""
+        for result in results:
+            state = self.open[result.ticker]
+            for step, seconds in result.timings.items():
+                self.clock[step] += seconds
+            outcome = store_result(
+                self.settings,
+                self.factory,
+                result,
+                run_id=self.run_id,
+                train=self.train,
+                last_close=state.report.last_close or 0.0,
+                calendar=self.calendar,
+            )
+            self._done(state, outcome)
+
+    def _open_ticker(self, ticker: str) -> OpenTicker | None:
+        report = TickerReport(ticker)
+        as_of = self.options.as_of
+        with timed(self.clock, "load"), self.factory() as session:
+            newest = newest_bar_date(session, ticker, until=as_of)
+            if newest is None:
+                report.error = "no bars stored" + (f" up to {as_of}" if as_of else "") + "; run ingest"
+                self.finished[ticker] = report
+                return None
+            # qfq anchored at as_of: equals the raw price at as_of, and stays continuous over dividends.
+            bars = load_bars(session, ticker, until=newest, adjust="qfq")
+        report.as_of, report.last_close = newest, float(bars["close"].iloc[-1])
+        with timed(self.clock, "forecast"):
+            for name, forecast in baseline_points(bars, newest, self.settings.horizon, self.calendar).items():
+                report.outcomes.append(outcome := ModelOutcome(name, "baseline", forecast=forecast))
+                target, last_close = self.settings.target, report.last_close
+                record_forecast(self.factory, ticker, outcome, self.run_id, newest, target, last_close)
+        state = self.open[ticker] = OpenTicker(report, bars, newest, len(self.options.kinds))
+        if state.pending == 0:
+            self._close(state)
+        return state
+
+    def _done(self, state: OpenTicker, outcome: ModelOutcome) -> None:
+        state.report.outcomes.append(outcome)
+        state.pending -= 1
+        if state.pending == 0:
+            self._close(state)
+
+    def _close(self, state: OpenTicker) -> None:
+        report = state.report
+        at = (state.as_of, self.settings.target, report.last_close or 0.0)
+        # Results come in any order: sorted first, the ensemble's sum (and last digits) is always one.
+        order = [*BASELINES, *self.options.kinds, ENSEMBLE]
+        report.outcomes.sort(key=lambda o: order.index(o.model))
+        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)  # appends its outcome, last
+        with timed(self.clock, "actuals"), transaction(self.factory) as session:
+            report.actuals_filled = fill_actuals(session, report.ticker)
+        if self.options.plots:
+            with timed(self.clock, "plot"):
+                try:
+                    assert report.as_of is not None  # only an opened ticker (one with bars) is plotted
+                    report.plots = draw_plots(
+                        self.settings,
+                        self.factory,
+                        report.ticker,
+                        report.as_of,
+                        report.outcomes,
+                        state.bars,
+                        self.run_id,
+                    )
+                except OSError as exc:  # a full or read-only disk: the forecasts above are stored
+                    report.error = f"plots not written: {exc}"
+                    log.error("%s: %s", report.ticker, report.error)
+        del self.open[report.ticker]
+        self.finished[report.ticker] = report
