@@ -58,6 +58,7 @@ def test_an_unknown_variable_is_warned_with_the_closest_name(caplog):
 
 
 def test_the_cli_warns_about_an_unknown_variable_on_stderr_and_still_runs():
+    assert invoke("db", "upgrade").exit_code == 0  # read commands never create a database
     result = invoke("calendar", "--since", "2020-01-02", "--until", "2020-01-03", env={"FORECASTER_MODLES": "rnn"})
     assert result.exit_code == 0, result.output
     warnings = [ln for ln in result.stderr.splitlines() if "FORECASTER_MODLES" in ln]
@@ -164,6 +165,7 @@ def test_help_is_unchanged_by_the_one_line_errors():
 
 
 def test_old_spellings_still_work_but_are_not_taught():
+    assert invoke("db", "upgrade").exit_code == 0  # read commands never create a database
     new = invoke("calendar", "--since", "2027-02-04", "--until", "2027-02-12", "--format", "csv")
     old = invoke("calendar", "--from", "2027-02-04", "--to", "2027-02-12", "--format", "csv")
     assert new.exit_code == old.exit_code == 0 and new.stdout == old.stdout
@@ -181,6 +183,7 @@ def test_models_is_one_option_comma_separated_or_repeated():
     assert parse_kinds(None, settings) == ("rnn", "lstm", "gru")  # not given: the settings
     assert parse_kinds((), settings) == ()  # given empty: the baselines only, as FORECASTER_MODELS=
     assert load_settings(models="").models == []
+    assert invoke("db", "upgrade").exit_code == 0  # read commands never create a database
     old = invoke("forecasts", "-m", "rnn", "--model", "naive", "--format", "json")
     new = invoke("forecasts", "--models", "rnn,naive", "--format", "json")
     assert old.exit_code == new.exit_code == 0 and old.stdout == new.stdout == "[]\n"

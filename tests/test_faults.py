@@ -382,7 +382,8 @@ def test_a_deleted_plot_is_rewritten_by_the_next_run_and_status_does_not_crash(t
 @pytest.mark.slow
 def test_an_older_schema_is_upgraded_by_the_next_command_with_its_data_intact(tmp_path, monkeypatch):
     """(A newer schema is refused: test_db / test_cli.) Downgrade to 0003, the first schema with
-    forecasts, and run `forecaster status`: back at head, every bar and forecast still there."""
+    forecasts: `forecaster status` (a read command) refuses and writes nothing; `forecaster db
+    upgrade` brings it back to head with every bar and forecast still there."""
     settings = pipeline_settings(tmp_path)
     factory = ready_db(settings)
     assert routine(settings, factory, kinds=()).ok
@@ -393,7 +394,11 @@ def test_an_older_schema_is_upgraded_by_the_next_command_with_its_data_intact(tm
     with sqlite3.connect(db_of(settings)) as conn:
         assert conn.execute("select version_num from alembic_version").fetchone() == ("0003",)
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(settings.data_dir))
-    result = CliRunner().invoke(cli, ["status"])
+    refused = CliRunner().invoke(cli, ["status"])
+    assert refused.exit_code == 1 and "forecaster db upgrade" in refused.output, refused.output
+    with sqlite3.connect(db_of(settings)) as conn:
+        assert conn.execute("select version_num from alembic_version").fetchone() == ("0003",)
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with sqlite3.connect(db_of(settings)) as conn:
         assert conn.execute("select version_num from alembic_version").fetchone() == (head_revision(),)
