@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     # days of daily plots kept per ticker, counted back from its newest plot.
     keep_model_versions: int = Field(default=5, ge=1)
     keep_plot_days: int = Field(default=60, ge=1)
+    # A `running` run row without a heartbeat (one per ticker) for this long is over, on any machine.
+    stale_run_minutes: int = Field(default=120, ge=1)
     # `forecaster health`: free space in the data dir below this warns, below a quarter of it is critical.
     health_min_free_gb: float = Field(default=2.0, ge=0)
 

@@ -149,6 +149,9 @@ def test_version_comes_from_the_package_metadata():
         (("nosuch",), "No such command 'nosuch'"),
         (("db", "nosuch"), "No such command 'nosuch'"),
         (("forecasts", "--models", ""), "Invalid value for '--models': names no model"),
+        (("evaluate", "--seeds", "3"), "--seeds and --epochs train the course experiment; give them with --preset"),
+        (("evaluate", "--epochs", "2"), "--seeds and --epochs train the course experiment; give them with --preset"),
+        (("smoke", "--ask", "--format", "json"), "--ask talks to a person; give it without --format csv/json"),
     ],
 )
 def test_a_usage_error_is_one_line_with_a_hint(args, said, tmp_path):

@@ -104,10 +104,13 @@ def test_bad_schedule_is_one_line_at_start_up(tmp_path):
 def test_list_prints_each_job_and_its_next_fire_time():
     result = CliRunner().invoke(cli, ["daemon", "--list", "--schedule", "0 18 * * 1-5", "--timezone", "UTC"])
     assert result.exit_code == 0, result.output
-    lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["job", "next_fire", "timezone"]
+    lines = dict(line.split(None, 1) for line in rows)
     assert set(lines) >= {"daily_update", "weekly_retrain"}
-    assert lines["daily_update"].startswith("next ") and lines["daily_update"].endswith(" 18:00 UTC")
-    assert lines["weekly_retrain"].endswith(" 09:00 UTC")
+    daily, weekly = lines["daily_update"].split(), lines["weekly_retrain"].split()
+    assert daily[0].endswith("T18:00:00+00:00") and weekly[0].endswith("T09:00:00+00:00")
+    assert daily[1] == weekly[1] == "UTC"
 
 
 # --- no-data days and late-bar retries ----------------------------------------------------

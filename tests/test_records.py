@@ -98,7 +98,7 @@ def test_dead_runs_are_closed_only_for_this_machine(factory: sessionmaker[Sessio
             session.add(Run(command="run", tickers=TICKER, status="running", pid=dead_pid, host=host, started_at=FIRST))
             session.add(JobRun(job="daily_update", started_at=FIRST, status="running", pid=dead_pid, host=host))
     with transaction(factory) as session:
-        assert close_dead_runs(session, now=LATER) == 4  # this machine's and the host-less rows
+        assert close_dead_runs(session, now=FIRST, stale_minutes=120) == 4  # this machine's and the host-less rows
     with factory() as s:
         for table in (Run, JobRun):
             status = {host: state for host, state in s.execute(select(table.host, table.status))}

@@ -250,7 +250,7 @@ def test_smoke_command_passes_records_and_shows_in_status(tmp_path):
         line.split()[0]: line.split() for line in result.output.splitlines() if line.split()[:1] in ([t] for t in TASKS)
     }
     assert set(rows) == set(TASKS)
-    assert all(row[3] == "100%" for row in rows.values())
+    assert all(row[1] == "True" and row[4] == "1.0000" for row in rows.values())  # ok, accuracy
     assert "abcd -> e" in result.output and "smoke test ok: 4 task(s)" in result.output
     assert sorted(p.name for p in (tmp_path / "data" / "smoke").iterdir()) == sorted(f"{t}.keras" for t in TASKS)
     status = _invoke(tmp_path, "status")

@@ -72,7 +72,7 @@ def test_a_running_row_whose_process_is_gone_reads_interrupted(tmp_path, monkeyp
     with transaction(factory) as session:
         start_run(session, command="run", as_of=None, tickers=["sh600519"], pid=gone.pid, now=clock.now())
     with factory() as session:
-        check = last_daily_run(session, clock.now())
+        check = last_daily_run(session, clock.now(), settings.stale_run_minutes)
     assert check.status == CRITICAL and "run 1 interrupted (its process is gone)" in check.detail
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(settings.data_dir))
     result = CliRunner().invoke(cli, ["status"])

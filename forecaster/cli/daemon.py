@@ -5,6 +5,8 @@ import logging
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.cli.options import FORMAT_OPTION
+from forecaster.cli.output import echo_rows
 from forecaster.cli.runtime import CliError, load_training_stack, open_db
 from forecaster.config import Settings
 from jobs import JOBS, RUN_NOW
@@ -21,9 +23,16 @@ from jobs import JOBS, RUN_NOW
 @click.option("--run-now", is_flag=True, help="Also run the daily update once, right after start-up.")
 @click.option("--list", "list_jobs", is_flag=True, help="Print each job and its next fire time, then exit.")
 @click.option("--skip-smoke", is_flag=True, help="Do not run the start-up smoke test (for tests and development only).")
+@FORMAT_OPTION
 @click.pass_obj
 def daemon(
-    settings: Settings, schedule: str | None, tz: str | None, run_now: bool, list_jobs: bool, skip_smoke: bool
+    settings: Settings,
+    schedule: str | None,
+    tz: str | None,
+    run_now: bool,
+    list_jobs: bool,
+    skip_smoke: bool,
+    fmt: str,
 ) -> None:
     """Run the scheduled jobs (see jobs/README.md) until SIGTERM or Ctrl-C.
 
@@ -36,14 +45,19 @@ def daemon(
     from forecaster.ingest.sources import make_source
     from forecaster.storage.db import session_factory
 
+    if fmt != "table" and not list_jobs:
+        raise click.UsageError("--format shapes the --list output; give it with --list")
     updates = {k: v for k, v in {"schedule": schedule, "scheduler_timezone": tz}.items() if v is not None}
     settings = settings.model_copy(update=updates)
     job_triggers(settings, JOBS)  # a bad schedule or time zone fails here, before any other work
     ctx = JobContext(settings, session_factory(open_db(settings)), make_source("auto", settings))
     if list_jobs:
         scheduler = build_scheduler(ctx, JOBS, run_now=RUN_NOW if run_now else None)
-        for p in planned_runs(scheduler, ctx.now()):
-            click.echo(f"{p.job_id:<26} next {p.next_fire:%Y-%m-%d %H:%M %Z}" if p.next_fire else f"{p.job_id} never")
+        rows = [
+            {"job": p.job_id, "next_fire": p.next_fire, "timezone": p.next_fire and str(p.next_fire.tzinfo)}
+            for p in planned_runs(scheduler, ctx.now())
+        ]  # next_fire None: the job never fires again
+        echo_rows(rows, fmt, ["job", "next_fire", "timezone"], empty="no jobs")
         return
     # The daemon logs one line per step; APScheduler's own bookkeeping only when it goes wrong.
     from forecaster.cli.logsetup import configure_logging

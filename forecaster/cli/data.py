@@ -9,6 +9,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.cli.calendar import calendar_status, echo_calendar_status
 from forecaster.cli.options import DAY, FORMAT_OPTION, TICKER_OPTION, TICKERS_FILE_OPTION, source_option, tickers_from
 from forecaster.cli.output import echo_rows, strict_json
@@ -101,7 +102,7 @@ def status(settings: Settings, fmt: str) -> None:
             f"{t['ticker']:<10} {t['bars']:>6} {first:<10} {last:<10} {t['factors']:>7}  {t['sources']:<10} "
             f"{t['last_ingest']}"
         )
-    _echo_models_and_runs(engine)
+    _echo_models_and_runs(engine, settings)
     _echo_last_smoke(engine)
     _echo_jobs(settings, engine)
     echo_calendar_status(settings, engine)
@@ -142,8 +143,9 @@ def _models_and_run(engine: Engine, settings: Settings) -> dict[str, Any]:
         ]  # fmt: skip
         run = last_run(session)
         calendar = calendar_status(session, today_in(settings.timezone))
+    shown = None if run is None else shown_status(run, now=clock.now(), stale_minutes=settings.stale_run_minutes)
     last = None if run is None else {
-        "id": run.id, "command": run.command, "started_at": run.started_at.isoformat(), "status": shown_status(run),
+        "id": run.id, "command": run.command, "started_at": run.started_at.isoformat(), "status": shown,
         "error": run.error, "note": run.note,
     }  # fmt: skip
     return {"models": models, "last_run": last, "calendar": calendar}
@@ -160,7 +162,8 @@ def _echo_jobs(settings: Settings, engine: Engine) -> None:
     for r in runs:
         when = f"{r.started_at:%Y-%m-%d %H:%M} UTC"
         detail = r.error or r.summary or ""
-        click.echo(f"job {r.job:<15} {when} {shown_status(r):<11} {detail}".rstrip())
+        shown = shown_status(r, now=clock.now(), stale_minutes=settings.stale_run_minutes)
+        click.echo(f"job {r.job:<15} {when} {shown:<11} {detail}".rstrip())
     try:
         planned = _planned_runs(settings, factory, catch_up=False)
     except ForecasterError as exc:  # a bad schedule must not hide the rest of the status
@@ -181,7 +184,7 @@ def _planned_runs(settings: Settings, factory: "sessionmaker[Session]", *, catch
     return planned_runs(scheduler, ctx.now())
 
 
-def _echo_models_and_runs(engine: Engine) -> None:
+def _echo_models_and_runs(engine: Engine, settings: Settings) -> None:
     from forecaster.storage.db import session_factory
     from forecaster.storage.queries import current_models, last_run
     from forecaster.storage.runs import describe_status
@@ -199,7 +202,7 @@ def _echo_models_and_runs(engine: Engine) -> None:
         )
     if run is not None:
         when = f"{run.started_at:%Y-%m-%d %H:%M} UTC"
-        status = describe_status(run)
+        status = describe_status(run, now=clock.now(), stale_minutes=settings.stale_run_minutes)
         click.echo(f"last run: {run.id} ({run.command}) {when} {status}" + (f": {run.error}" if run.error else ""))
 
 

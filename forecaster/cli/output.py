@@ -2,9 +2,11 @@
 command's human lines in those formats, go to stderr)."""
 
 import csv
+import functools
 import json
 import math
 import sys
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -33,6 +35,12 @@ def json_value(value: Any) -> Any:
 def strict_json(rows: Any) -> str:
     # allow_nan=False: a NaN that slipped past json_value is a bug, not output.
     return json.dumps(json_value(rows), indent=2, default=str, allow_nan=False)
+
+
+def say_for(fmt: str) -> Callable[..., None]:
+    """click.echo for a command's lines for people: stdout beside a table, stderr in CSV or JSON,
+    whose stdout carries the rows alone."""
+    return functools.partial(click.echo, err=fmt != "table")
 
 
 def echo_rows(rows: list[dict[str, Any]], fmt: str, columns: list[str], *, empty: str) -> None:

@@ -1,14 +1,21 @@
 """`forecaster prune`: retention on demand (the routine applies it after every run)."""
 
+from dataclasses import asdict
+
 import click
 
+from forecaster.cli.options import FORMAT_OPTION
+from forecaster.cli.output import echo_rows, say_for
 from forecaster.config import Settings
+
+PRUNE_TABLE = ["what", "ticker", "label", "path", "bytes"]  # as Removal orders them, so CSV has one header
 
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@FORMAT_OPTION
 @click.pass_obj
-def prune(settings: Settings, dry_run: bool) -> None:
+def prune(settings: Settings, dry_run: bool, fmt: str) -> None:
     """Remove model files beyond FORECASTER_KEEP_MODEL_VERSIONS per (ticker, model) and daily plots
     older than FORECASTER_KEEP_PLOT_DAYS; pruned versions' rows stay, marked. Takes the run lock,
     so no running process can be reading a file that goes."""
@@ -19,6 +26,5 @@ def prune(settings: Settings, dry_run: bool) -> None:
     factory = session_factory(open_db(settings))
     with run_lock(settings, "prune"):
         report = apply_retention(settings, factory, dry_run=dry_run, sweep=not dry_run)
-    for r in report.removals:
-        click.echo(f"{r.what}\t{r.ticker}\t{r.label}\t{r.bytes}\t{r.path}")
-    click.echo(report.summary())
+    echo_rows([asdict(r) for r in report.removals], fmt, PRUNE_TABLE, empty="nothing to remove")
+    say_for(fmt)(report.summary())

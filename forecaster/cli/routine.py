@@ -1,6 +1,5 @@
 """`forecaster run` and `forecaster backfill`: the daily routine once, or replayed over past days."""
 
-import functools
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -19,7 +18,7 @@ from forecaster.cli.options import (
     source_option,
     tickers_from,
 )
-from forecaster.cli.output import echo_rows, echo_scores
+from forecaster.cli.output import echo_rows, echo_scores, say_for
 from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock, stoppable
 from forecaster.config import Settings
 
@@ -121,8 +120,7 @@ def run(
 
         bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
         factory = stop.factory = session_factory(open_db(settings))
-        # In CSV or JSON, stdout carries the rows alone; the lines for people go to stderr.
-        say = functools.partial(click.echo, err=fmt != "table")
+        say = say_for(fmt)
         if bar_source is not None:
             say(f"source: {bar_source.description}")
         options = RoutineOptions(
@@ -170,6 +168,7 @@ def run(
 @source_option("Where the bars the range needs are fetched from.")
 @click.option("--no-ingest", is_flag=True, help="Use only the bars already stored.")
 @SEED_OPTION
+@FORMAT_OPTION
 @click.pass_obj
 def backfill(
     settings: Settings,
@@ -184,6 +183,7 @@ def backfill(
     source: str,
     no_ingest: bool,
     seed: int | None,
+    fmt: str,
 ) -> None:
     """Replay the daily routine for every trading day in a past range (a walk-forward).
 
@@ -211,27 +211,28 @@ def backfill(
 
         factory = stop.factory = session_factory(open_db(settings))
         today = today_in(settings.timezone)
+        say = say_for(fmt)
         if not no_ingest:
             bar_source = make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
-            click.echo(f"source: {bar_source.description}")
+            say(f"source: {bar_source.description}")
             for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
-                click.echo(result.summary())
+                say(result.summary())
         options = RoutineOptions(kinds=kinds, seed=seed, between=between, should_stop=stop.requested)  # type: ignore[arg-type]
         report = _replay_with_progress(settings, factory, tickers, start, end, options, today)
         if not report.days:
             raise CliError(f"no stored trading day of {', '.join(tickers)} in {start}..{end}; nothing to replay")
-        click.echo(
+        say(
             f"backfill {start}..{end}: {len(report.days)} day(s), {report.skipped} already complete, "
             f"{len(report.runs)} run in {report.seconds:.0f} s"
         )
         with factory() as session:
             rows = [r.as_dict() for r in accuracy(session, tickers=tickers, since=start, until=end)]
-        echo_scores(rows, "table")
+        echo_scores(rows, fmt)
         for path in backfill_plot(settings, factory, tickers, start, end):
-            click.echo(f"plot: {path}")
+            say(f"plot: {path}")
         if not report.ok:
             for failure in report.failures[:20]:
-                click.echo(f"FAILED {failure}")
+                say(f"FAILED {failure}")
             raise CliError(f"{len(report.failures)} (day, ticker, model) step(s) failed; run again to retry them")
 
 

@@ -38,9 +38,7 @@ from forecaster.config import Settings
 @click.option(
     "--seeds",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="With --preset/--split: train with seeds S..S+N-1 (S = FORECASTER_SEED); mean and spread.",
+    help="With --preset/--split: train with seeds S..S+N-1 (S = FORECASTER_SEED); mean and spread (default 1).",
 )
 @click.option(
     "--epochs", type=click.IntRange(min=1), help="With --preset/--split: cap the training epochs (for a quick look)."
@@ -56,7 +54,7 @@ def evaluate(
     fmt: str,
     preset: str | None,
     split: str | None,
-    seeds: int,
+    seeds: int | None,
     epochs: int | None,
     model: Sequence[str],
 ) -> None:
@@ -70,13 +68,17 @@ def evaluate(
     """
     if preset and split:
         raise click.BadParameter("give either --preset or --split, not both")
+    if not (preset or split) and (seeds is not None or epochs is not None):  # else silently ignored
+        raise click.UsageError("--seeds and --epochs train the course experiment; give them with --preset or --split")
     if preset or split:
         # --models names the kinds trained here (default all three), and only network kinds train.
         kinds = parse_kinds(model or None, settings.model_copy(update={"models": ["rnn", "lstm", "gru"]}))
         load_training_stack()
         from forecaster.course.experiment import course_experiment
 
-        rows = course_experiment(settings, kinds=kinds, course_settings=preset is not None, seeds=seeds, epochs=epochs)
+        rows = course_experiment(
+            settings, kinds=kinds, course_settings=preset is not None, seeds=seeds or 1, epochs=epochs
+        )
         echo_scores(rows, fmt, columns=list(rows[0]) if rows else None)
         return
     from forecaster.scoring.evaluation import evaluation_rows

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from forecaster.cli.options import FORMAT_OPTION
+from forecaster.cli.output import echo_rows, say_for
 from forecaster.cli.runtime import CliError, load_training_stack, open_db
 from forecaster.config import Settings
 
@@ -30,8 +32,9 @@ def _check_smoke_task(ctx: click.Context, param: click.Parameter, value: str | N
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the initial weights.")
 @click.option("--ask", is_flag=True, help="Afterwards, read letters from stdin and print the predicted next letter.")
+@FORMAT_OPTION
 @click.pass_obj
-def smoke(settings: Settings, task: str | None, epochs: int | None, seed: int, ask: bool) -> None:
+def smoke(settings: Settings, task: str | None, epochs: int | None, seed: int, ask: bool, fmt: str) -> None:
     """Check that Keras, TensorFlow and the model files work: the course's four letter RNNs.
 
     Each task is trained (with Keras' own fit, not the forecasters' training loop), saved and
@@ -40,20 +43,14 @@ def smoke(settings: Settings, task: str | None, epochs: int | None, seed: int, a
     """
     from forecaster.storage.db import session_factory, transaction
 
+    if ask and fmt != "table":  # its prompts and answers are for a person, not a script's rows
+        raise click.UsageError("--ask talks to a person; give it without --format csv/json")
     engine = open_db(settings)  # a database problem shows before, not after, the training
     load_training_stack()
     from forecaster.course.letters import record_smoke, run_smoke
 
     results = run_smoke(task, epochs, seed, settings.data_dir / "smoke")
-    click.echo(f"{'task':<15} {'epochs':>6} {'seconds':>7} {'accuracy':>8}  samples")
-    for r in results:
-        shown = ", ".join((r.misses or r.samples)[:3])
-        if r.misses:
-            shown = f"{len(r.misses)} wrong: {shown}"
-        if len(r.misses or r.samples) > 3:
-            shown += ", …"
-        reload = "" if r.reload_identical else "  (reloaded model answers differently)"
-        click.echo(f"{r.task:<15} {r.epochs:>6} {r.seconds:>7.2f} {r.accuracy:>8.0%}  {shown}{reload}")
+    echo_rows([_smoke_row(r) for r in results], fmt, SMOKE_TABLE, empty="no tasks run")
     with transaction(session_factory(engine)) as session:
         record_smoke(session, results)
     if ask:
@@ -61,7 +58,28 @@ def smoke(settings: Settings, task: str | None, epochs: int | None, seed: int, a
     failed = [r.task for r in results if not r.ok]
     if failed:
         raise CliError(f"smoke test failed: {', '.join(failed)}")
-    click.echo(f"smoke test ok: {len(results)} task(s) in {sum(r.seconds for r in results):.1f} s")
+    say_for(fmt)(f"smoke test ok: {len(results)} task(s) in {sum(r.seconds for r in results):.1f} s")
+
+
+SMOKE_TABLE = ["task", "ok", "epochs", "seconds", "accuracy", "reload_identical", "samples"]
+
+
+def _smoke_row(r: Any) -> dict[str, Any]:
+    """A task's result; `samples` shows the first three pairs, or the first three it got wrong."""
+    shown = ", ".join((r.misses or r.samples)[:3])
+    if r.misses:
+        shown = f"{len(r.misses)} wrong: {shown}"
+    if len(r.misses or r.samples) > 3:
+        shown += ", …"
+    return {
+        "task": r.task,
+        "ok": r.ok,
+        "epochs": r.epochs,
+        "seconds": r.seconds,
+        "accuracy": r.accuracy,
+        "reload_identical": r.reload_identical,
+        "samples": shown,
+    }
 
 
 def _ask_letters(results: Sequence[Any]) -> None:

@@ -76,7 +76,7 @@ def backfill(
     started = time.perf_counter()
     with transaction(factory) as session:
         # A killed earlier backfill may have finished its last day but not its run row.
-        close_dead_runs(session, now=clock.now())
+        close_dead_runs(session, now=clock.now(), stale_minutes=settings.stale_run_minutes)
     # The calendar's trading days that have bars: a bar on a day the calendar had closed has
     # opened it (`observed`), and an estimated open day without one is no day to replay.
     calendar = prepare_calendar(settings, factory, today=today).calendar

@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import clock
 from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
 from forecaster.market.calendar import TradingCalendar
@@ -25,6 +26,7 @@ from forecaster.routine.tasks import ModelResult, ModelTask, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import transaction
 from forecaster.storage.records import fill_actuals
+from forecaster.storage.runs import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +177,7 @@ class Driver:
         write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)  # appends its outcome, last
         with timed(self.clock, "actuals"), transaction(self.factory) as session:
             report.actuals_filled = fill_actuals(session, report.ticker)
+            heartbeat(session, self.run_id, now=clock.now())  # a ticker done: the run is alive
         if self.options.plots:
             with timed(self.clock, "plot"):
                 try:

@@ -53,7 +53,7 @@ def run_checks(settings: Settings, session: Session, now: datetime) -> list[Chec
     local = now.astimezone(ZoneInfo(settings.timezone))
     calendar = load_calendar(session)  # the stored one: what the routine dates forecasts with
     checks: list[Callable[[], Check]] = [
-        lambda: last_daily_run(session, now),
+        lambda: last_daily_run(session, now, settings.stale_run_minutes),
         lambda: newest_bars(session, settings.tickers, local, calendar),
         lambda: calendar_ahead(calendar, local.date()),
         lambda: free_space(settings.data_dir, settings.health_min_free_gb),
@@ -68,15 +68,14 @@ def _age(since: datetime, now: datetime) -> str:
     return f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.1f} days ago"
 
 
-def last_daily_run(session: Session, now: datetime) -> Check:
+def last_daily_run(session: Session, now: datetime, stale_minutes: int) -> Check:
     """The newest `forecaster run` or daemon routine: its status, and how long ago it started."""
     run = newest_run(session, Run.command.in_(DAILY_COMMANDS))
     if run is None:
         return Check("last daily run", CRITICAL, "no daily run recorded")
-    status = shown_status(run)
-    detail = (
-        f"run {run.id} {describe_status(run)}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
-    )
+    status = shown_status(run, now=now, stale_minutes=stale_minutes)
+    described = describe_status(run, now=now, stale_minutes=stale_minutes)
+    detail = f"run {run.id} {described}, as of {run.as_of or 'newest bar'}, started {_age(run.started_at, now)}"
     if status in ("error", "interrupted"):
         return Check("last daily run", CRITICAL, detail)
     if status == "partial" or now - run.started_at > RUN_AGE_WARN:

@@ -70,7 +70,9 @@ def run_routine(
     ingest (a backfill prepares it once for all its days instead of once a day)."""
     timings: dict[str, float] = defaultdict(float)
     with transaction(factory) as session:
-        close_dead_runs(session, now=(now := clock.now()))  # rows a killed process left `running`
+        close_dead_runs(
+            session, now=(now := clock.now()), stale_minutes=settings.stale_run_minutes
+        )  # rows a killed process left `running`
         run_id = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=now).id
     ingests: list[IngestResult] = []
     driver = Driver(settings, factory, options, run_id, timings)

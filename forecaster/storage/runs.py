@@ -5,7 +5,7 @@ takes the caller's Session and never commits."""
 import json
 import os
 import socket
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ def start_run(
         pid=pid,
         host=this_host(),
         started_at=now,
+        heartbeat_at=now,
     )
     session.add(run)
     session.flush()
@@ -53,37 +54,54 @@ def process_alive(pid: int | None) -> bool:
     return True
 
 
-def shown_status(row: Run | JobRun) -> str:
-    """A row's status as a reader should see it: `running` only while its process lives. A row of
-    this machine whose process is gone reads `interrupted` (the next writing command closes it)."""
-    if row.status == "running" and row.host in (None, this_host()) and not process_alive(row.pid):
-        return "interrupted"
-    return row.status
+def heartbeat(session: Session, run_id: int, *, now: datetime) -> None:
+    """The run is alive at `now`: a row whose heartbeat is older than the bound reads interrupted."""
+    session.execute(update(Run).where(Run.id == run_id, Run.status == "running").values(heartbeat_at=now))
 
 
-def describe_status(row: Run | JobRun) -> str:
+def why_dead(row: Run | JobRun, *, now: datetime, stale_minutes: int) -> str | None:
+    """Why a `running` row's run is over though the row does not say so; None while it may live.
+    A run row silent longer than the bound is over whatever its host: that is how another
+    machine's run on a shared database is judged, its pid meaning nothing here. (A job run has no
+    heartbeat of its own; its routine's run row has.)"""
+    if row.status != "running":
+        return None
+    if isinstance(row, Run) and now - (row.heartbeat_at or row.started_at) > timedelta(minutes=stale_minutes):
+        return f"no heartbeat for over {stale_minutes} min"
+    if row.host in (None, this_host()) and not process_alive(row.pid):
+        return "its process is gone"
+    return None
+
+
+def shown_status(row: Run | JobRun, *, now: datetime, stale_minutes: int) -> str:
+    """A row's status as a reader should see it: `running` only while its run may be alive. A dead
+    run's row (see `why_dead`) reads `interrupted`; the next writing command closes it."""
+    return "interrupted" if why_dead(row, now=now, stale_minutes=stale_minutes) else row.status
+
+
+def describe_status(row: Run | JobRun, *, now: datetime, stale_minutes: int) -> str:
     """`shown_status`, saying why when it differs from the stored one."""
-    shown = shown_status(row)
-    return shown if shown == row.status else f"{shown} (its process is gone)"
+    why = why_dead(row, now=now, stale_minutes=stale_minutes)
+    return f"interrupted ({why})" if why else row.status
 
 
-def close_dead_runs(session: Session, *, now: datetime) -> int:
-    """Mark `running` runs / job_runs rows whose process is gone (kill -9, power loss) as
-    interrupted, so no row claims to be running forever. Rows of live processes are left alone,
-    so this is safe without the run lock; so are other machines' rows, whose pids cannot be
-    checked from here (a shared PostgreSQL database)."""
-    reason = "the process ended before the run finished"
+def close_dead_runs(session: Session, *, now: datetime, stale_minutes: int) -> int:
+    """Mark `running` runs / job_runs rows whose run is over (kill -9, power loss; see `why_dead`)
+    as interrupted, so no row claims to be running forever. Rows of live processes are left
+    alone, so this is safe without the run lock; so are other machines' rows while their
+    heartbeat is fresh (a shared PostgreSQL database)."""
+    rows: list[Run | JobRun] = [*session.scalars(select(Run).where(Run.status == "running"))]
+    rows += session.scalars(select(JobRun).where(JobRun.status == "running"))
     closed = 0
-    for table in (Run, JobRun):
-        rows = session.execute(select(table.id, table.pid).where(table.status == "running", mine(table))).all()
-        dead = [row_id for row_id, pid in rows if not process_alive(pid)]
-        if dead:
+    for row in rows:
+        if why := why_dead(row, now=now, stale_minutes=stale_minutes):
+            table = type(row)  # the status guard: a row finished meanwhile keeps what it says
             session.execute(
                 update(table)
-                .where(table.id.in_(dead), table.status == "running")
-                .values(status="interrupted", error=reason, finished_at=now)
+                .where(table.id == row.id, table.status == "running")
+                .values(status="interrupted", error=f"closed by a later command: {why}", finished_at=now)
             )
-            closed += len(dead)
+            closed += 1
     return closed
 
 

@@ -181,6 +181,8 @@ class Run(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refreshed after each ticker: older than FORECASTER_STALE_RUN_MINUTES, the run is over (0014).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RunItem(Base):
