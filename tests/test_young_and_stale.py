@@ -28,7 +28,7 @@ STALE_LAST = DAYS[-11]  # its bars stop 10 trading days before the as-of
 TODAY = date(2024, 7, 1)
 
 
-def _csv(tmp_path, stale_days=DAYS[: DAYS.index(STALE_LAST) + 1]):
+def _csv(tmp_path, stale_days=DAYS[:-10]):
     rows = (
         synthetic_daily(LONG, DAYS[0], AS_OF, seed=1)
         + synthetic_daily(YOUNG, DAYS[-40], AS_OF, seed=2)  # listed 40 trading days ago
@@ -73,6 +73,8 @@ def test_the_cli_run_exits_0_and_status_health_and_report_name_the_suspension(tm
     _ingest(factory, _csv(tmp_path))
     env = {**tiny_env(window=60), "FORECASTER_DATA_DIR": str(settings.data_dir)}
     env["FORECASTER_TICKERS"] = f"{LONG},{YOUNG},{STALE}"
+    before = RoutineOptions(kinds=(), as_of=STALE_LAST, plots=False)  # forecast while it still traded
+    run_routine(settings, factory, tickers=[STALE], options=before, source=None, today=TODAY)
     result = CliRunner().invoke(cli, ["run", "--no-ingest", "--models", "rnn"], env=env)
     assert result.exit_code == 0, result.output
     assert f"note: {STALE}: suspended since {DAYS[-10]}" in result.stderr
@@ -93,7 +95,7 @@ def test_health_warns_naming_a_suspended_ticker_and_is_critical_when_every_ticke
         check = newest_bars(session, [LONG, STALE], evening, calendar)
         assert check.status == WARNING and f"{STALE} suspended since {DAYS[-10]}" in check.detail
         late = newest_bars(session, [LONG, STALE], datetime(2024, 7, 3, 12, 0, tzinfo=UTC), calendar)
-        assert late.status == CRITICAL and "every ticker 3 trading day(s) behind" in late.detail
+        assert late.status == CRITICAL and "every ticker 2 trading day(s) behind" in late.detail
 
 
 def test_the_first_forecast_after_a_suspension_says_it_follows_a_gap(tmp_path, factory):
