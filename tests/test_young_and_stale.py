@@ -31,7 +31,7 @@ TODAY = date(2024, 7, 1)
 def _csv(tmp_path, stale_days=DAYS[:-10]):
     rows = (
         synthetic_daily(LONG, DAYS[0], AS_OF, seed=1)
-        + synthetic_daily(YOUNG, DAYS[-40], AS_OF, seed=2)  # listed 40 trading days ago
+        + synthetic_daily(YOUNG, DAYS[-20], AS_OF, seed=2)  # listed 20 trading days ago
         + synthetic_daily(STALE, DAYS[0], AS_OF, seed=3, days=stale_days)
     )
     path = tmp_path / "bars.csv"
@@ -45,16 +45,16 @@ def _ingest(factory, path):
 
 
 def test_a_young_network_is_skipped_and_a_suspended_ticker_is_not_forecast(tmp_path, factory):
-    settings = tiny_settings(tmp_path, window=60)  # needs 60 + 1 + 20 = 81 bars
+    settings = tiny_settings(tmp_path)  # window 10: needs 10 + 1 + 20 = 31 bars
     _ingest(factory, _csv(tmp_path))
     options = RoutineOptions(kinds=("rnn",), as_of=AS_OF, plots=False)  # as a backfill's day
     report = run_routine(settings, factory, tickers=[LONG, YOUNG, STALE], options=options, source=None, today=TODAY)
     assert report.ok
     tickers = {t.ticker: t for t in report.tickers}
     young = {o.model: o for o in tickers[YOUNG].outcomes}
-    qualifies = next_trading_days(AS_OF, 41)[-1]
+    qualifies = next_trading_days(AS_OF, 11)[-1]
     assert young["rnn"].action == "skipped" and young["rnn"].ok
-    assert young["rnn"].reason == f"40 bars up to {AS_OF}, need 81: forecast from {qualifies}"
+    assert young["rnn"].reason == f"20 bars up to {AS_OF}, need 31: forecast from {qualifies}"
     assert all(young[b].forecast for b in ("naive", "ewma", "drift", "garch"))
     assert {o.model for o in tickers[LONG].outcomes} >= {"rnn", "naive"}
     stale = tickers[STALE]
@@ -69,9 +69,9 @@ def test_a_young_network_is_skipped_and_a_suspended_ticker_is_not_forecast(tmp_p
 
 
 def test_the_cli_run_exits_0_and_status_health_and_report_name_the_suspension(tmp_path, factory):
-    settings = tiny_settings(tmp_path, window=60)
+    settings = tiny_settings(tmp_path)
     _ingest(factory, _csv(tmp_path))
-    env = {**tiny_env(window=60), "FORECASTER_DATA_DIR": str(settings.data_dir)}
+    env = {**tiny_env(), "FORECASTER_DATA_DIR": str(settings.data_dir)}
     env["FORECASTER_TICKERS"] = f"{LONG},{YOUNG},{STALE}"
     before = RoutineOptions(kinds=(), as_of=STALE_LAST, plots=False)  # forecast while it still traded
     run_routine(settings, factory, tickers=[STALE], options=before, source=None, today=TODAY)
@@ -79,7 +79,7 @@ def test_the_cli_run_exits_0_and_status_health_and_report_name_the_suspension(tm
     assert result.exit_code == 0, result.output
     assert f"note: {STALE}: suspended since {DAYS[-10]}" in result.stderr
     young_row = next(ln for ln in result.stdout.splitlines() if ln.startswith(YOUNG) and " rnn " in ln)
-    assert "skipped" in young_row and "need 81" in young_row
+    assert "skipped" in young_row and "need 31" in young_row
     assert any(ln.startswith(STALE) and "suspended" in ln for ln in result.stdout.splitlines())
     status = CliRunner().invoke(cli, ["status"], env=env)
     assert f"suspended since {DAYS[-10]}" in next(ln for ln in status.stdout.splitlines() if ln.startswith(STALE))

@@ -42,7 +42,8 @@ def run_rows(report: "RunReport") -> list[dict[str, Any]]:
     """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its failure."""
     rows: list[dict[str, Any]] = []
     for t in report.tickers:
-        base = {"ticker": t.ticker, "as_of": t.as_of, "last_close": t.last_close, "note": t.note}
+        noted = {"note": t.note} if t.note else {}
+        base = {"ticker": t.ticker, "as_of": t.as_of, "last_close": t.last_close, **noted}
         if t.error:
             rows.append({**base, "model": "FAILED", "failure": t.error})
         if t.suspended_since is not None:
