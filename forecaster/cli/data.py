@@ -100,7 +100,7 @@ def status(settings: Settings, fmt: str) -> None:
         first, last = t["first"] or "-", t["last"] or "-"
         click.echo(
             f"{t['ticker']:<10} {t['bars']:>6} {first:<10} {last:<10} {t['factors']:>7}  {t['sources']:<10} "
-            f"{t['last_ingest']}"
+            f"{t['last_ingest']}" + (f"  {t['state']}" if t["state"] else "")
         )
     _echo_models_and_runs(engine, settings)
     _echo_last_smoke(engine)
@@ -110,20 +110,26 @@ def status(settings: Settings, fmt: str) -> None:
 
 def _ticker_rows(engine: Engine) -> list[dict[str, Any]]:
     """One row per ticker with bars, then one per ticker whose only ingests failed."""
+    from forecaster.routine.staleness import suspended_since
+    from forecaster.storage.calendar import load_calendar
     from forecaster.storage.db import session_factory
     from forecaster.storage.queries import failed_ingests_without_bars, ticker_summaries
 
     with session_factory(engine)() as session:
         summaries = ticker_summaries(session)
         orphans = failed_ingests_without_bars(session)
+        calendar = load_calendar(session)
+    # Behind the newest bar of any ticker on a trading day: suspended (the routine does not forecast it).
+    market_day = max((s.last for s in summaries), default=None)
     rows = [
         {"ticker": s.ticker, "bars": s.bars, "first": s.first.isoformat(), "last": s.last.isoformat(),
-         "factors": s.factors, "sources": s.sources, "last_ingest": _describe_ingest(s.last_ingest)}
+         "factors": s.factors, "sources": s.sources, "last_ingest": _describe_ingest(s.last_ingest),
+         "state": f"suspended since {since}" if (since := suspended_since(calendar, s.last, market_day)) else ""}
         for s in summaries
     ]  # fmt: skip
     return rows + [
         {"ticker": e.ticker, "bars": 0, "first": None, "last": None, "factors": 0, "sources": "-",
-         "last_ingest": _describe_ingest(e)}
+         "last_ingest": _describe_ingest(e), "state": ""}
         for e in orphans
     ]  # fmt: skip
 

@@ -21,6 +21,7 @@ from forecaster.cli.options import (
 from forecaster.cli.output import echo_rows, echo_scores, say_for
 from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock, stoppable
 from forecaster.config import Settings
+from forecaster.model.kinds import SKIPPED
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
     from forecaster.routine.pipeline import RunReport
 
 # One row per forecast, read across: whose, made when, for which day, the value and both ranges.
-# A `failure` column is added when something failed (`error` is a forecast's error elsewhere).
+# A `note` column is added for a skipped network or a suspended ticker, a `failure` column
+# when something failed (`error` is a forecast's error elsewhere).
 RUN_TABLE = ["ticker", "model", "action", "as_of", "target_date", "horizon", "forecast", "lo80", "hi80", "lo95", "hi95"]
 BANDS = ("lo80", "hi80", "lo95", "hi95")
 
@@ -39,13 +41,16 @@ def run_rows(report: "RunReport") -> list[dict[str, Any]]:
     """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its failure."""
     rows: list[dict[str, Any]] = []
     for t in report.tickers:
-        base = {"ticker": t.ticker, "as_of": t.as_of, "last_close": t.last_close}
+        noted = {"note": t.note} if t.note else {}
+        base = {"ticker": t.ticker, "as_of": t.as_of, "last_close": t.last_close, **noted}
         if t.error:
             rows.append({**base, "model": "FAILED", "failure": t.error})
+        if t.suspended_since is not None:
+            rows.append({**base, "as_of": t.last_bar, "model": "-", "action": "suspended"})
         for o in t.outcomes:
             model = {**base, "model": o.model, "version": o.version_id, "action": o.action}
-            if not o.ok:
-                rows.append({**model, "forecast": None, "failure": o.error})
+            if not o.ok or o.action == SKIPPED:
+                rows.append({**model, "forecast": None, "failure": o.error, "note": o.reason or t.note})
             intervals = o.intervals or [None] * len(o.forecast)  # none issued: a forecast without quantiles
             for p, band in zip(o.forecast, intervals, strict=True):
                 issued = {b: None if band is None else getattr(band, b) for b in BANDS}
@@ -54,7 +59,8 @@ def run_rows(report: "RunReport") -> list[dict[str, Any]]:
 
 
 def run_columns(rows: list[dict[str, Any]]) -> list[str]:
-    return RUN_TABLE + (["failure"] if any(r.get("failure") for r in rows) else [])
+    """The table's columns, with `note` (a skipped network, a suspension) and `failure` when any row has one."""
+    return RUN_TABLE + [c for c in ("note", "failure") if any(r.get(c) for r in rows)]
 
 
 def plot_lines(report: "RunReport", data_dir: Path) -> list[str]:
@@ -127,7 +133,7 @@ def run(
             kinds=kinds, as_of=as_of, force=force, seed=seed, plots=not no_plots, should_stop=stop.requested
         )
         report = run_routine(settings, factory, tickers=tickers, options=options, source=bar_source, today=today)
-        for line in report.moved_as_of(as_of):
+        for line in report.notes(as_of):
             click.echo(f"note: {line}", err=True)
         for result in report.ingests:
             say(result.summary())

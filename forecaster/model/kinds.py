@@ -11,6 +11,9 @@ MODEL_KINDS: Final[tuple[ModelKind, ...]] = get_args(ModelKind)
 BASELINES: Final[tuple[str, ...]] = ("naive", "ewma", "drift", "garch")
 # The average of the networks' quantiles, stored as a model of its own (no version, no training).
 ENSEMBLE: Final = "ensemble"
+# The run item's action for a network a ticker has too few bars for yet (a young stock): no
+# forecast, and no failure.
+SKIPPED: Final = "skipped"
 Target = Literal["close", "open"]
 TARGETS: Final[tuple[Target, ...]] = get_args(Target)
 Feature = Literal["open", "high", "low", "close", "volume"]

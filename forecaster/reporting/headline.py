@@ -142,6 +142,9 @@ def _warnings(session: Session, ticker: str, today: date | None) -> list[str]:
             "these forecasts are not for the coming trading day. Check the ingest."
         )
     run = newest_run(session, Run.tickers.contains(ticker))
+    # The run's note on this ticker: suspended (not forecast that day), or trading again after a gap.
+    noted = (run.note or "") if run is not None else ""
+    found += [f"{line}." for line in noted.splitlines() if line.startswith(f"{ticker}: ")]
     if run is not None and run.status != "ok":
         mine = [line for line in (run.error or "").splitlines() if line.startswith(ticker)]
         if mine or run.status == "error":

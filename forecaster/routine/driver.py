@@ -20,6 +20,7 @@ from forecaster.routine.baselines_and_ensemble import baseline_points, write_ens
 from forecaster.routine.executor import Executor
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
+from forecaster.routine.staleness import gap_since, suspended_since
 from forecaster.routine.task_inputs import prepare_task
 from forecaster.routine.task_results import ModelOutcome, record_forecast, store_result
 from forecaster.routine.tasks import ModelResult, ModelTask, timed
@@ -58,6 +59,18 @@ class TickerReport:
     plots: dict[str, str] = field(default_factory=dict)
     actuals_filled: int = 0
     error: str | None = None
+    last_bar: date | None = None  # its newest bar up to the run's day
+    suspended_since: date | None = None  # no bar from this trading day to the run's day: not forecast
+    gap_since: date | None = None  # forecast, but its bar before the last is older than one trading day
+
+    @property
+    def note(self) -> str | None:
+        """What a reader of its forecasts should know: it is suspended, or trades again after one."""
+        if self.suspended_since is not None:
+            return f"suspended since {self.suspended_since} (last bar {self.last_bar}); not forecast"
+        if self.gap_since is not None:
+            return f"after a gap since {self.gap_since}"
+        return None
 
     @property
     def ok(self) -> bool:
@@ -94,6 +107,8 @@ class Driver:
 
     def run(self, tickers: list[str], executor: Executor, calendar: TradingCalendar) -> None:
         self.calendar = calendar  # the stored one: it dates every forecast
+        with self.factory() as session:  # the run's day: a ticker without a bar on it is suspended
+            self.day = newest_bar_date(session, tickers, until=self.options.as_of) if tickers else None
         # The block's end abandons what is in flight: a stop or an error here writes nothing more.
         with executor.running(self.options.check_stop) as in_flight:
             for ticker in tickers:
@@ -121,6 +136,7 @@ class Driver:
             force=self.options.force,
             between=self.options.between,
             train=self.train,
+            calendar=self.calendar,
         )
 
     def _record(self, results: Iterator[ModelResult]) -> None:
@@ -142,16 +158,14 @@ class Driver:
 
     def _open_ticker(self, ticker: str) -> OpenTicker | None:
         report = TickerReport(ticker)
-        as_of = self.options.as_of
-        with timed(self.clock, "load"), self.factory() as session:
-            newest = newest_bar_date(session, ticker, until=as_of)
-            if newest is None:
-                report.error = "no bars stored" + (f" up to {as_of}" if as_of else "") + "; run ingest"
-                self.finished[ticker] = report
-                return None
-            # qfq anchored at as_of: equals the raw price at as_of, and stays continuous over dividends.
-            bars = load_bars(session, ticker, until=newest, adjust="qfq")
+        bars = self._bars(report)
+        if bars is None:
+            self.finished[ticker] = report
+            return None
+        newest = report.last_bar
+        assert newest is not None  # read with its bars
         report.as_of, report.last_close = newest, float(bars["close"].iloc[-1])
+        report.gap_since = gap_since(self.calendar, [d.date() for d in bars.index[-2:]])
         with timed(self.clock, "forecast"):
             for name, forecast in baseline_points(bars, newest, self.settings.horizon, self.calendar).items():
                 report.outcomes.append(outcome := ModelOutcome(name, "baseline", forecast=forecast))
@@ -161,6 +175,22 @@ class Driver:
         if state.pending == 0:
             self._close(state)
         return state
+
+    def _bars(self, report: TickerReport) -> pd.DataFrame | None:
+        """The ticker's bars up to its newest one; None for a ticker with none stored (an error)
+        or without a bar on the run's day (suspended: not forecast again from its old bar)."""
+        as_of = self.options.as_of
+        with timed(self.clock, "load"), self.factory() as session:
+            newest = report.last_bar = newest_bar_date(session, report.ticker, until=as_of)
+            if newest is None:
+                report.error = "no bars stored" + (f" up to {as_of}" if as_of else "") + "; run ingest"
+                return None
+            report.suspended_since = suspended_since(self.calendar, newest, self.day)
+            if report.suspended_since is not None:
+                log.warning("%s: %s", report.ticker, report.note)
+                return None
+            # qfq anchored at as_of: equals the raw price at as_of, and stays continuous over dividends.
+            return load_bars(session, report.ticker, until=newest, adjust="qfq")
 
     def _done(self, state: OpenTicker, outcome: ModelOutcome) -> None:
         state.report.outcomes.append(outcome)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from forecaster.config import Settings
 from forecaster.market.calendar import TradingCalendar
+from forecaster.routine.staleness import suspended_since
 from forecaster.storage.bars import newest_bar_dates
 from forecaster.storage.calendar import load_calendar
 from forecaster.storage.db import quick_check
@@ -92,19 +93,23 @@ def expected_bar_day(local_now: datetime, calendar: TradingCalendar) -> date:
 
 
 def newest_bars(session: Session, tickers: list[str], local_now: datetime, calendar: TradingCalendar) -> Check:
-    """Each ticker's newest bar against the calendar's last trading day: the stalest one decides."""
+    """Each ticker's newest bar against the calendar's last trading day. The freshest one decides:
+    when every ticker is behind, the data itself is late (critical from two trading days); a
+    ticker behind the others is suspended (a warning naming it: the routine does not forecast it)."""
     expected = expected_bar_day(local_now, calendar)
     newest = newest_bar_dates(session, tickers)
-    behind = {
-        t: len(calendar.trading_days(newest[t] + timedelta(days=1), expected)) if t in newest else None for t in tickers
-    }
-    missing = [t for t, lag in behind.items() if lag is None]
-    worst = max((lag for lag in behind.values() if lag is not None), default=0)
-    detail = f"newest bar {min(newest.values(), default='none')} for last trading day {expected}"
+    missing = [t for t in tickers if t not in newest]
+    detail = f"newest bar {max(newest.values(), default='none')} for last trading day {expected}"
     if missing:
         return Check("newest bar", CRITICAL, f"no bars for {', '.join(missing)}; {detail}")
-    status = OK if worst == 0 else WARNING if worst == 1 else CRITICAL
-    return Check("newest bar", status, f"{detail}: {worst} trading day(s) behind")
+    freshest = max(newest.values(), default=expected)
+    lag = len(calendar.trading_days(freshest + timedelta(days=1), expected))
+    if lag > 0:
+        status = WARNING if lag == 1 else CRITICAL
+        return Check("newest bar", status, f"{detail}: every ticker {lag} trading day(s) behind")
+    suspended = {t: suspended_since(calendar, day, expected) for t, day in newest.items()}
+    named = [f"{t} suspended since {since}" for t, since in sorted(suspended.items()) if since is not None]
+    return Check("newest bar", WARNING if named else OK, f"{detail}" + (f"; {', '.join(named)}" if named else ""))
 
 
 def calendar_ahead(calendar: TradingCalendar, today: date) -> Check:

@@ -46,10 +46,13 @@ class RunReport:
     def ok(self) -> bool:
         return all(i.ok for i in self.ingests) and all(t.ok for t in self.tickers)
 
-    def moved_as_of(self, asked: date | None) -> list[str]:
-        """One line per ticker forecast as of an earlier day than `asked` (which had no bar)."""
+    def notes(self, asked: date | None) -> list[str]:
+        """One line per ticker forecast as of an earlier day than `asked` (which had no bar), and
+        one per ticker suspended or trading again after a suspension (see `TickerReport.note`)."""
         moved = [t for t in self.tickers if asked is not None and t.as_of is not None and t.as_of != asked]
-        return [f"{t.ticker}: no bar on {asked}; forecast as of {t.as_of}, its newest bar before" for t in moved]
+        return [f"{t.ticker}: no bar on {asked}; forecast as of {t.as_of}, its newest bar before" for t in moved] + [
+            f"{t.ticker}: {t.note}" for t in self.tickers if t.note
+        ]
 
 
 def run_routine(
@@ -104,7 +107,7 @@ def run_routine(
         raise
     finally:
         report = RunReport(run_id, ingests, driver.finished_in(tickers), dict(timings))
-        _finish(factory, report, len(tickers), interrupted, "\n".join(report.moved_as_of(options.as_of)) or None)
+        _finish(factory, report, len(tickers), interrupted, "\n".join(report.notes(options.as_of)) or None)
     return report
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings, model_spec
-from forecaster.errors import ForecasterError, ModelFileError
-from forecaster.model.kinds import ModelKind
+from forecaster.errors import ModelFileError
+from forecaster.market.calendar import TradingCalendar
+from forecaster.model.kinds import SKIPPED, ModelKind
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.policy import Between, Decision, Force, decide
 from forecaster.routine.registry import read_parent
@@ -34,18 +35,26 @@ def prepare_task(
     force: Force,
     between: Between,
     train: TrainSpec,
+    calendar: TradingCalendar,
 ) -> ModelTask | ModelResult:
     """The task, its inputs read from the database; a task that cannot be prepared is its failed
     result, which the driver records like any other (the per-(ticker, model) boundary)."""
     try:
         spec = model_spec(settings, kind)
-        needed = spec.window + spec.horizon + 20
-        if len(bars) < needed:
-            raise ForecasterError(f"{len(bars)} bars up to {as_of} are too few (need {needed})")
+        if len(bars) < spec.bars_needed:
+            return young(ticker, kind, as_of, len(bars), spec.bars_needed, calendar)
         decision, parent = _decision(settings, factory, ticker, spec, as_of, force=force, between=between)
     except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: a failed result
         return ModelResult(ticker, kind, as_of, "?", "", error=failure_text(exc, f"{ticker} {kind}"))
     return ModelTask(ticker, kind, as_of, bars, spec, train, decision, parent)
+
+
+def young(ticker: str, kind: ModelKind, as_of: date, have: int, need: int, calendar: TradingCalendar) -> ModelResult:
+    """A ticker with too few bars for `kind` yet (a recent listing): skipped, no failure, with the
+    trading day its bar count reaches the need (one bar a trading day from here)."""
+    qualifies = calendar.next_trading_days(as_of, need - have)[-1]
+    reason = f"{have} bars up to {as_of}, need {need}: forecast from {qualifies}"
+    return ModelResult(ticker, kind, as_of, SKIPPED, reason)
 
 
 def _decision(

@@ -10,11 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from forecaster.model.forecasting import Point
-from forecaster.model.kinds import BASELINES, ENSEMBLE
+from forecaster.model.kinds import BASELINES, ENSEMBLE, SKIPPED
 from forecaster.model.online import Interval
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, interval_values
-from forecaster.storage.schema import Bar, Base, Forecast, Plot
+from forecaster.storage.schema import Bar, Base, Forecast, Plot, Run, RunItem
 
 
 def _upsert(
@@ -170,9 +170,18 @@ def complete_days(session: Session, tickers: Sequence[str], kinds: Sequence[str]
         .group_by(Forecast.as_of, Forecast.ticker)
         .subquery()
     )
-    c = per_ticker.c
-    whole = (c.models == wanted) & ((c.quantiled < 2) | (c.ensembles > 0))
-    done = select(c.as_of, func.count()).where(whole).group_by(c.as_of)
+    # A network skipped for a young ticker that day (too few bars) counts as done: it has no forecast to wait for.
+    skipped = (
+        select(Run.as_of, RunItem.ticker, func.count(RunItem.model.distinct()).label("skipped"))
+        .join(Run, Run.id == RunItem.run_id)
+        .where(RunItem.action == SKIPPED, RunItem.ticker.in_(list(tickers)), Run.as_of.between(start, end))
+        .group_by(Run.as_of, RunItem.ticker)
+        .subquery()
+    )
+    c, s = per_ticker.c, skipped.c
+    joined = per_ticker.outerjoin(skipped, (s.as_of == c.as_of) & (s.ticker == c.ticker))
+    whole = (c.models + func.coalesce(s.skipped, 0) >= wanted) & ((c.quantiled < 2) | (c.ensembles > 0))
+    done = select(c.as_of, func.count()).select_from(joined).where(whole).group_by(c.as_of)
     bars_per_day: dict[date, int] = dict(
         session.execute(
             select(Bar.trade_date, func.count())

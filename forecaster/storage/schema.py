@@ -194,7 +194,7 @@ class RunItem(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
     ticker: Mapped[str] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(16))  # retrain | finetune | reuse | baseline
+    action: Mapped[str] = mapped_column(String(16))  # retrain | finetune | reuse | baseline | ensemble | skipped
     reason: Mapped[str | None] = mapped_column(Text)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     status: Mapped[str] = mapped_column(String(16))  # ok | error
