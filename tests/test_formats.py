@@ -3,7 +3,6 @@ rows alone (CSV with its header, JSON that parses) and every line for people goe
 
 import csv
 import io
-import json
 import sqlite3
 from datetime import UTC, date, datetime
 
@@ -11,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from forecaster.cli import cli
+from tests.helpers import strict_loads
 
 
 def invoke(*args: str):
@@ -28,7 +28,7 @@ def test_backfill_ends_with_its_scores_in_csv_and_json():
     # Run again: every day is complete, the same scores come back, now as JSON.
     as_json = invoke(*args, "--format", "json")
     assert as_json.exit_code == 0, as_json.output
-    scores = json.loads(as_json.stdout)
+    scores = strict_loads(as_json.stdout)
     assert [(s["model"], s["horizon"]) for s in scores] == [(r["model"], int(r["horizon"])) for r in rows]
     assert "5 day(s), 5 already complete" in as_json.stderr
 
@@ -52,7 +52,7 @@ def test_prune_lists_what_it_removes_in_each_format(tmp_path):
     _plots(data, [date(2020, 1, 2), date(2020, 6, 1)])  # the first is past FORECASTER_KEEP_PLOT_DAYS (60)
     dry = invoke("prune", "--dry-run", "--format", "json")
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.stdout) == [
+    assert strict_loads(dry.stdout) == [
         {
             "what": "plot",
             "ticker": "600519.SH",
@@ -77,7 +77,7 @@ def test_daemon_list_in_json_and_csv():
     args = ("daemon", "--list", "--schedule", "0 18 * * 1-5", "--timezone", "UTC")
     as_json = invoke(*args, "--format", "json")
     assert as_json.exit_code == 0, as_json.output
-    jobs = {j["job"]: j for j in json.loads(as_json.stdout)}
+    jobs = {j["job"]: j for j in strict_loads(as_json.stdout)}
     assert {"daily_update", "weekly_retrain"} <= set(jobs)
     fire = datetime.fromisoformat(jobs["daily_update"]["next_fire"])
     assert (fire.hour, fire.minute, fire.utcoffset(), fire.weekday() < 5) == (18, 0, UTC.utcoffset(None), True)
@@ -85,7 +85,7 @@ def test_daemon_list_in_json_and_csv():
     as_csv = invoke(*args, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert as_csv.stdout.startswith("job,next_fire,timezone\n")
-    assert [r["job"] for r in rows] == [j["job"] for j in json.loads(as_json.stdout)]
+    assert [r["job"] for r in rows] == [j["job"] for j in strict_loads(as_json.stdout)]
 
 
 def test_daemon_format_without_list_is_a_usage_error():
@@ -99,6 +99,6 @@ def test_daemon_format_without_list_is_a_usage_error():
 def test_smoke_prints_its_task_rows_as_json():
     result = invoke("smoke", "--task", "onehot-1to1", "--format", "json")
     assert result.exit_code == 0, result.output
-    (row,) = json.loads(result.stdout)
+    (row,) = strict_loads(result.stdout)
     assert (row["task"], row["ok"], row["accuracy"], row["reload_identical"]) == ("onehot-1to1", True, 1.0, True)
     assert "smoke test ok: 1 task(s)" in result.stderr

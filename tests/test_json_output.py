@@ -15,7 +15,7 @@ from tests.helpers import seed_forecasts, strict_loads
 # The commands whose JSON is parsed below; `forecaster run --format json` is parsed strictly in
 # tests/test_cli.py (it trains), and `evaluate --split/--preset` prints through the same writer.
 PARSED_HERE = {"evaluate", "forecasts", "calendar", "health", "status"}
-PARSED_ELSEWHERE = {"run"}
+PARSED_ELSEWHERE = {"run", "backfill", "prune", "daemon", "smoke"}  # test_cli, test_formats
 
 
 def json_commands(group: click.Group, prefix: str = "") -> set[str]:
