@@ -53,7 +53,7 @@ def backtest(
 
     A signal made at the as-of close is filled at the next trading day's open (or close), T+1,
     with no buy at limit-up and no sell at limit-down; commission, transfer fee and stamp duty
-    by date (docs/backtest.md). Rules: median (the median's return beats the round-trip cost),
+    by date (docs/models.md). Rules: median (the median's return beats the round-trip cost),
     prob (P(rise) > --threshold), cautious (the 80 % lower bound is above the last close).
     """
     from forecaster.scoring.backtest import backtests

@@ -52,7 +52,7 @@ def backtest_section(session: Session, img: Path, tickers: Sequence[str] | None,
     parts = [
         "<h2>Would acting on it have paid?</h2>",
         "<p>Each rule traded on the one-day-ahead forecasts, filled at the next open with T+1, price limits, "
-        "commission, transfer fee and stamp duty by date (docs/backtest.md); excess_annual is the annualised "
+        "commission, transfer fee and stamp duty by date (docs/models.md); excess_annual is the annualised "
         "return minus buy-and-hold's on the same days.</p>",
         table([r for b in results for r in b.rows], COLUMNS, "backtest", "no matured one-day-ahead forecasts yet"),
     ]

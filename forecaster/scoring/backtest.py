@@ -2,7 +2,7 @@
 
 A signal is made at the as-of close from the stored one-day-ahead forecast and its quantiles,
 and filled at the target day's open (or close) under the rules of scoring/trading.py, with the
-costs of scoring/costs.py on the day of each fill. Rules (docs/backtest.md):
+costs of scoring/costs.py on the day of each fill. Rules (docs/models.md):
 - `median`: long when the median forecast's return exceeds the round-trip cost;
 - `prob`: long when P(rise), the forecast CDF interpolated at the last close across the stored
   quantile levels (clamped to the outer levels), exceeds a threshold;

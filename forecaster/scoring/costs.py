@@ -1,6 +1,6 @@
 """What a trade costs on an A-share exchange on a given day, and the day's price limits (pure).
 
-The rates change by date, so each is a schedule of (first day, rate) steps; docs/backtest.md
+The rates change by date, so each is a schedule of (first day, rate) steps; docs/models.md
 cites where each rate comes from. Limits are the board's percentage of the previous close,
 rounded to 0.01 yuan half-up as the exchanges round them; ST stocks (±5 %) are not known here.
 """
