@@ -139,7 +139,7 @@ def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_
     match = re.search(r'<pre id="probe">widths:([\d,]*) rows:([^<]*)</pre>', result.stdout)
     assert match, f"no probe output; chromium said: {result.stderr[-2000:]}"
     widths = [int(w) for w in match.group(1).split(",") if w]
-    assert len(widths) == 2 * len(TICKERS) + 1 and all(w > 0 for w in widths), widths
+    assert len(widths) == 3 * len(TICKERS) + 1 and all(w > 0 for w in widths), widths  # with the backtests
     rows = dict(item.split("=") for item in match.group(2).split(","))
     n = len(TICKERS) * len(MODELS) * 2
     pooled = len(MODELS) * 2  # the significance table adds a row per (model, horizon) with ticker "all"
