@@ -42,7 +42,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 def _register() -> None:
     # The commands live one group to a module; importing them here, after `cli` exists, keeps
     # `forecaster --help` listing them all while each module stays small.
-    from forecaster.cli import calendar, daemon, data, db, health, prune, routine, scores, smoke
+    from forecaster.cli import backtest, calendar, daemon, data, db, health, prune, routine, scores, smoke
 
     for command in (
         db.db,
@@ -50,6 +50,7 @@ def _register() -> None:
         routine.run,
         routine.backfill,
         scores.evaluate,
+        backtest.backtest,
         scores.forecasts,
         scores.report,
         data.status,

@@ -43,6 +43,7 @@ from forecaster.config import Settings
 @click.option(
     "--epochs", type=click.IntRange(min=1), help="With --preset/--split: cap the training epochs (for a quick look)."
 )
+@click.option("--ic", is_flag=True, help="Daily IC and Rank IC per model across tickers instead (5+ a day).")
 @MODEL_FILTER_OPTION
 @click.pass_obj
 def evaluate(
@@ -56,6 +57,7 @@ def evaluate(
     split: str | None,
     seeds: int | None,
     epochs: int | None,
+    ic: bool,
     model: Sequence[str],
 ) -> None:
     """Accuracy of the stored forecasts per (ticker, model, horizon), beside the baselines.
@@ -85,11 +87,24 @@ def evaluate(
     from forecaster.storage.db import session_factory
 
     tickers = tickers_from(ticker, tickers_file) or None
+    if ic:
+        _echo_ic(settings, tickers, since, until, fmt)
+        return
     with session_factory(read_db(settings))() as session:
         scored = evaluation_rows(session, tickers=tickers, since=since, until=until)
     # Filtered after scoring: rel_mae and the DM columns still compare with the baselines on the same days.
     rows = [r for r in scored if not model or r["model"] in model]
     echo_scores(rows, fmt)
+
+
+def _echo_ic(settings: Settings, tickers: list[str] | None, since: date | None, until: date | None, fmt: str) -> None:
+    from forecaster.scoring.evaluation import matured_forecasts
+    from forecaster.scoring.ic import IC_COLUMNS, MIN_TICKERS, ic_rows
+    from forecaster.storage.db import session_factory
+
+    with session_factory(read_db(settings))() as session:
+        rows = ic_rows(matured_forecasts(session, tickers=tickers, since=since, until=until))
+    echo_rows(rows, fmt, IC_COLUMNS, empty=f"no day with {MIN_TICKERS} or more tickers' matured forecasts")
 
 
 @click.command()

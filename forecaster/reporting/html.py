@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import clock
+from forecaster.reporting.backtest_plot import backtest_section
 from forecaster.reporting.headline import headline, headline_html
 from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS
@@ -61,9 +62,10 @@ def write_report(
     for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
         if old.name not in written:
             old.unlink()
+    backtest = backtest_section(session, img, tickers, _table)  # after the clean-up: it adds its own images
     headlines = "\n".join(headline_html(headline(session, ticker, latest, today)) for ticker in shown)
     page = out_dir / "index.html"
-    write_atomic(page, _page(latest, scores, figures, headlines, best).encode("utf-8"))
+    write_atomic(page, _page(latest, scores, figures, headlines, best, backtest).encode("utf-8"))
     return page
 
 
@@ -111,6 +113,7 @@ def _page(
     figures: list[Figures],
     headlines: str,
     best: list[dict[str, Any]],
+    backtest: str = "",
 ) -> str:
     generated = clock.now().strftime("%Y-%m-%d %H:%M UTC")
     parts = [
@@ -145,6 +148,7 @@ def _page(
         "(one day ahead): do misses cluster; small p-values reject. Rows with ticker 'all' pool the tickers: the "
         "differentials per as-of close, averaged over tickers per day.</p>",
         _table(scores, _SIGNIFICANCE_TABLE, "significance", "no matured forecasts yet"),
+        backtest,
     ]
     for f in figures:
         parts.append(f"<h2>{html.escape(f.ticker)}</h2>")

@@ -1,0 +1,71 @@
+"""The backtest in pictures and in the report: each rule's equity curve beside buy-and-hold, with
+drawdowns below (matplotlib's object API, no pyplot), and the report's section."""
+
+import html
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from sqlalchemy.orm import Session
+
+from forecaster.reporting.plotting import _figure, save_png
+from forecaster.scoring.backtest import COLUMNS, Backtest, Plan, backtests
+from forecaster.scoring.evaluation import matured_forecasts
+from forecaster.scoring.ic import IC_COLUMNS, MIN_TICKERS, ic_rows
+from forecaster.scoring.performance import drawdowns
+
+# The benchmarks in grey, black for buy-and-hold; the rules in colour.
+STYLES = {
+    "buy_and_hold": {"color": "black", "linewidth": 1.3},
+    "flat": {"color": "0.6", "linestyle": ":"},
+    "median": {"color": "tab:blue"},
+    "prob": {"color": "tab:orange"},
+    "cautious": {"color": "tab:green"},
+}
+Table = Callable[[list[dict[str, Any]], list[str], str, str], str]
+
+
+def equity_figure(result: Backtest) -> Figure:
+    """Equity (1 = the starting notional) of each rule and benchmark, drawdowns beneath."""
+    fig = _figure(10, 6)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    for name, curve in result.curves.items():
+        top.plot(curve.index, curve.to_numpy() / result.notional, label=name, **STYLES.get(name, {}))  # type: ignore[arg-type]
+        if name != "flat":
+            bottom.plot(curve.index, drawdowns(curve.to_numpy()), **STYLES.get(name, {}))  # type: ignore[arg-type]
+    top.set_title(f"{result.ticker} {result.model}: equity after costs", fontsize="medium")
+    top.set_ylabel("equity / notional")
+    bottom.set_ylabel("drawdown")
+    top.legend(loc="upper left", fontsize="small")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def backtest_section(session: Session, img: Path, tickers: Sequence[str] | None, table: Table) -> str:
+    """The report's "Would acting on it have paid?" section: the default rules and costs per
+    (ticker, model), the first model's equity figure per ticker (written into `img`), and the
+    cross-section's IC when five or more tickers share forecast days."""
+    plan = Plan()
+    results = backtests(session, plan, tickers=tickers)
+    parts = [
+        "<h2>Would acting on it have paid?</h2>",
+        "<p>Each rule traded on the one-day-ahead forecasts, filled at the next open with T+1, price limits, "
+        "commission, transfer fee and stamp duty by date (docs/models.md); excess_annual is the annualised "
+        "return minus buy-and-hold's on the same days.</p>",
+        table([r for b in results for r in b.rows], COLUMNS, "backtest", "no matured one-day-ahead forecasts yet"),
+    ]
+    shown: set[str] = set()
+    for result in results:
+        if result.ticker in shown:
+            continue
+        shown.add(result.ticker)
+        name = f"{result.ticker}-backtest.png"
+        save_png(equity_figure(result), img / name)
+        alt = html.escape(f"{result.ticker} {result.model}: equity and drawdown of each rule and buy-and-hold")
+        parts.append(f'<figure><img src="img/{html.escape(name)}" alt="{alt}"><figcaption>{alt}</figcaption></figure>')
+    ic = ic_rows(matured_forecasts(session, tickers=tickers))
+    parts.append(f"<h3>Across tickers (days with {MIN_TICKERS} or more)</h3>")
+    parts.append(table(ic, IC_COLUMNS, "ic", f"fewer than {MIN_TICKERS} tickers with forecasts on the same days"))
+    return "\n".join(parts)
