@@ -1,11 +1,14 @@
 """The watch-list: the report's first table (rows, status, the sort script), the same rows as text,
 and plots not redrawn when a ticker's forecasts did not change."""
 
+import json
 import re
 from datetime import UTC, datetime
 
+from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.cli import cli
 from forecaster.reporting.html import write_report
 from forecaster.storage.db import transaction
 from forecaster.storage.runs import start_run
@@ -77,3 +80,18 @@ def test_plots_are_not_redrawn_when_the_forecasts_did_not_change(tmp_path):
     (settings.data_dir / "plots" / again.tickers[0].ticker / "drawn.sha256").write_text("other forecasts")
     routine(settings, factory, kinds=())
     assert [p.stat().st_mtime_ns for p in plots] != stamps
+
+
+def test_status_and_forecasts_give_the_same_overview_as_text(factory, settings):
+    seed_run(factory)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["forecasts", "--latest", "--overview", "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {r["ticker"]: r for r in json.loads(result.output)}
+    assert {t: r["status"] for t, r in rows.items()} == {TICKERS[0]: "ok", TICKERS[1]: "failed"}
+    assert rows[TICKERS[0]]["move_pct"] == 0.0 and rows[TICKERS[0]]["name"] is None
+    status = runner.invoke(cli, ["status"], catch_exceptions=False)
+    assert status.exit_code == 0, status.output
+    assert "watch-list" in status.output and "failed" in status.output and "move_pct" in status.output
+    bad = runner.invoke(cli, ["forecasts", "--overview"])
+    assert bad.exit_code == 2 and "--overview goes with --latest" in bad.output
