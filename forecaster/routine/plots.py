@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import clock
@@ -18,6 +19,8 @@ from forecaster.storage.db import transaction
 from forecaster.storage.files import write_atomic
 from forecaster.storage.records import recent_plots, record_plot
 from forecaster.storage.schema import Plot
+
+Figures = dict[str, Figure]
 
 
 def draw_plots(
@@ -45,33 +48,32 @@ def draw_plots(
         and all((settings.data_dir / p).is_file() for p in kept.values())
     ):
         return kept
-    paths = _draw(settings, factory, ticker, as_of, outcomes, bars, run_id)
+    figures = _figures(ticker, as_of, outcomes, bars[settings.target], settings.target)
+    paths = _save(settings, factory, ticker, as_of, figures, run_id)
     write_atomic(drawn, digest.encode())
     return paths
 
 
-def _draw(
-    settings: Settings,
-    factory: sessionmaker[Session],
-    ticker: str,
-    as_of: date,
-    outcomes: Sequence[ModelOutcome],
-    bars: pd.DataFrame,
-    run_id: int,
-) -> dict[str, str]:
+def _figures(ticker: str, as_of: date, outcomes: Sequence[ModelOutcome], history: pd.Series, target: str) -> Figures:
     figures = {
         "forecast": forecast_figure(
             ticker,
             as_of,
-            bars[settings.target],
+            history,
             {o.model: o.forecast for o in outcomes if o.ok and o.forecast},
-            settings.target,
+            target,
             issued_bands(outcomes),
         )
     }
     validation = {o.model: o.validation for o in outcomes if o.validation is not None}
     if validation:
         figures["validation"] = validation_figure(ticker, as_of, validation)
+    return figures
+
+
+def _save(
+    settings: Settings, factory: sessionmaker[Session], ticker: str, as_of: date, figures: Figures, run_id: int
+) -> dict[str, str]:
     paths: dict[str, str] = {}
     for kind, fig in figures.items():
         rel = Path("plots") / ticker / f"{as_of.isoformat()}-{kind}.png"
