@@ -40,7 +40,7 @@ def draw_plots(
     digest = _digest(as_of, outcomes, bars[settings.target])
     drawn = settings.data_dir / "plots" / ticker / "drawn.sha256"
     with factory() as session:
-        kept = {p.kind: p.path for p in recent_plots(session, ticker, Plot.as_of == as_of)}
+        kept = {p.kind: p.path for p in reversed(recent_plots(session, ticker, Plot.as_of == as_of))}
     if (
         drawn.is_file()
         and drawn.read_text() == digest
