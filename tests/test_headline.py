@@ -107,9 +107,10 @@ def test_the_headline_says_when_the_tickers_last_run_failed(seeded):
     assert other.warnings == [f"The last run (run 2) failed for this ticker: {TICKERS[1]} gru: disk full."]
 
 
-def test_the_headlines_come_before_every_table(seeded, settings):
+def test_the_headlines_come_after_the_watch_list_and_before_the_other_tables(seeded, settings):
     with seeded() as session:
         page = write_report(session, settings.data_dir, settings.data_dir / "report").read_text()
-    first_table = page.index("<table")
+    assert page.index("<table") == page.index('<table id="watchlist"')
     for ticker in TICKERS:
-        assert page.index(f'<section class="headline"><h2>{ticker}</h2>') < first_table
+        at = page.index(f'<section class="headline"><h2>{ticker}</h2>')
+        assert page.index('<table id="watchlist"') < at < page.index('<table id="latest-forecasts"')

@@ -143,8 +143,9 @@ def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_
     rows = dict(item.split("=") for item in match.group(2).split(","))
     n = len(TICKERS) * len(MODELS) * 2
     pooled = len(MODELS) * 2  # the significance table adds a row per (model, horizon) with ticker "all"
-    assert rows == {"latest-forecasts": str(n), "accuracy": str(n), "champion": str(len(TICKERS) * 2),
-                    "significance": str(n + pooled), "backtest": str(n * 5 // 2)}  # fmt: skip
+    assert rows == {"watchlist": str(len(TICKERS)), "latest-forecasts": str(n), "accuracy": str(n),
+                    "champion": str(len(TICKERS) * 2), "significance": str(n + pooled),
+                    "backtest": str(n * 5 // 2)}  # fmt: skip
 
 
 def test_model_versions_print_as_integers(reported, settings, tmp_path):

@@ -89,7 +89,8 @@ def status(settings: Settings, fmt: str) -> None:
         echo_rows(tickers, "csv", list(tickers[0]) if tickers else [], empty="")
         return
     if fmt == "json":
-        click.echo(strict_json({"database": database, "tickers": tickers, **_models_and_run(engine, settings)}))
+        payload = {"database": database, "tickers": tickers, **_models_and_run(engine, settings)}
+        click.echo(strict_json({**payload, "watchlist": watch_rows(engine, None)}))
         return
     click.echo(database)
     if not tickers:
@@ -102,10 +103,28 @@ def status(settings: Settings, fmt: str) -> None:
             f"{t['ticker']:<10} {t['bars']:>6} {first:<10} {last:<10} {t['factors']:>7}  {t['sources']:<10} "
             f"{t['last_ingest']}" + (f"  {t['state']}" if t["state"] else "")
         )
+    from forecaster.reporting.watchlist import WATCH_COLUMNS
+
+    watch = watch_rows(engine, None)
+    if watch:
+        click.echo("watch-list (the next trading day's forecast; see `forecaster report`):")
+        echo_rows(watch, "table", WATCH_COLUMNS, empty="")
     _echo_models_and_runs(engine, settings)
     _echo_last_smoke(engine)
     _echo_jobs(settings, engine)
     echo_calendar_status(settings, engine)
+
+
+def watch_rows(engine: Engine, tickers: Sequence[str] | None) -> list[dict[str, Any]]:
+    """The watch-list (forecaster.reporting.watchlist) of the tickers with forecasts, as rows."""
+    from forecaster.reporting.watchlist import watchlist
+    from forecaster.storage.db import session_factory
+    from forecaster.storage.queries import latest_forecasts
+
+    with session_factory(engine)() as session:
+        latest = latest_forecasts(session, tickers=tickers)
+        shown = sorted(set(latest["ticker"]) | set(tickers or []))
+        return [r.as_dict() for r in watchlist(session, shown, latest)]
 
 
 def _ticker_rows(engine: Engine) -> list[dict[str, Any]]:

@@ -116,6 +116,11 @@ def _echo_ic(settings: Settings, tickers: list[str] | None, since: date | None, 
 @click.option("--until", type=DAY, help="Last as-of day shown.")
 @click.option("--latest", is_flag=True, help="Only the newest as-of of each (ticker, model), within the other filters.")
 @click.option(
+    "--overview",
+    is_flag=True,
+    help="With --latest: one row per ticker, the watch-list (forecast, ranges, move %, champion, status).",
+)
+@click.option(
     "--champion", is_flag=True, help="Only the champion's newest forecast per (ticker, horizon) (see v_champion)."
 )
 @FORMAT_OPTION
@@ -129,6 +134,7 @@ def forecasts(
     since: date | None,
     until: date | None,
     latest: bool,
+    overview: bool,
     champion: bool,
     fmt: str,
 ) -> None:
@@ -148,6 +154,14 @@ def forecasts(
     if champion and (model or as_of or since or until or latest):
         raise click.BadParameter("--champion shows the newest forecasts; it takes only --ticker")
     tickers = tickers_from(ticker, tickers_file) or None
+    if overview:
+        from forecaster.cli.data import watch_rows
+        from forecaster.reporting.watchlist import WATCH_COLUMNS
+
+        if not latest or champion or model or as_of or since or until:
+            raise click.BadParameter("--overview goes with --latest and takes only --ticker")
+        echo_rows(watch_rows(read_db(settings), tickers), fmt, WATCH_COLUMNS, empty="no forecasts yet")
+        return
     with session_factory(read_db(settings))() as session:
         if champion:
             frame = champion_forecasts(session, tickers=tickers)

@@ -89,12 +89,14 @@ def interval_80(row: "pd.Series[Any]") -> Band | None:
     return _band(row, 80)
 
 
-def _next_day(latest: pd.DataFrame, ticker: str, model: str) -> "pd.Series[Any] | None":
+def next_day(latest: pd.DataFrame, ticker: str, model: str) -> "pd.Series[Any] | None":
+    """`model`'s one-day-ahead row of `ticker` in a latest-forecasts frame, or None."""
     rows = latest[(latest["ticker"] == ticker) & (latest["model"] == model)].sort_values("horizon")
     return rows.iloc[0] if len(rows) else None
 
 
-def _shown(row: "pd.Series[Any] | None", model: str) -> Shown | None:
+def as_issued(row: "pd.Series[Any] | None", model: str) -> Shown | None:
+    """The row's median and ranges as `model` issued them (None: no row)."""
     return None if row is None else Shown(model, float(row["yhat"]), _band(row, 80), _band(row, 95))
 
 
@@ -102,9 +104,9 @@ def headline(session: Session, ticker: str, latest: pd.DataFrame, today: date | 
     """`latest`: the report's latest-forecasts frame (every ticker's newest as-of); `today` (at
     the exchange) for the stale-data warning, None for none."""
     best = _champion_row(session, ticker, 1)
-    row = _next_day(latest, ticker, str(best["model"]))
-    shown = _shown(row, str(best["model"]))
-    ensemble = None if best["model"] == "ensemble" else _shown(_next_day(latest, ticker, "ensemble"), "ensemble")
+    row = next_day(latest, ticker, str(best["model"]))
+    shown = as_issued(row, str(best["model"]))
+    ensemble = None if best["model"] == "ensemble" else as_issued(next_day(latest, ticker, "ensemble"), "ensemble")
     rel = best.get("rel_pinball")
     return Headline(
         ticker=ticker,
@@ -145,12 +147,21 @@ def _warnings(session: Session, ticker: str, today: date | None) -> list[str]:
     # The run's note on this ticker: suspended (not forecast that day), or trading again after a gap.
     noted = (run.note or "") if run is not None else ""
     found += [f"{line}." for line in noted.splitlines() if line.startswith(f"{ticker}: ")]
-    if run is not None and run.status != "ok":
-        mine = [line for line in (run.error or "").splitlines() if line.startswith(ticker)]
-        if mine or run.status == "error":
-            reason = "; ".join(mine) or run.error or "no reason recorded"
-            found.append(f"The last run ({run.command} {run.id}) failed for this ticker: {reason}.")
+    reason = None if run is None else ticker_failure(run, ticker)
+    if run is not None and reason is not None:
+        found.append(f"The last run ({run.command} {run.id}) failed for this ticker: {reason}.")
     return found
+
+
+def ticker_failure(run: Run, ticker: str) -> str | None:
+    """Why `run` failed for `ticker` (its error lines naming it, or the whole run's error), or
+    None when the run did not fail for it."""
+    if run.status == "ok":
+        return None
+    mine = [line for line in (run.error or "").splitlines() if line.startswith(ticker)]
+    if mine or run.status == "error":
+        return "; ".join(mine) or run.error or "no reason recorded"
+    return None
 
 
 def _ranges(item: Shown) -> str:
@@ -197,4 +208,15 @@ def headline_html(item: Headline) -> str:
     )
 
 
-__all__ = ["Headline", "Shown", "champion", "champion_reason", "headline", "headline_html", "interval_80"]
+__all__ = [
+    "Headline",
+    "Shown",
+    "as_issued",
+    "champion",
+    "champion_reason",
+    "headline",
+    "headline_html",
+    "interval_80",
+    "next_day",
+    "ticker_failure",
+]

@@ -21,6 +21,8 @@ from forecaster import clock
 from forecaster.reporting.backtest_plot import backtest_section
 from forecaster.reporting.headline import headline, headline_html
 from forecaster.reporting.plotting import rolling_error_figure, save_png
+from forecaster.reporting.watch_html import OWN_PAGES_ABOVE, SORT_SCRIPT, WATCH_CSS, anchor, page_name, watch_table
+from forecaster.reporting.watchlist import WatchRow, watchlist
 from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS
 from forecaster.scoring.evaluation import SCORE_COLUMNS, evaluation_rows, matured_forecasts
 from forecaster.storage.files import make_dirs, write_atomic
@@ -54,7 +56,9 @@ def write_report(
     latest = latest_forecasts(session, tickers=tickers)
     scores = evaluation_rows(session, tickers=tickers)
     best = champions(session, tickers=tickers)
-    shown = sorted(set(latest["ticker"]) | {str(r["ticker"]) for r in scores} | set(tickers or []))
+    # "all" in the scores is the pooled row, not a ticker.
+    scored = {str(r["ticker"]) for r in scores if r["ticker"] != "all"}
+    shown = sorted(set(latest["ticker"]) | scored | set(tickers or []))
     img = out_dir / "img"
     make_dirs(img)
     figures = [_figures(session, data_dir, img, ticker) for ticker in shown]
@@ -63,10 +67,24 @@ def write_report(
         if old.name not in written:
             old.unlink()
     backtest = backtest_section(session, img, tickers, _table)  # after the clean-up: it adds its own images
-    headlines = "\n".join(headline_html(headline(session, ticker, latest, today)) for ticker in shown)
+    sections = {f.ticker: _section(headline_html(headline(session, f.ticker, latest, today)), f) for f in figures}
+    body = _watch_and_sections(out_dir, watchlist(session, shown, latest), sections)
     page = out_dir / "index.html"
-    write_atomic(page, _page(latest, scores, figures, headlines, best, backtest).encode("utf-8"))
+    write_atomic(page, _html("forecaster report", _page(latest, scores, body, best, backtest)))
     return page
+
+
+def _watch_and_sections(out_dir: Path, rows: list[WatchRow], sections: dict[str, str]) -> str:
+    """The watch-list with the tickers' sections under it, or with a page per ticker beside the
+    index when there are many (the old pages are removed either way)."""
+    for old in out_dir.glob(page_name("*")):
+        old.unlink()
+    if len(sections) <= OWN_PAGES_ABOVE:
+        return watch_table(rows, lambda t: f"#{anchor(t)}") + "\n" + "\n".join(sections.values())
+    back = '<p><a href="index.html">all tickers</a></p>'
+    for ticker, section in sections.items():
+        write_atomic(out_dir / page_name(ticker), _html(ticker, back + section))
+    return watch_table(rows, page_name)
 
 
 def refresh_report(data_dir: Path, factory: sessionmaker[Session], today: date | None = None) -> Path | None:
@@ -108,20 +126,13 @@ def _copy_plot(
 
 
 def _page(
-    latest: pd.DataFrame,
-    scores: list[dict[str, Any]],
-    figures: list[Figures],
-    headlines: str,
-    best: list[dict[str, Any]],
-    backtest: str = "",
+    latest: pd.DataFrame, scores: list[dict[str, Any]], watch: str, best: list[dict[str, Any]], backtest: str = ""
 ) -> str:
+    """The index's body: the watch-list (and the tickers' sections under it), then the tables behind it."""
     generated = clock.now().strftime("%Y-%m-%d %H:%M UTC")
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>forecaster report</title>',
-        f"<style>{_CSS}</style></head><body>",
         f"<h1>forecaster report</h1><p>Generated {generated}.</p>",
-        headlines,  # the answer first: tomorrow's number per ticker, then the tables behind it
+        watch,  # the answer first: tomorrow's number per ticker, then the tables behind it
         "<h2>Latest forecasts</h2>",
         _table(
             [{str(k): v for k, v in r.items()} for r in latest.to_dict("records")],
@@ -150,17 +161,26 @@ def _page(
         _table(scores, _SIGNIFICANCE_TABLE, "significance", "no matured forecasts yet"),
         backtest,
     ]
-    for f in figures:
-        parts.append(f"<h2>{html.escape(f.ticker)}</h2>")
-        for path, caption in ((f.forecast, "newest forecast"), (f.backfill, "predicted vs actual (newest backfill)"),
-                              (f.rolling, "rolling error by model")):  # fmt: skip
-            if path:
-                alt = html.escape(f"{f.ticker} {caption}")
-                parts.append(
-                    f'<figure><img src="{html.escape(path)}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
-                )
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
+
+
+def _section(headline_block: str, f: Figures) -> str:
+    """One ticker's sentences and plots, under an anchor the watch-list links to."""
+    parts = [f'<div id="{anchor(f.ticker)}">', headline_block]
+    for path, caption in ((f.forecast, "newest forecast"), (f.backfill, "predicted vs actual (newest backfill)"),
+                          (f.rolling, "rolling error by model")):  # fmt: skip
+        if path:
+            alt = html.escape(f"{f.ticker} {caption}")
+            parts.append(f'<figure><img src="{html.escape(path)}" alt="{alt}"><figcaption>{alt}</figcaption></figure>')
+    return "\n".join([*parts, "</div>"])
+
+
+def _html(title: str, body: str) -> bytes:
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
+        f"<style>{_CSS}{WATCH_CSS}</style></head><body>\n{body}\n<script>{SORT_SCRIPT}</script></body></html>\n"
+    ).encode()
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], css_id: str, empty: str) -> str:
