@@ -16,7 +16,8 @@ from forecaster.ingest.sources.tushare_pro import CallBudget, TushareSource
 from forecaster.market.tickers import read_tickers_file
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
-from forecaster.storage.schema import IngestLog, Run
+from forecaster.storage.schema import IngestLog
+from forecaster.storage.schema_runs import Run
 from tests.helpers import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, FakeTushare, serve, synthetic_daily
 
