@@ -217,3 +217,35 @@ class CalendarFetch(Base):
     days: Mapped[int] = mapped_column(Integer, default=0)  # rows answered
     changed: Mapped[int] = mapped_column(Integer, default=0)  # stored days it changed
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class Listing(Base):
+    """One security as tushare's `stock_basic` / `index_basic` list it (or the bundled listings
+    file, offline): what a code names and when it traded (migration 0015)."""
+
+    __tablename__ = "listings"
+
+    ticker: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # stock | index
+    name: Mapped[str] = mapped_column(String(64))
+    # A stock's board (主板, 创业板, 科创板, CDR, 北交所) or an index's market (SSE, SZSE, CSI, ...).
+    market: Mapped[str | None] = mapped_column(String(32))
+    exchange: Mapped[str | None] = mapped_column(String(8))  # SSE | SZSE | BSE
+    list_status: Mapped[str] = mapped_column(String(1))  # L listed | D delisted | P paused | G not yet trading
+    list_date: Mapped[date | None] = mapped_column(Date)
+    delist_date: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))  # tushare | bundled
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ListingFetch(Base):
+    """One ask of tushare's listings (`stock_basic`, `index_basic`): at most one a day, as trade_cal."""
+
+    __tablename__ = "listing_fetches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fetched_on: Mapped[date] = mapped_column(Date)  # the exchange's date then
+    status: Mapped[str] = mapped_column(String(16))  # ok | refused | error
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
