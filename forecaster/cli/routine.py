@@ -112,7 +112,7 @@ def run(
         raise click.UsageError("give either --retrain or --finetune, not both")
     force: Literal["retrain", "finetune"] | None = "retrain" if retrain else "finetune" if finetune else None
     kinds = parse_kinds(models, settings)  # before any data or TensorFlow work
-    tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    tickers = tickers_from(ticker, tickers_file, settings) or settings.tickers
     today = today_in(settings.timezone)
     if as_of is not None and as_of > today:  # no bar can exist yet: never forecast from an older one silently
         raise click.BadParameter(f"{as_of} is after today ({today})", param_hint="--as-of")
@@ -201,7 +201,7 @@ def backfill(
     if start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
     kinds = parse_kinds(models, settings)
-    tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    tickers = tickers_from(ticker, tickers_file, settings) or settings.tickers
     given = {"retrain_every": retrain_every, "finetune_epochs": finetune_epochs}
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
     # After the argument checks: a usage error never waits. A signal stops it between two steps.
