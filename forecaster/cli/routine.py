@@ -37,12 +37,14 @@ RUN_TABLE = ["ticker", "model", "action", "as_of", "target_date", "horizon", "fo
 BANDS = ("lo80", "hi80", "lo95", "hi95")
 
 
-def run_rows(report: "RunReport") -> list[dict[str, Any]]:
-    """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its failure."""
+def run_rows(report: "RunReport", names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its
+    failure. `names`: the tickers' names from the stored listings, shown where known."""
     rows: list[dict[str, Any]] = []
     for t in report.tickers:
         noted = {"note": t.note} if t.note else {}
-        base = {"ticker": t.ticker, "as_of": t.as_of, "last_close": t.last_close, **noted}
+        named = {"name": names[t.ticker]} if names and t.ticker in names else {}
+        base = {"ticker": t.ticker, **named, "as_of": t.as_of, "last_close": t.last_close, **noted}
         if t.error:
             rows.append({**base, "model": "FAILED", "failure": t.error})
         if t.suspended_since is not None:
@@ -59,8 +61,10 @@ def run_rows(report: "RunReport") -> list[dict[str, Any]]:
 
 
 def run_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """The table's columns, with `note` (a skipped network, a suspension) and `failure` when any row has one."""
-    return RUN_TABLE + [c for c in ("note", "failure") if any(r.get(c) for r in rows)]
+    """The table's columns, with `name` (from the listings), `note` (a skipped network, a
+    suspension) and `failure` when any row has one."""
+    named = ["ticker", "name", *RUN_TABLE[1:]] if any(r.get("name") for r in rows) else RUN_TABLE
+    return named + [c for c in ("note", "failure") if any(r.get(c) for r in rows)]
 
 
 def plot_lines(report: "RunReport", data_dir: Path) -> list[str]:
@@ -123,6 +127,7 @@ def run(
         from forecaster.routine.driver import RoutineOptions
         from forecaster.routine.pipeline import run_routine
         from forecaster.storage.db import session_factory
+        from forecaster.storage.listings import ticker_names
 
         bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
         factory = stop.factory = session_factory(open_db(settings))
@@ -137,7 +142,9 @@ def run(
             click.echo(f"note: {line}", err=True)
         for result in report.ingests:
             say(result.summary())
-        rows = run_rows(report)
+        with factory() as session:
+            names = ticker_names(session, tickers)
+        rows = run_rows(report, names)
         echo_rows(rows, fmt, run_columns(rows), empty="no tickers run")
         for line in plot_lines(report, settings.data_dir):
             say(line)
