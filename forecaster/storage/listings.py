@@ -22,7 +22,7 @@ def listings_of(session: Session, tickers: Collection[str]) -> dict[str, Listing
 def ticker_names(session: Session, tickers: Collection[str]) -> dict[str, str]:
     """The stored name of each of `tickers` that has a listing (missing ones are left out)."""
     rows = session.execute(select(Listing.ticker, Listing.name).where(Listing.ticker.in_(tickers)))
-    return dict(rows.tuples().all())
+    return {ticker: name for ticker, name in rows}
 
 
 def listings_source(session: Session) -> str | None:

@@ -32,8 +32,9 @@ from forecaster.market.calendar import BUILTIN, EXCHANGE, TradingCalendar
 log = logging.getLogger(__name__)
 
 ROW_LIMIT = 6000  # rows per `daily` call; there is no offset paging, so we page by date
-# stock_basic's list_status values: listed, delisted, listing paused (the default answers L only).
-LIST_STATUSES = ("L", "D", "P")
+# stock_basic's list_status values: listed, delisted, paused, approved but not trading yet (the
+# default answers L only).
+LIST_STATUSES = ("L", "D", "P", "G")
 STOCK_BASIC_FIELDS = "ts_code,name,market,exchange,list_status,list_date,delist_date"
 INDEX_BASIC_FIELDS = "ts_code,name,market,list_date,exp_date"
 _TOKEN_MARKERS = ("token",)
@@ -171,7 +172,7 @@ class TushareSource:
         )
 
     def stock_basic(self) -> pd.DataFrame:
-        """Every A-share, listed, delisted or paused (one call each): `STOCK_BASIC_FIELDS`."""
+        """Every A-share, listed, delisted, paused or about to list (one call each): `STOCK_BASIC_FIELDS`."""
         frames = [
             self._query("stock_basic", expect_rows=status == "L", list_status=status, fields=STOCK_BASIC_FIELDS)
             for status in LIST_STATUSES
