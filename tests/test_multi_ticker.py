@@ -121,7 +121,8 @@ def test_ingest_of_many_tickers_shares_one_budget(tmp_path, factory):
         report = run_routine(settings, factory, tickers=tickers, options=options, source=source, today=TODAY)
     assert all(i.ok for i in report.ingests)
     apis = [c["api"] for c in fake.calls]
-    assert len(apis) == 9 and apis.count("trade_cal") == 1  # daily + adj_factor per ticker, the calendar once
+    # daily + adj_factor per ticker, the calendar once, the listings once (refused, as by default)
+    assert len(apis) == 10 and apis.count("trade_cal") == 1 and apis.count("stock_basic") == 1
     assert clock.now == 60.0 and clock.sleeps == [60.0]  # the 6th call waited for the first to age out
 
 
