@@ -55,7 +55,7 @@ def test_ingest_then_status_on_the_bundled_csv():
     status = invoke("status")
     assert status.exit_code == 0
     line = next(ln for ln in status.output.splitlines() if ln.startswith("600519.SH"))
-    assert line.split()[:4] == ["600519.SH", "2426", "2010-04-26", "2020-04-24"]
+    assert line.split()[:5] == ["600519.SH", "贵州茅台", "2426", "2010-04-26", "2020-04-24"]  # name: bundled listings
 
 
 def test_bad_date_is_a_usage_error():
@@ -157,11 +157,11 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     assert again.exit_code == 0 and " reuse " in again.stdout
     lines = again.stdout.splitlines()
     header = next(ln for ln in lines if ln.startswith("ticker "))
-    assert header.split() == ["ticker", "model", "action", "as_of", "target_date", "horizon", "forecast",
+    assert header.split() == ["ticker", "name", "model", "action", "as_of", "target_date", "horizon", "forecast",
                               "lo80", "hi80", "lo95", "hi95"]  # fmt: skip
     rnn = next(ln.split() for ln in lines if ln.startswith("600519.SH ") and " rnn " in ln)
-    assert rnn[:6] == ["600519.SH", "rnn", "reuse", "2011-06-30", "2011-07-01", "1"]
-    assert float(rnn[7]) <= float(rnn[6]) <= float(rnn[8])  # lo80 <= forecast <= hi80
+    assert rnn[:7] == ["600519.SH", "贵州茅台", "rnn", "reuse", "2011-06-30", "2011-07-01", "1"]
+    assert float(rnn[8]) <= float(rnn[7]) <= float(rnn[9])  # lo80 <= forecast <= hi80
     plot_lines = [i for i, ln in enumerate(lines) if ln.startswith("plot: ")]
     assert plot_lines and min(plot_lines) > lines.index(header)  # after the table, not on its rows
     status = invoke("status").stdout

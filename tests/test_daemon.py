@@ -29,7 +29,8 @@ from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.routine.lock import RunLock, lock_path
 from forecaster.storage.db import open_database, session_factory, transaction
-from forecaster.storage.schema import JobRun, ModelVersion, Run
+from forecaster.storage.schema import ModelVersion
+from forecaster.storage.schema_runs import JobRun, Run
 from jobs import JOBS, daily_update
 from tests.helpers import subprocess_env, tiny_env, tiny_settings, wait_for
 from tests.invariants import check_invariants

@@ -37,7 +37,8 @@ from forecaster.market.calendar import previous_trading_days
 from forecaster.model.forecasting import Point
 from forecaster.storage.db import downgrade, head_revision, open_database, session_factory
 from forecaster.storage.records import write_forecasts
-from forecaster.storage.schema import IngestLog, ModelVersion, Run
+from forecaster.storage.schema import IngestLog, ModelVersion
+from forecaster.storage.schema_runs import Run
 from tests.helpers import make_source, pipeline_settings, ready_db, routine
 from tests.invariants import bar_rows, check_invariants, forecast_rows
 from tests.tushare_server import RATE_LIMIT_MSG, FakeTushare, Fault, serve

@@ -13,7 +13,7 @@ from forecaster.reporting.html import write_report
 from forecaster.storage.db import transaction
 from forecaster.storage.queries import latest_forecasts
 from forecaster.storage.records import recent_mae_ratio
-from forecaster.storage.schema import Run
+from forecaster.storage.schema_runs import Run
 from tests.helpers import BARS, DAYS, RNN_BIAS, TICKERS, Z, close_of, seed_forecasts
 
 TICKER = TICKERS[0]

@@ -14,7 +14,7 @@ from forecaster.cli import cli
 from forecaster.routine import driver
 from forecaster.storage.db import transaction
 from forecaster.storage.runs import close_dead_runs, describe_status, heartbeat, shown_status, start_run, this_host
-from forecaster.storage.schema import JobRun, Run
+from forecaster.storage.schema_runs import JobRun, Run
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 BOUND = 120  # minutes

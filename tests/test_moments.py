@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.storage.bars import upsert_bars
 from forecaster.storage.db import transaction
 from forecaster.storage.runs import last_scheduled
-from forecaster.storage.schema import Bar, JobRun, Run
+from forecaster.storage.schema import Bar
+from forecaster.storage.schema_runs import JobRun, Run
 
 EVENING_IN_BEIJING = datetime(2024, 3, 1, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 SAME_IN_UTC = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)

@@ -16,7 +16,8 @@ from forecaster.ingest.sources.tushare_pro import CallBudget, TushareSource
 from forecaster.market.tickers import read_tickers_file
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
-from forecaster.storage.schema import IngestLog, Run
+from forecaster.storage.schema import IngestLog
+from forecaster.storage.schema_runs import Run
 from tests.helpers import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, FakeTushare, serve, synthetic_daily
 
@@ -120,7 +121,8 @@ def test_ingest_of_many_tickers_shares_one_budget(tmp_path, factory):
         report = run_routine(settings, factory, tickers=tickers, options=options, source=source, today=TODAY)
     assert all(i.ok for i in report.ingests)
     apis = [c["api"] for c in fake.calls]
-    assert len(apis) == 9 and apis.count("trade_cal") == 1  # daily + adj_factor per ticker, the calendar once
+    # daily + adj_factor per ticker, the calendar once, the listings once (refused, as by default)
+    assert len(apis) == 10 and apis.count("trade_cal") == 1 and apis.count("stock_basic") == 1
     assert clock.now == 60.0 and clock.sleeps == [60.0]  # the 6th call waited for the first to age out
 
 

@@ -11,7 +11,8 @@ from forecaster.model.baselines import drift_forecast, naive_forecast
 from forecaster.model.kinds import BASELINES
 from forecaster.storage.bars import load_bars
 from forecaster.storage.db import transaction
-from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot, Run, RunItem
+from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot
+from forecaster.storage.schema_runs import Run, RunItem
 from tests.helpers import AS_OF, KINDS, TICKER, pipeline_settings, poison_after, ready_db, routine
 
 

@@ -90,7 +90,7 @@ def test_dead_runs_are_closed_only_for_this_machine(factory: sessionmaker[Sessio
     """A pid is only meaningful on the machine that wrote it: with one database shared by several
     machines, another machine's `running` row must be left alone even if no such pid lives here."""
     from forecaster.storage.runs import close_dead_runs, this_host
-    from forecaster.storage.schema import JobRun, Run
+    from forecaster.storage.schema_runs import JobRun, Run
 
     dead_pid = 2**22 + 12345  # above Linux's default pid_max: no process has it
     with transaction(factory) as session:

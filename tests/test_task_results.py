@@ -10,7 +10,7 @@ from forecaster.errors import ForecasterError
 from forecaster.routine.task_results import ModelOutcome, recorded
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.runs import start_run
-from forecaster.storage.schema import RunItem
+from forecaster.storage.schema_runs import RunItem
 from tests.helpers import TICKER, tiny_settings
 
 

@@ -14,7 +14,8 @@ from forecaster.market.calendar import trading_days
 from forecaster.routine.health import CRITICAL, OK, WARNING, overall, run_checks
 from forecaster.routine.retention import prune
 from forecaster.storage.db import transaction
-from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot, Run, SmokeRun
+from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot
+from forecaster.storage.schema_runs import Run, SmokeRun
 
 NOW = datetime(2020, 4, 1, tzinfo=UTC)
 DAYS = trading_days(date(2020, 3, 23), date(2020, 3, 31))  # a week and a bit of daily fine-tunes

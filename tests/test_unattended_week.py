@@ -17,7 +17,8 @@ from forecaster.daemon.jobrun import JobContext
 from forecaster.market.calendar import trading_days
 from forecaster.routine.health import CRITICAL, OK, overall, run_checks
 from forecaster.storage.db import open_database, session_factory, transaction
-from forecaster.storage.schema import ModelVersion, SmokeRun
+from forecaster.storage.schema import ModelVersion
+from forecaster.storage.schema_runs import SmokeRun
 from jobs import daily_update
 from tests.helpers import SYNTHETIC_TICKER as TICKER
 from tests.helpers import synthetic_csv, tiny_env, tiny_settings

@@ -17,7 +17,8 @@ from forecaster.routine.health import CRITICAL, WARNING, newest_bars
 from forecaster.routine.pipeline import run_routine
 from forecaster.storage.calendar import load_calendar
 from forecaster.storage.records import complete_days
-from forecaster.storage.schema import Forecast, Run
+from forecaster.storage.schema import Forecast
+from forecaster.storage.schema_runs import Run
 from tests.helpers import tiny_env, tiny_settings
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
 

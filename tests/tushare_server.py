@@ -34,6 +34,8 @@ DAILY_FIELDS = [
 BAD_TOKEN_MSG = "您的token不对，请确认。"
 RATE_LIMIT_MSG = "抱歉，您每分钟最多访问该接口500次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
 TRADE_CAL_FIELDS = ["exchange", "cal_date", "is_open", "pretrade_date"]
+STOCK_BASIC_FIELDS = ["ts_code", "name", "market", "exchange", "list_status", "list_date", "delist_date"]
+INDEX_BASIC_FIELDS = ["ts_code", "name", "market", "list_date", "exp_date"]
 NO_PERMISSION_MSG = "抱歉，您没有访问该接口的权限，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
 
 
@@ -57,9 +59,14 @@ class FakeTushare:
     factors: dict[str, list[list[Any]]] = field(default_factory=dict)
     # trade_cal: SSE's days as YYYYMMDD -> 1 (open) / 0 (closed), one per calendar day.
     calendar: dict[str, int] = field(default_factory=dict)
-    # trade_cal is refused until a test sets a calendar: like most accounts, which lack the 2000
-    # points it needs (and the product takes a refusal as a warning, not a failure).
-    refused: set[str] = field(default_factory=lambda: {"trade_cal"})
+    # index_daily: the same rows as `daily`, for index codes (which `daily` does not serve).
+    index_daily: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # stock_basic / index_basic rows, in STOCK_BASIC_FIELDS / INDEX_BASIC_FIELDS order.
+    stocks: list[list[Any]] = field(default_factory=list)
+    indexes: list[list[Any]] = field(default_factory=list)
+    # trade_cal is refused until a test sets a calendar, and the listings until a test adds one:
+    # like most accounts, which lack the 2000 points they need (a refusal is a warning).
+    refused: set[str] = field(default_factory=lambda: {"trade_cal", "stock_basic", "index_basic"})
     faults: list[Fault] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -81,6 +88,26 @@ class FakeTushare:
             [[ticker, r[1], 1.0 if i < mid else 1.25] for i, r in enumerate(rows)]
         )
         return rows
+
+    def add_index(self, ticker: str, start: date, end: date, name: str, *, seed: int = 0) -> list[list[Any]]:
+        """An index: listed by index_basic, its bars served by index_daily only (no factors)."""
+        self.add_listing(ticker, name, date(2005, 4, 8), index=True)
+        rows = synthetic_daily(ticker, start, end, seed=seed, price=4000.0)
+        self.index_daily.setdefault(ticker, []).extend(rows)
+        return rows
+
+    def add_listing(
+        self, ticker: str, name: str, listed: date, *, index: bool = False, status: str = "L", board: str = "主板"
+    ) -> None:
+        """A stock_basic row (or an index_basic one); the listings stop being refused."""
+        self.refused -= {"stock_basic", "index_basic"}
+        if index:
+            self.indexes.append(
+                [ticker, name, "CSI" if ticker.startswith("000300") else "SSE", f"{listed:%Y%m%d}", None]
+            )
+        else:
+            exchange = "SSE" if ticker.endswith(".SH") else "SZSE"
+            self.stocks.append([ticker, name, board, exchange, status, f"{listed:%Y%m%d}", None])
 
     def set_calendar(self, start: date, end: date, closed: Iterable[date] = ()) -> None:
         """trade_cal answers for [start, end]: weekdays open except `closed`, weekends closed."""
@@ -104,9 +131,15 @@ class FakeTushare:
         params = body.get("params") or {}
         if api == "trade_cal":
             return {"code": 0, "msg": "", "data": {"fields": TRADE_CAL_FIELDS, "items": self._trade_cal(params)}}
-        table, fields = (
-            (self.daily, DAILY_FIELDS) if api == "daily" else (self.factors, ["ts_code", "trade_date", "adj_factor"])
-        )
+        if api == "stock_basic":  # one list_status per call, L when not asked
+            rows = [r for r in self.stocks if r[4] == (params.get("list_status") or "L")]
+            return {"code": 0, "msg": "", "data": {"fields": STOCK_BASIC_FIELDS, "items": rows}}
+        if api == "index_basic":
+            return {"code": 0, "msg": "", "data": {"fields": INDEX_BASIC_FIELDS, "items": self.indexes}}
+        table, fields = {
+            "daily": (self.daily, DAILY_FIELDS),
+            "index_daily": (self.index_daily, DAILY_FIELDS),
+        }.get(api, (self.factors, ["ts_code", "trade_date", "adj_factor"]))
         rows = [
             r
             for r in table.get(params.get("ts_code", ""), [])

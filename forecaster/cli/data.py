@@ -45,7 +45,7 @@ def ingest(
     from forecaster.ingest.update import ingest_tickers
     from forecaster.storage.db import session_factory
 
-    tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    tickers = tickers_from(ticker, tickers_file, settings) or settings.tickers
     today = today_in(settings.timezone)
     if start and start > (end or today):  # --end defaults to today: a future --start is a backwards range
         raise click.BadParameter(f"--start {start} is after --end {end or f'{today} (today)'}")
@@ -96,12 +96,13 @@ def status(settings: Settings, fmt: str) -> None:
     if not tickers:
         click.echo("no bars yet: run `forecaster ingest`")
     else:
-        click.echo(f"{'ticker':<10} {'bars':>6} {'first':<10} {'last':<10} {'factors':>7}  {'sources':<10} last ingest")
+        header = f"{'ticker':<10} {'name':<8} {'bars':>6} {'first':<10} {'last':<10} {'factors':>7}  {'sources':<10}"
+        click.echo(f"{header} last ingest")
     for t in tickers:
         first, last = t["first"] or "-", t["last"] or "-"
         click.echo(
-            f"{t['ticker']:<10} {t['bars']:>6} {first:<10} {last:<10} {t['factors']:>7}  {t['sources']:<10} "
-            f"{t['last_ingest']}" + (f"  {t['state']}" if t["state"] else "")
+            f"{t['ticker']:<10} {t['name'] or '-':<8} {t['bars']:>6} {first:<10} {last:<10} {t['factors']:>7}  "
+            f"{t['sources']:<10} {t['last_ingest']}" + (f"  {t['state']}" if t["state"] else "")
         )
     from forecaster.reporting.watchlist import WATCH_COLUMNS
 
@@ -132,22 +133,26 @@ def _ticker_rows(engine: Engine) -> list[dict[str, Any]]:
     from forecaster.routine.staleness import suspended_since
     from forecaster.storage.calendar import load_calendar
     from forecaster.storage.db import session_factory
+    from forecaster.storage.listings import ticker_names
     from forecaster.storage.queries import failed_ingests_without_bars, ticker_summaries
 
     with session_factory(engine)() as session:
         summaries = ticker_summaries(session)
         orphans = failed_ingests_without_bars(session)
         calendar = load_calendar(session)
+        names = ticker_names(session, [s.ticker for s in summaries] + [e.ticker for e in orphans])
     # Behind the newest bar of any ticker on a trading day: suspended (the routine does not forecast it).
     market_day = max((s.last for s in summaries), default=None)
     rows = [
-        {"ticker": s.ticker, "bars": s.bars, "first": s.first.isoformat(), "last": s.last.isoformat(),
+        {"ticker": s.ticker, "name": names.get(s.ticker, ""), "bars": s.bars, "first": s.first.isoformat(),
+         "last": s.last.isoformat(),
          "factors": s.factors, "sources": s.sources, "last_ingest": _describe_ingest(s.last_ingest),
          "state": f"suspended since {since}" if (since := suspended_since(calendar, s.last, market_day)) else ""}
         for s in summaries
     ]  # fmt: skip
     return rows + [
-        {"ticker": e.ticker, "bars": 0, "first": None, "last": None, "factors": 0, "sources": "-",
+        {"ticker": e.ticker, "name": names.get(e.ticker, ""), "bars": 0, "first": None, "last": None, "factors": 0,
+         "sources": "-",
          "last_ingest": _describe_ingest(e), "state": ""}
         for e in orphans
     ]  # fmt: skip

@@ -40,14 +40,34 @@ TICKERS_FILE_OPTION = click.option(
 )
 
 
-def tickers_from(ticker: Sequence[str], tickers_file: Path | None) -> list[str]:
-    """The --ticker codes, then the --tickers-file ones, each once; [] when neither is given."""
-    from forecaster.market.tickers import normalize_ticker, read_tickers_file
+def tickers_from(ticker: Sequence[str], tickers_file: Path | None, settings: Settings | None = None) -> list[str]:
+    """The --ticker codes, then the --tickers-file ones, each once; [] when neither is given.
+    With `settings`, a bare code the digits cannot place (`000300`) is looked up in the stored
+    listings: one listing with that code names it."""
+    from forecaster.market.tickers import is_ambiguous, normalize_ticker, read_tickers_file
 
-    codes = [normalize_ticker(t) for t in ticker]
+    bare = [code for t in ticker if (code := is_ambiguous(t))]
+    listed = _listed_as(settings, bare) if bare and settings is not None else []
+    codes = [normalize_ticker(t, listed=listed) for t in ticker]
     if tickers_file is not None:
         codes += read_tickers_file(tickers_file)
     return list(dict.fromkeys(codes))
+
+
+def _listed_as(settings: Settings, codes: list[str]) -> list[str]:
+    """The stored listings with these codes; none when there is no database yet."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from forecaster.cli.runtime import read_db
+    from forecaster.errors import ForecasterError
+    from forecaster.storage.db import session_factory
+    from forecaster.storage.listings import codes_listed_as
+
+    try:
+        with session_factory(read_db(settings))() as session:
+            return codes_listed_as(session, codes)
+    except (ForecasterError, SQLAlchemyError):  # no database, or an older one: the code stays ambiguous
+        return []
 
 
 class AliasOption(click.Option):

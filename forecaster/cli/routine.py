@@ -37,12 +37,14 @@ RUN_TABLE = ["ticker", "model", "action", "as_of", "target_date", "horizon", "fo
 BANDS = ("lo80", "hi80", "lo95", "hi95")
 
 
-def run_rows(report: "RunReport") -> list[dict[str, Any]]:
-    """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its failure."""
+def run_rows(report: "RunReport", names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per (ticker, model, horizon) forecast; a failed ticker or model is one row with its
+    failure. `names`: the tickers' names from the stored listings, shown where known."""
     rows: list[dict[str, Any]] = []
     for t in report.tickers:
         noted = {"note": t.note} if t.note else {}
-        base = {"ticker": t.ticker, "as_of": t.as_of, "last_close": t.last_close, **noted}
+        named = {"name": names[t.ticker]} if names and t.ticker in names else {}
+        base = {"ticker": t.ticker, **named, "as_of": t.as_of, "last_close": t.last_close, **noted}
         if t.error:
             rows.append({**base, "model": "FAILED", "failure": t.error})
         if t.suspended_since is not None:
@@ -59,8 +61,10 @@ def run_rows(report: "RunReport") -> list[dict[str, Any]]:
 
 
 def run_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """The table's columns, with `note` (a skipped network, a suspension) and `failure` when any row has one."""
-    return RUN_TABLE + [c for c in ("note", "failure") if any(r.get(c) for r in rows)]
+    """The table's columns, with `name` (from the listings), `note` (a skipped network, a
+    suspension) and `failure` when any row has one."""
+    named = ["ticker", "name", *RUN_TABLE[1:]] if any(r.get("name") for r in rows) else RUN_TABLE
+    return named + [c for c in ("note", "failure") if any(r.get(c) for r in rows)]
 
 
 def plot_lines(report: "RunReport", data_dir: Path) -> list[str]:
@@ -112,7 +116,7 @@ def run(
         raise click.UsageError("give either --retrain or --finetune, not both")
     force: Literal["retrain", "finetune"] | None = "retrain" if retrain else "finetune" if finetune else None
     kinds = parse_kinds(models, settings)  # before any data or TensorFlow work
-    tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    tickers = tickers_from(ticker, tickers_file, settings) or settings.tickers
     today = today_in(settings.timezone)
     if as_of is not None and as_of > today:  # no bar can exist yet: never forecast from an older one silently
         raise click.BadParameter(f"{as_of} is after today ({today})", param_hint="--as-of")
@@ -123,6 +127,7 @@ def run(
         from forecaster.routine.driver import RoutineOptions
         from forecaster.routine.pipeline import run_routine
         from forecaster.storage.db import session_factory
+        from forecaster.storage.listings import ticker_names
 
         bar_source = None if no_ingest else make_source(source, settings)  # type: ignore[arg-type]  # Choice checked it
         factory = stop.factory = session_factory(open_db(settings))
@@ -137,7 +142,9 @@ def run(
             click.echo(f"note: {line}", err=True)
         for result in report.ingests:
             say(result.summary())
-        rows = run_rows(report)
+        with factory() as session:
+            names = ticker_names(session, tickers)
+        rows = run_rows(report, names)
         echo_rows(rows, fmt, run_columns(rows), empty="no tickers run")
         for line in plot_lines(report, settings.data_dir):
             say(line)
@@ -201,7 +208,7 @@ def backfill(
     if start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
     kinds = parse_kinds(models, settings)
-    tickers = tickers_from(ticker, tickers_file) or settings.tickers
+    tickers = tickers_from(ticker, tickers_file, settings) or settings.tickers
     given = {"retrain_every": retrain_every, "finetune_epochs": finetune_epochs}
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
     # After the argument checks: a usage error never waits. A signal stops it between two steps.

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from forecaster import clock
 from forecaster.errors import ConfigError, ModelFileError
 from forecaster.storage.files import write_atomic
-from forecaster.storage.schema import SmokeRun
+from forecaster.storage.schema_runs import SmokeRun
 
 if TYPE_CHECKING:
     import keras

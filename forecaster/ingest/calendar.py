@@ -4,8 +4,10 @@ bars show; then the target dates of open forecasts follow. One transaction for a
 calendar change and the forecasts it corrects are never seen apart."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,9 +29,11 @@ from forecaster.storage.calendar import (
     write_days,
 )
 from forecaster.storage.db import transaction
-from forecaster.storage.schema import CalendarFetch
+from forecaster.storage.schema import CalendarFetch, ListingFetch
 
 log = logging.getLogger(__name__)
+
+_Fetch = TypeVar("_Fetch", CalendarFetch, ListingFetch)
 
 
 @dataclass
@@ -62,7 +66,7 @@ def prepare_calendar(
     it was not asked today (or `refresh`). With `refresh`, a failed ask raises; otherwise it is
     logged and recorded, and the calendar stays as stored."""
     answer = None
-    if isinstance(source, TushareSource) and (refresh or _fetch_due(factory, today)):
+    if isinstance(source, TushareSource) and (refresh or not asked_today(factory, today, last_fetch)):
         answer = fetch_trade_cal(source, today)  # outside the transaction: a network call
         if refresh and answer.status == "error":
             raise SourceError(answer.message or "tushare trade_cal failed")
@@ -120,10 +124,11 @@ def trade_cal_days(frame: pd.DataFrame) -> list[Day]:
     return [Day(ts.date(), flag == "1", "tushare") for ts, flag in zip(dates, flags, strict=True)]
 
 
-def _fetch_due(factory: sessionmaker[Session], today: date) -> bool:
+def asked_today(factory: sessionmaker[Session], today: date, last: Callable[[Session], _Fetch | None]) -> bool:
+    """Whether the newest answered ask of a fetch record (`last`) was made on `today`."""
     with factory() as session:
-        last = last_fetch(session)
-    return last is None or last.fetched_on != today
+        fetch = last(session)
+    return fetch is not None and fetch.fetched_on == today
 
 
 def _store_answer(session: Session, answer: _Answer, today: date, now: datetime) -> tuple[int, str]:

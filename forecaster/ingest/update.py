@@ -12,6 +12,7 @@ from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
 from forecaster.ingest.calendar import prepare_calendar
+from forecaster.ingest.listings import prepare_listings
 from forecaster.ingest.sources import BarSource, Fetched
 from forecaster.ingest.validate import validate_bars
 from forecaster.market.calendar import TradingCalendar
@@ -183,6 +184,13 @@ def _record_failure(factory: sessionmaker[Session], result: IngestResult, starte
         log.error("could not record the failed ingest of %s: %s", result.ticker, exc)
 
 
+def _refused(factory: sessionmaker[Session], result: IngestResult) -> IngestResult:
+    """A ticker the listings refuse: logged as a failed ingest, nothing asked of the source."""
+    log.info("ingest of %s refused: %s", result.ticker, result.error)
+    _record_failure(factory, result, clock.now())
+    return result
+
+
 def ingest_tickers(
     factory: sessionmaker[Session],
     source: BarSource,
@@ -203,14 +211,19 @@ def ingest_tickers(
     before each ticker (it raises to stop the loop); `on_ticker(result, seconds)` after each.
     """
     results: list[IngestResult] = []
+    listings = prepare_listings(factory, source, today=today)
     for ticker in tickers:
         if check_stop is not None:
             check_stop()
         started = time.perf_counter()
         first = start(ticker) if start is not None else None
-        result = ingest_ticker(
-            factory, source, ticker, today=today, start=first, end=end, overlap_days=overlap_days, calendar=calendar
-        )
+        refusal = listings.refusal(ticker, today)
+        if refusal is not None:
+            result = _refused(factory, IngestResult(ticker, source.name, first, end or today, error=refusal))
+        else:
+            result = ingest_ticker(
+                factory, source, ticker, today=today, start=first, end=end, overlap_days=overlap_days, calendar=calendar
+            )
         results.append(result)
         if on_ticker is not None:
             on_ticker(result, time.perf_counter() - started)

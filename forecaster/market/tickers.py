@@ -5,6 +5,7 @@ Other spellings people and exports use are read here, in one place: `sh600519`, 
 """
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from forecaster.errors import ConfigError
@@ -21,8 +22,18 @@ _EXCHANGES = {"SH": "SH", "SS": "SH", "SZ": "SZ", "BJ": "BJ"}
 _AMBIGUOUS_PREFIXES = ("000",)
 
 
-def exchange_of(code: str) -> str:
-    """Exchange suffix of a bare 6-digit A-share code, from the code's leading digits."""
+def is_ambiguous(raw: str | int) -> str | None:
+    """The 6-digit code of a bare code the digits cannot place (`000300`), else None."""
+    text = str(raw).strip()
+    return text.zfill(6) if _BARE.match(text) and text.zfill(6).startswith(_AMBIGUOUS_PREFIXES) else None
+
+
+def exchange_of(code: str, listed: Collection[str] = ()) -> str:
+    """Exchange suffix of a bare 6-digit A-share code, from the code's leading digits; an
+    ambiguous one from `listed` (stored ts_codes) when exactly one of them has this code."""
+    matches = [t for t in listed if t.split(".", 1)[0] == code]
+    if code.startswith(_AMBIGUOUS_PREFIXES) and len(matches) == 1:
+        return matches[0].split(".", 1)[1]
     if code.startswith(_AMBIGUOUS_PREFIXES):
         raise ConfigError(
             f"code {code!r} is ambiguous: {code}.SZ (a Shenzhen stock) or {code}.SH (a Shanghai index); "
@@ -37,11 +48,12 @@ def exchange_of(code: str) -> str:
     raise ConfigError(f"cannot tell the exchange of code {code!r}; write it as e.g. 600519.SH")
 
 
-def normalize_ticker(raw: str | int, exchange: str | None = None) -> str:
+def normalize_ticker(raw: str | int, exchange: str | None = None, listed: Collection[str] = ()) -> str:
     """`600519`, `sh600519`, `sh.600519`, `600519.SS` or `600519.sh` -> `600519.SH`.
 
     `exchange` (`SH`, `SZ`, `BJ`; e.g. from a file's name) completes a bare code instead of its
-    leading digits, so an ambiguous one is accepted there. The course CSV stores the code as a
+    leading digits, so an ambiguous one is accepted there; so is one that exactly one of the
+    stored listings' codes (`listed`) has. The course CSV stores the code as a
     number, so leading zeros may be lost (`1` is `000001`).
     """
     text = str(raw).strip().upper()
@@ -51,7 +63,7 @@ def normalize_ticker(raw: str | int, exchange: str | None = None) -> str:
         return f"{match[1]}.{_EXCHANGES[match[2]]}"
     if _BARE.match(text):
         code = text.zfill(6)
-        return f"{code}.{exchange or exchange_of(code)}"
+        return f"{code}.{exchange or exchange_of(code, listed)}"
     raise ConfigError(f"not a ticker: {raw!r} (expected a ts_code such as 600519.SH)")
 
 

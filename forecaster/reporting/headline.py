@@ -23,7 +23,7 @@ from forecaster.storage.calendar import load_calendar
 from forecaster.storage.quantiles import champions
 from forecaster.storage.queries import newest_run
 from forecaster.storage.records import recent_mae_ratio
-from forecaster.storage.schema import Run
+from forecaster.storage.schema_runs import Run
 
 RECENT = 60  # matured forecasts the champion is judged on
 MIN_MATURED = 20  # v_champion's minimum before a model can replace naive

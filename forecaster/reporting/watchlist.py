@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from forecaster.model.kinds import ENSEMBLE, SKIPPED
 from forecaster.reporting.headline import as_issued, champion, next_day, ticker_failure
+from forecaster.storage.listings import ticker_names
 from forecaster.storage.queries import newest_run
-from forecaster.storage.schema import Run, RunItem
+from forecaster.storage.schema_runs import Run, RunItem
 
 WATCH_COLUMNS = [
     "ticker", "name", "last_close", "close_date", "target_date", "forecast", "lo80", "hi80", "lo95", "hi95",
@@ -50,8 +51,8 @@ class WatchRow:
 
 
 def ticker_name(session: Session, ticker: str) -> str | None:
-    """The ticker's name, once the database holds names; None until then."""
-    return None
+    """The ticker's name from the stored listings; None where it has none."""
+    return ticker_names(session, [ticker]).get(ticker)
 
 
 def watchlist(session: Session, tickers: Sequence[str], latest: pd.DataFrame) -> list[WatchRow]:

@@ -24,7 +24,7 @@ from forecaster.storage.db import quick_check
 from forecaster.storage.queries import last_smoke as stored_smoke
 from forecaster.storage.queries import newest_run
 from forecaster.storage.runs import describe_status, shown_status
-from forecaster.storage.schema import Run
+from forecaster.storage.schema_runs import Run
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}

@@ -30,7 +30,7 @@ from forecaster.routine.tasks import ModelResult, TrainedModel, failure_text
 from forecaster.storage.db import transaction
 from forecaster.storage.records import write_forecasts
 from forecaster.storage.runs import add_run_item
-from forecaster.storage.schema import RunItem
+from forecaster.storage.schema_runs import RunItem
 
 log = logging.getLogger(__name__)
 

@@ -4,15 +4,17 @@ never commits: a calendar change and the forecasts it corrects are one transacti
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import cast
+from typing import TypeVar, cast
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from forecaster.market.builtin import xshg
 from forecaster.market.calendar import EXCHANGE, Day, Source, TradingCalendar, builtin_day, replaces
-from forecaster.storage.schema import Bar, CalendarDay, CalendarFetch, Forecast
+from forecaster.storage.schema import Bar, CalendarDay, CalendarFetch, Forecast, ListingFetch
+
+_Fetch = TypeVar("_Fetch", CalendarFetch, ListingFetch)
 
 # Where the stored calendar starts: exchange_calendars' XSHG starts here too.
 FIRST_STORED_DAY = date(2005, 1, 4)
@@ -145,12 +147,14 @@ def calendar_rows(session: Session, start: date, end: date) -> dict[date, Calend
 
 def last_fetch(session: Session) -> CalendarFetch | None:
     """The newest tushare `trade_cal` fetch that answered (ok or refused)."""
-    return session.scalars(
-        select(CalendarFetch)
-        .where(CalendarFetch.exchange == EXCHANGE, CalendarFetch.status.in_(("ok", "refused")))
-        .order_by(CalendarFetch.id.desc())
-        .limit(1)
-    ).first()
+    return newest_answered(session, CalendarFetch, CalendarFetch.exchange == EXCHANGE)
+
+
+def newest_answered(session: Session, table: type[_Fetch], *where: ColumnElement[bool]) -> _Fetch | None:
+    """The newest row of a fetch record (`calendar_fetches`, `listing_fetches`) whose ask was
+    answered, ok or refused: what "asked today already" counts (an error is asked again)."""
+    query = select(table).where(table.status.in_(("ok", "refused")), *where)
+    return session.scalars(query.order_by(table.id.desc()).limit(1)).first()
 
 
 def add_fetch(session: Session, fetch: CalendarFetch) -> None:

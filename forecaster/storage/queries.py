@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from forecaster.storage.quantiles import BAND_COLUMNS, CHAMPION_COLUMNS, champions
-from forecaster.storage.schema import AdjFactor, Bar, Forecast, IngestLog, JobRun, ModelVersion, Run, SmokeRun
+from forecaster.storage.schema import AdjFactor, Bar, Forecast, IngestLog, ModelVersion
+from forecaster.storage.schema_runs import JobRun, Run, SmokeRun
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from forecaster.model.kinds import BASELINES, ENSEMBLE, SKIPPED
 from forecaster.model.online import Interval
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, interval_values
-from forecaster.storage.schema import Bar, Base, Forecast, Plot, Run, RunItem
+from forecaster.storage.schema import Bar, Base, Forecast, Plot
+from forecaster.storage.schema_runs import Run, RunItem
 
 
 def _upsert(

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from forecaster.storage.schema import JobRun, Run, RunItem
+from forecaster.storage.schema_runs import JobRun, Run, RunItem
 
 
 def start_run(

@@ -1,4 +1,5 @@
-"""Bars from tushare Pro (`daily`, `adj_factor`) through the real tushare client.
+"""Bars from tushare Pro (`daily`, `adj_factor`; `index_daily` for indexes) and the listings
+(`stock_basic`, `index_basic`) through the real tushare client.
 
 What the client does and does not do is in shared/docs/TUSHARE.md; in short: HTTP errors come
 back as an *empty* DataFrame, API errors as a bare `Exception(msg)`, timeouts as `requests`
@@ -31,6 +32,11 @@ from forecaster.market.calendar import BUILTIN, EXCHANGE, TradingCalendar
 log = logging.getLogger(__name__)
 
 ROW_LIMIT = 6000  # rows per `daily` call; there is no offset paging, so we page by date
+# stock_basic's list_status values: listed, delisted, paused, approved but not trading yet (the
+# default answers L only).
+LIST_STATUSES = ("L", "D", "P", "G")
+STOCK_BASIC_FIELDS = "ts_code,name,market,exchange,list_status,list_date,delist_date"
+INDEX_BASIC_FIELDS = "ts_code,name,market,list_date,exp_date"
 _TOKEN_MARKERS = ("token",)
 _RATE_MARKERS = ("每分钟", "最多访问", "频率", "rate limit")
 
@@ -115,6 +121,9 @@ class TushareSource:
         self._today = today or (lambda: today_in(timezone))  # the exchange's date; tests pin it
         # One budget per source: the ingest loop uses one source for all its tickers.
         self.budget = CallBudget(calls_per_minute, clock=clock, sleep=sleep) if calls_per_minute else None
+        # Codes the stored listings call indexes (ingest/listings.py sets them): `daily` does not
+        # serve an index, `index_daily` does, in the same layout and without adjustment factors.
+        self.indexes: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TushareSource":
@@ -135,10 +144,11 @@ class TushareSource:
     def fetch(self, ticker: str, start: date | None, end: date, calendar: TradingCalendar | None = None) -> Fetched:
         start = start or self._history_start
         expect_rows = self._expects_rows(start, end, calendar or BUILTIN)
-        daily = self._paged("daily", ticker, start, end, expect_rows=expect_rows)
+        is_index = ticker in self.indexes
+        daily = self._paged("index_daily" if is_index else "daily", ticker, start, end, expect_rows=expect_rows)
         warnings: list[str] = []
         factors: pd.DataFrame | None = None
-        if not daily.empty:
+        if not daily.empty and not is_index:
             try:
                 factors = _factor_frame(self._paged("adj_factor", ticker, start, end, expect_rows=True))
             except RefusedError as exc:
@@ -160,6 +170,18 @@ class TushareSource:
             end_date=f"{end:%Y%m%d}",
             fields="exchange,cal_date,is_open,pretrade_date",
         )
+
+    def stock_basic(self) -> pd.DataFrame:
+        """Every A-share, listed, delisted, paused or about to list (one call each): `STOCK_BASIC_FIELDS`."""
+        frames = [
+            self._query("stock_basic", expect_rows=status == "L", list_status=status, fields=STOCK_BASIC_FIELDS)
+            for status in LIST_STATUSES
+        ]
+        return pd.concat([f for f in frames if not f.empty], ignore_index=True)
+
+    def index_basic(self) -> pd.DataFrame:
+        """The indexes tushare knows: `INDEX_BASIC_FIELDS`."""
+        return self._query("index_basic", expect_rows=True, fields=INDEX_BASIC_FIELDS)
 
     def _expects_rows(self, start: date, end: date, calendar: TradingCalendar) -> bool:
         # Today's bar lands between 15:00 and ~17:00 Beijing time: its absence is not an error.
@@ -203,9 +225,8 @@ class TushareSource:
                 frame: pd.DataFrame = self._api.query(api_name, **params)
                 if frame.empty and expect_rows:
                     raise EmptyAnswerError(
-                        f"tushare {api_name} returned nothing for {params.get('ts_code', params.get('exchange'))} "
-                        f"{params['start_date']}..{params['end_date']} although the exchange was "
-                        "open (an HTTP error, an unknown ticker, or a suspension)"
+                        f"tushare {api_name} returned nothing for {_asked(params)} although "
+                        "the exchange was open (an HTTP error, an unknown ticker, or a suspension)"
                     )
                 return frame
             except (requests.Timeout, requests.ConnectionError) as exc:
@@ -232,6 +253,11 @@ class TushareSource:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
+
+
+def _asked(params: dict[str, Any]) -> str:
+    what = params.get("ts_code", params.get("exchange", params.get("list_status", "")))
+    return f"{what} {params['start_date']}..{params['end_date']}" if "start_date" in params else str(what)
 
 
 def _bar_frame(daily: pd.DataFrame, ticker: str) -> pd.DataFrame:
