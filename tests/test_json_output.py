@@ -14,7 +14,7 @@ from tests.helpers import seed_forecasts, strict_loads
 
 # The commands whose JSON is parsed below; `forecaster run --format json` is parsed strictly in
 # tests/test_cli.py (it trains), and `evaluate --split/--preset` prints through the same writer.
-PARSED_HERE = {"evaluate", "forecasts", "calendar", "health", "status"}
+PARSED_HERE = {"evaluate", "forecasts", "calendar", "health", "status", "backtest"}
 PARSED_ELSEWHERE = {"run", "backfill", "prune", "daemon", "smoke"}  # test_cli, test_formats
 
 
@@ -91,3 +91,20 @@ def test_command_json_is_strict(args):
         pending = [r for r in rows if r["actual"] is None]
         assert pending and all(r["error"] is None for r in pending)
         assert all(r["forecast"] == r["yhat"] and {"lo95", "hi95"} <= set(r) for r in rows)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_backtest_json_is_strict_and_trades_every_rule_beside_buy_and_hold(tmp_path):
+    png = tmp_path / "equity.png"
+    args = ["backtest", "--ticker", "600519.SH", "--format", "json", "--plot", str(png)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = strict_loads(result.stdout)
+    # One row per (model, rule) for the seeded models, and the two references on the same days.
+    models = {(r["model"], r["rule"]) for r in rows}
+    assert {("rnn", rule) for rule in ("median", "prob", "cautious")} <= models
+    assert {r["rule"] for r in rows} >= {"buy_and_hold", "flat"}
+    flat = next(r for r in rows if r["rule"] == "flat")
+    assert flat["total_return"] == 0 and flat["round_trips"] == 0
+    assert "stamp_duty 0.0005" in result.stderr  # the rates that applied (2024: after the cut) are said
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
