@@ -25,10 +25,34 @@ _COSTS = Costs()
 @click.option("--rule", "rules", type=click.Choice(RULES), multiple=True, help="Rule; repeatable (default: all).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.55, show_default=True, help="P(rise) of prob.")
 @click.option("--fill", type=click.Choice(["open", "close"]), default="open", show_default=True, help="Fill price.")
-@click.option("--notional", type=click.FloatRange(min=0, min_open=True), default=100_000.0, show_default=True)
-@click.option("--commission", type=click.FloatRange(min=0), default=_COSTS.commission, show_default=True)
-@click.option("--commission-min", type=click.FloatRange(min=0), default=_COSTS.commission_min, show_default=True)
-@click.option("--slippage-bps", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option(
+    "--notional",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100_000.0,
+    show_default=True,
+    help="Starting cash in CNY (where the 5 CNY commission minimum bites).",
+)
+@click.option(
+    "--commission",
+    type=click.FloatRange(min=0),
+    default=_COSTS.commission,
+    show_default=True,
+    help="Commission per side, a fraction of the value traded.",
+)
+@click.option(
+    "--commission-min",
+    type=click.FloatRange(min=0),
+    default=_COSTS.commission_min,
+    show_default=True,
+    help="Smallest commission per trade, CNY.",
+)
+@click.option(
+    "--slippage-bps",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Slippage per side, in basis points of the value traded.",
+)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write the equity curves to this PNG.")
 @FORMAT_OPTION
 @click.pass_obj
