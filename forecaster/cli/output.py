@@ -6,6 +6,7 @@ import functools
 import json
 import math
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -80,13 +81,31 @@ def _cell(value: Any) -> str:
 
 
 def _echo_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    # The first two columns (ticker, model) read left-aligned; numbers right-aligned.
+    # Text columns (tickers, names, models, dates) read left-aligned; numbers right-aligned.
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    widths = [max(_width(c), *(_width(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    left = [not any(_numeric(row[i]) for row in cells) for i in range(len(columns))]
     for line in [columns, *cells]:
-        click.echo(
-            "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths, strict=True)))
-        )
+        padded = [_pad(v, w, lft) for v, w, lft in zip(line, widths, left, strict=True)]
+        click.echo("  ".join(padded).rstrip())
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives `text`: two for each wide (CJK) character, as in a stock's name."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, left: bool) -> str:
+    fill = " " * (width - _width(text))
+    return text + fill if left else fill + text
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def forecast_records(frame: Any) -> list[dict[str, Any]]:
