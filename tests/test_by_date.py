@@ -47,7 +47,7 @@ def stored(factory: sessionmaker[Session], ticker: str) -> tuple[pd.DataFrame, l
             .where(AdjFactor.ticker == ticker)
             .order_by(AdjFactor.trade_date)
         )
-        return load_bars(s, ticker), [tuple(r) for r in factors]
+        return load_bars(s, ticker), [(r[0], r[1]) for r in factors]
 
 
 def test_current_tickers_are_asked_by_trade_date_with_the_same_rows(fake, factory, tmp_path: Path):
