@@ -120,9 +120,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
 
     # Many tickers: a file of ts_codes (one a line, `#` comments) instead of FORECASTER_TICKERS;
-    # tushare calls at most this many a minute (set it to your account's limit).
+    # tushare calls at most this many a minute (your account's limit); from `batch_ingest_from`
+    # stored tickers on, the daily ingest asks by trade date (the whole market a call).
     tickers_file: Path | None = None
     tushare_calls_per_minute: int = Field(default=200, ge=1)
+    batch_ingest_from: int = Field(default=30, ge=1)
     # Where (ticker, model) tasks run: in this process, or on a Dask cluster (`dask_address`, e.g.
     # tcp://scheduler:8786; unset: a cluster of this machine's cores). See forecaster.routine.executor.
     executor: Literal["local", "dask"] = "local"

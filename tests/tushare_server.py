@@ -140,11 +140,14 @@ class FakeTushare:
             "daily": (self.daily, DAILY_FIELDS),
             "index_daily": (self.index_daily, DAILY_FIELDS),
         }.get(api, (self.factors, ["ts_code", "trade_date", "adj_factor"]))
-        rows = [
-            r
-            for r in table.get(params.get("ts_code", ""), [])
-            if params.get("start_date", "0") <= r[1] <= params.get("end_date", "99999999")
-        ]
+        if params.get("trade_date") and not params.get("ts_code"):  # the whole market of one day
+            rows = [r for ticker_rows in table.values() for r in ticker_rows if r[1] == params["trade_date"]]
+        else:
+            rows = [
+                r
+                for r in table.get(params.get("ts_code", ""), [])
+                if params.get("start_date", "0") <= r[1] <= params.get("end_date", "99999999")
+            ]
         rows.sort(key=lambda r: r[1], reverse=True)  # newest first, as the real service
         return {"code": 0, "msg": "", "data": {"fields": fields, "items": rows[: self.row_limit]}}
 

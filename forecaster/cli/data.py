@@ -42,6 +42,7 @@ def ingest(
     from forecaster.clock import today_in
     from forecaster.ingest.calendar import prepare_calendar
     from forecaster.ingest.sources import make_source
+    from forecaster.ingest.sources.tushare_pro import TushareSource
     from forecaster.ingest.update import ingest_tickers
     from forecaster.storage.db import session_factory
 
@@ -57,7 +58,7 @@ def ingest(
         results = ingest_tickers(
             factory,
             bar_source,
-            progress(tickers, desc="ingest", unit="ticker"),
+            tickers,
             today=today,
             overlap_days=settings.ingest_overlap_days,
             calendar=calendar,
@@ -65,7 +66,10 @@ def ingest(
             end=end,
             on_ticker=lambda result, _seconds: click.echo(result.summary()),
             check_stop=stop.check,
+            each=lambda names: progress(names, desc="ingest", unit="ticker"),
         )
+    if isinstance(bar_source, TushareSource):
+        click.echo(f"{bar_source.calls} tushare calls ({bar_source.calls_by_date} by trade date)")
     failed = sum(not r.ok for r in results)
     if failed:
         raise CliError(f"{failed} of {len(tickers)} ticker(s) failed to ingest")

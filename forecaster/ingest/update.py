@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
+from forecaster.ingest.bydate import Prepared, fetch_by_date
 from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.listings import prepare_listings
 from forecaster.ingest.sources import BarSource, Fetched
@@ -86,12 +87,14 @@ def ingest_ticker(
     end: date | None = None,
     overlap_days: int = 5,
     calendar: TradingCalendar | None = None,
+    fetched: Fetched | None = None,
 ) -> IngestResult:
     """Bring `ticker`'s bars up to date from `source`. Errors are returned, not raised, so one
     ticker's failure never stops the others; a failed batch writes nothing but its log row.
 
     `calendar`: the stored one (see forecaster.ingest.calendar.prepare_calendar), read here when
     not given. A bar on a day it has closed opens that day (`observed`) in the same transaction.
+    `fetched`: the rows already fetched (by trade date, see forecaster.ingest.bydate).
     """
     end = end or today
     with factory() as session:
@@ -102,7 +105,8 @@ def ingest_ticker(
     started = clock.now()
     try:
         t0 = time.perf_counter()
-        fetched = source.fetch(ticker, start, end, calendar)
+        if fetched is None:
+            fetched = source.fetch(ticker, start, end, calendar)
         result.fetch_seconds = time.perf_counter() - t0
         result.warnings, result.notes = list(fetched.warnings), list(fetched.notes)
         result.closed_days = validate_bars(fetched.bars, ticker, today, calendar)
@@ -185,8 +189,9 @@ def _record_failure(factory: sessionmaker[Session], result: IngestResult, starte
 
 
 def _refused(factory: sessionmaker[Session], result: IngestResult) -> IngestResult:
-    """A ticker the listings refuse: logged as a failed ingest, nothing asked of the source."""
-    log.info("ingest of %s refused: %s", result.ticker, result.error)
+    """A ticker the listings refuse (or whose days by trade date failed): logged as a failed
+    ingest, nothing (more) asked of the source."""
+    log.info("ingest of %s failed: %s", result.ticker, result.error)
     _record_failure(factory, result, clock.now())
     return result
 
@@ -194,7 +199,7 @@ def _refused(factory: sessionmaker[Session], result: IngestResult) -> IngestResu
 def ingest_tickers(
     factory: sessionmaker[Session],
     source: BarSource,
-    tickers: Iterable[str],
+    tickers: Sequence[str],
     *,
     today: date,
     overlap_days: int,
@@ -203,16 +208,23 @@ def ingest_tickers(
     end: date | None = None,
     check_stop: Callable[[], None] | None = None,
     on_ticker: Callable[[IngestResult, float], None] | None = None,
+    each: Callable[[Sequence[str]], Iterable[str]] = iter,
 ) -> list[IngestResult]:
     """The one ingest loop: each ticker in turn, its own transaction; failures are results.
 
     `calendar`: the stored one (prepared once by the caller; None: read per ticker).
     `start(ticker)`: where that ticker's fetch starts (default: incremental). `check_stop` runs
-    before each ticker (it raises to stop the loop); `on_ticker(result, seconds)` after each.
+    before each ticker (it raises to stop the loop); `on_ticker(result, seconds)` after each;
+    `each` wraps the loop (a progress bar). A large incremental ingest asks by trade date first.
     """
     results: list[IngestResult] = []
     listings = prepare_listings(factory, source, today=today)
-    for ticker in tickers:
+    by_date: dict[str, tuple[date, Prepared]] = {}
+    if start is None:
+        with factory() as session:
+            known = calendar or load_calendar(session)
+        by_date = fetch_by_date(factory, source, tickers, today=today, end=end or today, calendar=known)
+    for ticker in each(tickers):
         if check_stop is not None:
             check_stop()
         started = time.perf_counter()
@@ -220,6 +232,8 @@ def ingest_tickers(
         refusal = listings.refusal(ticker, today)
         if refusal is not None:
             result = _refused(factory, IngestResult(ticker, source.name, first, end or today, error=refusal))
+        elif ticker in by_date:
+            result = _prepared(factory, source, ticker, by_date[ticker], today=today, end=end, calendar=calendar)
         else:
             result = ingest_ticker(
                 factory, source, ticker, today=today, start=first, end=end, overlap_days=overlap_days, calendar=calendar
@@ -228,6 +242,22 @@ def ingest_tickers(
         if on_ticker is not None:
             on_ticker(result, time.perf_counter() - started)
     return results
+
+
+def _prepared(
+    factory: sessionmaker[Session],
+    source: BarSource,
+    ticker: str,
+    prepared: tuple[date, Prepared],
+    *,
+    today: date,
+    end: date | None,
+    calendar: TradingCalendar | None,
+) -> IngestResult:
+    first, rows = prepared
+    if isinstance(rows, str):
+        return _refused(factory, IngestResult(ticker, source.name, first, end or today, error=rows))
+    return ingest_ticker(factory, source, ticker, today=today, start=first, end=end, calendar=calendar, fetched=rows)
 
 
 def ingest_for_range(

@@ -108,6 +108,7 @@ class TushareSource:
         clock: Callable[[], float] = time.monotonic,
         calls_per_minute: int | None = None,
         today: Callable[[], date] | None = None,
+        batch_from: int | None = None,
     ) -> None:
         self._token = token
         self.description = f"tushare Pro at {api_url}"
@@ -124,6 +125,9 @@ class TushareSource:
         # Codes the stored listings call indexes (ingest/listings.py sets them): `daily` does not
         # serve an index, `index_daily` does, in the same layout and without adjustment factors.
         self.indexes: frozenset[str] = frozenset()
+        # From this many stored tickers on, the daily ingest asks by trade date (ingest/bydate.py).
+        self.batch_from = batch_from
+        self.calls = self.calls_by_date = 0  # for the ingest summary; retries count, as for the service
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TushareSource":
@@ -139,6 +143,7 @@ class TushareSource:
             history_start=settings.history_start,
             timezone=settings.timezone,
             calls_per_minute=settings.tushare_calls_per_minute,
+            batch_from=settings.batch_ingest_from,
         )
 
     def fetch(self, ticker: str, start: date | None, end: date, calendar: TradingCalendar | None = None) -> Fetched:
@@ -150,19 +155,19 @@ class TushareSource:
         factors: pd.DataFrame | None = None
         if not daily.empty and not is_index:
             try:
-                factors = _factor_frame(self._paged("adj_factor", ticker, start, end, expect_rows=True))
+                factors = factor_frame(self._paged("adj_factor", ticker, start, end, expect_rows=True))
             except RefusedError as exc:
                 # Lower account tiers are refused adj_factor: bars are still worth having. Only a
                 # refusal: a network failure fails the ingest whole, else the factors of these
                 # days would be missing for good (later ingests re-read only a few days).
                 warnings.append(f"adj_factor unavailable ({exc}); bars stored unadjusted only")
                 log.warning("%s: %s", ticker, warnings[-1])
-        return Fetched(ticker, self.name, _bar_frame(daily, ticker), factors, warnings)
+        return Fetched(ticker, self.name, bar_frame(daily, ticker), factors, warnings)
 
     def trade_cal(self, start: date, end: date) -> pd.DataFrame:
         """SSE's calendar days in [start, end] (`exchange, cal_date, is_open, pretrade_date`), one
         row per day; an empty answer is an error (the client turns HTTP errors into empty frames)."""
-        return self._query(
+        return self.query(
             "trade_cal",
             expect_rows=True,
             exchange=EXCHANGE,
@@ -174,14 +179,14 @@ class TushareSource:
     def stock_basic(self) -> pd.DataFrame:
         """Every A-share, listed, delisted, paused or about to list (one call each): `STOCK_BASIC_FIELDS`."""
         frames = [
-            self._query("stock_basic", expect_rows=status == "L", list_status=status, fields=STOCK_BASIC_FIELDS)
+            self.query("stock_basic", expect_rows=status == "L", list_status=status, fields=STOCK_BASIC_FIELDS)
             for status in LIST_STATUSES
         ]
         return pd.concat([f for f in frames if not f.empty], ignore_index=True)
 
     def index_basic(self) -> pd.DataFrame:
         """The indexes tushare knows: `INDEX_BASIC_FIELDS`."""
-        return self._query("index_basic", expect_rows=True, fields=INDEX_BASIC_FIELDS)
+        return self.query("index_basic", expect_rows=True, fields=INDEX_BASIC_FIELDS)
 
     def _expects_rows(self, start: date, end: date, calendar: TradingCalendar) -> bool:
         # Today's bar lands between 15:00 and ~17:00 Beijing time: its absence is not an error.
@@ -195,7 +200,7 @@ class TushareSource:
         pages: list[pd.DataFrame] = []
         page_end = end
         while page_end >= start:
-            page = self._query(
+            page = self.query(
                 api_name,
                 expect_rows=expect_rows and not pages,
                 ts_code=ticker,
@@ -212,11 +217,13 @@ class TushareSource:
             frame = frame.drop_duplicates(subset=["trade_date"], keep="first")
         return frame
 
-    def _query(self, api_name: str, *, expect_rows: bool, **params: Any) -> pd.DataFrame:
+    def query(self, api_name: str, *, expect_rows: bool, **params: Any) -> pd.DataFrame:
         deadline = self._clock() + self._retry_total_s
         attempt = 0
         while True:
             attempt += 1
+            self.calls += 1
+            self.calls_by_date += "trade_date" in params
             if self.budget is not None:
                 # Retries count too (the service counts every call); pacing is not failing, so
                 # the time spent waiting for the budget does not use up the retry bound.
@@ -256,11 +263,11 @@ class TushareSource:
 
 
 def _asked(params: dict[str, Any]) -> str:
-    what = params.get("ts_code", params.get("exchange", params.get("list_status", "")))
+    what = params.get("ts_code", params.get("trade_date", params.get("exchange", params.get("list_status", ""))))
     return f"{what} {params['start_date']}..{params['end_date']}" if "start_date" in params else str(what)
 
 
-def _bar_frame(daily: pd.DataFrame, ticker: str) -> pd.DataFrame:
+def bar_frame(daily: pd.DataFrame, ticker: str) -> pd.DataFrame:
     if daily.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in BAR_COLUMNS}).astype(
             {"trade_date": "datetime64[ns]"}
@@ -276,7 +283,7 @@ def _bar_frame(daily: pd.DataFrame, ticker: str) -> pd.DataFrame:
     return frame[BAR_COLUMNS].sort_values("trade_date", kind="stable").reset_index(drop=True)
 
 
-def _factor_frame(raw: pd.DataFrame) -> pd.DataFrame:
+def factor_frame(raw: pd.DataFrame) -> pd.DataFrame:
     frame = raw.copy()
     frame["trade_date"] = pd.to_datetime(frame["trade_date"].astype(str), format="%Y%m%d", errors="coerce")
     frame["adj_factor"] = pd.to_numeric(frame["adj_factor"], errors="coerce")
