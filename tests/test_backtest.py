@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecaster.market.limits import limit_pct, limit_prices
 from forecaster.scoring.backtest import Plan, p_rise, signals
-from forecaster.scoring.costs import Costs, limit_pct, limit_prices
+from forecaster.scoring.costs import Costs
 from forecaster.scoring.ic import ic_rows
 from forecaster.scoring.performance import curve_stats, max_drawdown, wilson
 from forecaster.scoring.trading import Market, simulate

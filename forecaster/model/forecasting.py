@@ -1,7 +1,7 @@
 """Forecasts for the trading days after an as-of date, from a model; the baselines every model
 must clear are in `baselines`."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from forecaster.market.calendar import BUILTIN, TradingCalendar
+from forecaster.market.limits import Band, PriceLimits, clip_to
 from forecaster.model.conformal import Calibration, apply
+from forecaster.model.online import Interval
 from forecaster.model.quantiles import MEDIAN, widen_with_horizon
 from forecaster.model.scaling import Scaler
 from forecaster.model.spec import ModelSpec
@@ -91,3 +93,26 @@ def points(
     days = target_dates(as_of, len(values), calendar)
     rows = [None] * len(values) if quantiles is None else [tuple(map(float, q)) for q in widen_with_horizon(quantiles)]
     return [Point(d, h + 1, float(v), q) for h, (d, v, q) in enumerate(zip(days, values, rows, strict=True))]
+
+
+def within_limits(
+    forecast: list[Point], intervals: list[Interval | None], limits: PriceLimits | None
+) -> tuple[list[Point], list[Interval | None]]:
+    """The forecast and its calibrated intervals held inside each target day's price limits:
+    the probability mass beyond a limit sits at the limit (the exchange allows no price past it)."""
+    if limits is None:
+        return forecast, intervals
+    bands = limits.bands()
+    clipped = [_clip_point(p, b) for p, b in zip(forecast, bands, strict=True)]
+    issued = [None if i is None else _clip_interval(i, b) for i, b in zip(intervals, bands, strict=True)]
+    return clipped, issued
+
+
+def _clip_point(point: Point, band: Band) -> Point:
+    quantiles = None if point.quantiles is None else tuple(clip_to(point.quantiles, band))
+    return replace(point, yhat=clip_to([point.yhat], band)[0], quantiles=quantiles)
+
+
+def _clip_interval(interval: Interval, band: Band) -> Interval:
+    lo80, hi80, lo95, hi95 = clip_to([interval.lo80, interval.hi80, interval.lo95, interval.hi95], band)
+    return replace(interval, lo80=lo80, hi80=hi80, lo95=lo95, hi95=hi95)

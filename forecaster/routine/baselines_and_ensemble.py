@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.market.calendar import TradingCalendar
+from forecaster.market.limits import PriceLimits
 from forecaster.model.baselines import (
     drift_forecast,
     drift_quantiles,
@@ -94,6 +95,7 @@ def write_ensemble(
     as_of: date,
     target: str,
     last_close: float,
+    limits: PriceLimits | None = None,
 ) -> None:
     """Store the ensemble of `outcomes` (calibrated like any model) and its run item, and append
     its outcome to them; nothing when no network has quantiles that day. Called once all of a
@@ -102,7 +104,7 @@ def write_ensemble(
     if outcome is None:
         return
     with recorded(factory, run_id, ticker, outcome):
-        record_forecast(factory, ticker, outcome, run_id, as_of, target, last_close)
+        record_forecast(factory, ticker, outcome, run_id, as_of, target, last_close, limits)
     outcomes.append(outcome)
 
 

@@ -15,9 +15,11 @@ from forecaster import clock
 from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
 from forecaster.market.calendar import TradingCalendar
+from forecaster.market.limits import PriceLimits
 from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
 from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor
+from forecaster.routine.limits import forecast_limits
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.staleness import gap_since, suspended_since
@@ -85,6 +87,7 @@ class OpenTicker:
     bars: pd.DataFrame
     as_of: date
     pending: int
+    limits: PriceLimits  # of its target days: every forecast of it is held inside them
 
 
 class Driver:
@@ -153,6 +156,7 @@ class Driver:
                 train=self.train,
                 last_close=state.report.last_close or 0.0,
                 calendar=self.calendar,
+                limits=state.limits,
             )
             self._done(state, outcome)
 
@@ -166,12 +170,13 @@ class Driver:
         assert newest is not None  # read with its bars
         report.as_of, report.last_close = newest, float(bars["close"].iloc[-1])
         report.gap_since = gap_since(self.calendar, [d.date() for d in bars.index[-2:]])
+        limits = forecast_limits(self.factory, ticker, bars, newest, self.settings.horizon, self.calendar)
         with timed(self.clock, "forecast"):
             for name, forecast in baseline_points(bars, newest, self.settings.horizon, self.calendar).items():
                 report.outcomes.append(outcome := ModelOutcome(name, "baseline", forecast=forecast))
-                target, last_close = self.settings.target, report.last_close
-                record_forecast(self.factory, ticker, outcome, self.run_id, newest, target, last_close)
-        state = self.open[ticker] = OpenTicker(report, bars, newest, len(self.options.kinds))
+                at = (newest, self.settings.target, report.last_close or 0.0)
+                record_forecast(self.factory, ticker, outcome, self.run_id, *at, limits)
+        state = self.open[ticker] = OpenTicker(report, bars, newest, len(self.options.kinds), limits)
         if state.pending == 0:
             self._close(state)
         return state
@@ -204,7 +209,8 @@ class Driver:
         # Results come in any order: sorted first, the ensemble's sum (and last digits) is always one.
         order = [*BASELINES, *self.options.kinds, ENSEMBLE]
         report.outcomes.sort(key=lambda o: order.index(o.model))
-        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at)  # appends its outcome, last
+        # appends its outcome, last
+        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at, state.limits)
         with timed(self.clock, "actuals"), transaction(self.factory) as session:
             report.actuals_filled = fill_actuals(session, report.ticker)
             heartbeat(session, self.run_id, now=clock.now())  # a ticker done: the run is alive

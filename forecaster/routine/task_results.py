@@ -20,7 +20,8 @@ from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
 from forecaster.market.calendar import TradingCalendar
-from forecaster.model.forecasting import Point, ValidationSeries, points
+from forecaster.market.limits import PriceLimits
+from forecaster.model.forecasting import Point, ValidationSeries, points, within_limits
 from forecaster.model.online import Interval
 from forecaster.model.spec import TrainSpec
 from forecaster.model.windows import FloatArray
@@ -61,6 +62,7 @@ def store_result(
     train: TrainSpec,
     last_close: float,
     calendar: TradingCalendar,
+    limits: PriceLimits | None = None,
 ) -> ModelOutcome:
     """Write a task's result: the new version (file, then row), its forecasts (dated by
     `calendar`, the stored one), its run item."""
@@ -80,7 +82,8 @@ def store_result(
             outcome.forecast = points(
                 result.as_of, np.asarray(result.forecast, dtype=np.float64), _quantiles(result), calendar
             )
-            record_forecast(factory, result.ticker, outcome, run_id, result.as_of, result.spec.target, last_close)
+            at = (result.as_of, result.spec.target, last_close)
+            record_forecast(factory, result.ticker, outcome, run_id, *at, limits=limits)
     return outcome
 
 
@@ -127,10 +130,15 @@ def record_forecast(
     as_of: date,
     target: str,
     last_close: float,
+    limits: PriceLimits | None = None,
 ) -> None:
+    """Write `outcome`'s forecast with its calibrated intervals, both held inside `limits` (every
+    model's forecast passes here, after calibration; None: not limited)."""
     with transaction(factory) as session:
         # Calibrated in the same transaction as the write: the counts read are those the row is issued on.
-        intervals = outcome.intervals = issue(session, ticker, outcome.model, as_of, outcome.forecast)
+        issued = issue(session, ticker, outcome.model, as_of, outcome.forecast)
+        outcome.forecast, intervals = within_limits(outcome.forecast, issued, limits)
+        outcome.intervals = intervals
         write_forecasts(
             session,
             ticker=ticker,

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from forecaster.market.limits import limit_pct, limit_prices
 from forecaster.model.quantiles import QUANTILE_LEVELS
 from forecaster.model.windows import FloatArray
-from forecaster.scoring.costs import Costs, limit_pct, limit_prices
+from forecaster.scoring.costs import Costs
 from forecaster.scoring.evaluation import matured_forecasts, model_order
 from forecaster.scoring.performance import curve_stats, hit_rate, max_drawdown
 from forecaster.scoring.trading import Market, equity_array, simulate

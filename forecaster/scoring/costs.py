@@ -1,13 +1,11 @@
-"""What a trade costs on an A-share exchange on a given day, and the day's price limits (pure).
+"""What a trade costs on an A-share exchange on a given day (pure).
 
 The rates change by date, so each is a schedule of (first day, rate) steps; docs/models.md
-cites where each rate comes from. Limits are the board's percentage of the previous close,
-rounded to 0.01 yuan half-up as the exchanges round them; ST stocks (±5 %) are not known here.
+cites where each rate comes from. The day's price limits are in forecaster/market/limits.py.
 """
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 
 Schedule = tuple[tuple[date, float], ...]  # (first day, rate), oldest first
 
@@ -17,7 +15,6 @@ Schedule = tuple[tuple[date, float], ...]  # (first day, rate), oldest first
 TRANSFER_FEE: Schedule = ((date(1990, 1, 1), 0.00002), (date(2022, 4, 29), 0.00001))
 # Stamp duty, sells only (since 2008-09-19): 0.1 %, halved to 0.05 % from 2023-08-28.
 STAMP_DUTY: Schedule = ((date(1990, 1, 1), 0.001), (date(2023, 8, 28), 0.0005))
-CHINEXT_20PCT_FROM = date(2020, 8, 24)  # ChiNext's registration reform widened its limit to 20 %
 
 
 def rate_on(schedule: Schedule, day: date) -> float:
@@ -63,25 +60,3 @@ class Costs:
         """The rates in force from `first` and from each change of rate up to `last`."""
         changes = {start for start, _ in (*self.transfer_fee, *self.stamp_duty) if first < start <= last}
         return [(day, self.rates_on(day)) for day in sorted({first, *changes})]
-
-
-def limit_pct(ticker: str, day: date) -> float:
-    """The daily price limit of `ticker`'s board on `day` (ST status unknown: not applied)."""
-    code = ticker.split(".")[0]
-    if ticker.endswith(".BJ"):
-        return 0.30
-    if code.startswith("688"):
-        return 0.20
-    if code.startswith(("300", "301")) and day >= CHINEXT_20PCT_FROM:
-        return 0.20
-    return 0.10
-
-
-def limit_prices(prev_close: float, pct: float) -> tuple[float, float]:
-    """(limit-down, limit-up) from the previous close, rounded to 0.01 half-up."""
-
-    def cents(value: Decimal) -> float:
-        return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-    prev, step = Decimal(str(prev_close)), Decimal(str(pct))
-    return cents(prev * (1 - step)), cents(prev * (1 + step))
