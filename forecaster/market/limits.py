@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from forecaster.scoring.costs import Schedule, rate_on
+from forecaster.market.dated import Schedule, rate_on
 
 CHINEXT_20PCT_FROM = date(2020, 8, 24)  # ChiNext's registration reform widened its limit to 20 %
 _ALWAYS = date(1990, 1, 1)

@@ -7,7 +7,7 @@ cites where each rate comes from. The day's price limits are in forecaster/marke
 from dataclasses import dataclass
 from datetime import date
 
-Schedule = tuple[tuple[date, float], ...]  # (first day, rate), oldest first
+from forecaster.market.dated import Schedule, rate_on
 
 # Transfer fee (CSDC), a share of the value, each side: 0.02 per mille since the fee was unified
 # by value on 2015-08-01 (applied to older days too: before it Shanghai charged by share count
@@ -15,11 +15,6 @@ Schedule = tuple[tuple[date, float], ...]  # (first day, rate), oldest first
 TRANSFER_FEE: Schedule = ((date(1990, 1, 1), 0.00002), (date(2022, 4, 29), 0.00001))
 # Stamp duty, sells only (since 2008-09-19): 0.1 %, halved to 0.05 % from 2023-08-28.
 STAMP_DUTY: Schedule = ((date(1990, 1, 1), 0.001), (date(2023, 8, 28), 0.0005))
-
-
-def rate_on(schedule: Schedule, day: date) -> float:
-    """The rate of the newest step that began on or before `day`."""
-    return [rate for start, rate in schedule if start <= day][-1]
 
 
 @dataclass(frozen=True)
