@@ -96,7 +96,8 @@ def _status(row: WatchRow) -> str:
 def _num(value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "-"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
+    shown = round(value, 2) + 0.0  # + 0.0: a move that rounds to nothing is 0.00, not -0.00
+    return f"{shown:+.2f}" if signed else f"{shown:.2f}"
 
 
 def _text(value: Any) -> str:
