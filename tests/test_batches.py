@@ -50,6 +50,7 @@ def test_at_learning_rate_zero_the_losses_are_those_of_the_whole_slices_and_pati
     np.testing.assert_allclose(history.val_loss, _loss_of(model, x_va, y_va), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_best_epochs_weights_are_restored_when_validation_gets_worse():
     rng = np.random.default_rng(1)
     x_tr = rng.normal(size=(32, 6, 1))

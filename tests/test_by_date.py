@@ -50,6 +50,7 @@ def stored(factory: sessionmaker[Session], ticker: str) -> tuple[pd.DataFrame, l
         return load_bars(s, ticker), [(r[0], r[1]) for r in factors]
 
 
+@pytest.mark.slow
 def test_current_tickers_are_asked_by_trade_date_with_the_same_rows(fake, factory, tmp_path: Path):
     batched, _ = make_source(fake)
     batched.batch_from = 30

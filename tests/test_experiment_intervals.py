@@ -11,6 +11,9 @@ from forecaster.scoring.intervals import bounds, interval_scores, misses
 from forecaster.scoring.significance import kupiec
 from tests.helpers import tiny_settings
 
+pytestmark = pytest.mark.slow  # its module fixture trains the course split once
+
+
 FIELDS = ("coverage_80", "coverage_95", "width_80", "winkler_80", "pinball", "rel_pinball")
 
 

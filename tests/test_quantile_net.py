@@ -138,6 +138,7 @@ def test_fine_tune_recomputes_the_calibration_on_its_own_slice(bars):
     assert after.n != before.n and after.offsets != before.offsets
 
 
+@pytest.mark.slow
 def test_a_point_version_stored_before_quantiles_still_forecasts(bars):
     point = replace(SPEC, head="point")
     task = replace(_task(bars, "retrain"), spec=point)

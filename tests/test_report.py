@@ -51,6 +51,7 @@ def table_rows(page: str, table_id: str) -> int:
     return match.group(1).count("<tr>") - 1  # minus the header row
 
 
+@pytest.mark.slow
 def test_report_has_the_tables_and_copies_the_images(reported, settings, tmp_path):
     with reported() as session:
         page = write_report(session, settings.data_dir, tmp_path / "out")
@@ -109,6 +110,7 @@ window.addEventListener("load", () => {
 </script>"""
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
 def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_path):
     with reported() as session:

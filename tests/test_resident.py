@@ -100,6 +100,7 @@ def test_a_version_loads_into_a_resident_cloned_from_a_trained_model(monkeypatch
     assert not np.allclose(out["y"], out["trained"])
 
 
+@pytest.mark.slow
 def test_a_fit_leaves_the_resident_uncompiled_and_a_later_load_quiet():
     # The loop validates through the resident network. Cloned from the compiled trainer it would
     # be compiled too, and each later load of a version's weights would warn about its Adam.

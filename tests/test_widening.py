@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from forecaster.model.online import Interval, widened
@@ -43,6 +44,7 @@ def test_issued_intervals_keep_their_factors_and_widen() -> None:
     assert out[1] == Interval(lo80=96.0, hi80=106.0, lo95=91.0, hi95=111.0, scale80=0.8, scale95=0.7)
 
 
+@pytest.mark.slow
 def test_stored_intervals_never_narrow_with_the_horizon(tmp_path: Path) -> None:
     """Five-day forecasts from a trained and then a fine-tuned network (its conformal offsets
     from a few validation samples per horizon), the baselines and the ensemble."""

@@ -5,6 +5,7 @@ forecast again from its old bar, the run is ok, and health names the suspension.
 from datetime import UTC, date, datetime
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -69,6 +70,7 @@ def test_a_young_network_is_skipped_and_a_suspended_ticker_is_not_forecast(tmp_p
         assert AS_OF in complete_days(session, [LONG, YOUNG], ["rnn"], AS_OF, AS_OF)
 
 
+@pytest.mark.slow
 def test_the_cli_run_exits_0_and_status_health_and_report_name_the_suspension(tmp_path, factory):
     settings = tiny_settings(tmp_path)
     _ingest(factory, _csv(tmp_path))
