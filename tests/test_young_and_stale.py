@@ -1,6 +1,7 @@
 """A young stock (fewer bars than a network needs) and a suspended one (no bar on the run's day)
 beside a long one: the network is skipped with the day it qualifies, the suspended ticker is not
-forecast again from its old bar, the run is ok, and health names the suspension."""
+forecast again from its old bar, the run is ok, and health names the suspension; a delisted one
+(its listing says so) is likewise not forecast, said `delisted on D`, and health ignores it."""
 
 from datetime import UTC, date, datetime
 
@@ -13,12 +14,14 @@ from forecaster.cli import cli
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import next_trading_days, trading_days
+from forecaster.reporting.watchlist import ticker_status
 from forecaster.routine.driver import RoutineOptions
-from forecaster.routine.health import CRITICAL, WARNING, newest_bars
+from forecaster.routine.health import CRITICAL, OK, WARNING, newest_bars
 from forecaster.routine.pipeline import run_routine
 from forecaster.storage.calendar import load_calendar
+from forecaster.storage.db import transaction
 from forecaster.storage.records import complete_days
-from forecaster.storage.schema import Forecast
+from forecaster.storage.schema import Forecast, Listing
 from forecaster.storage.schema_runs import Run
 from tests.helpers import tiny_env, tiny_settings
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
@@ -113,3 +116,30 @@ def test_the_first_forecast_after_a_suspension_says_it_follows_a_gap(tmp_path, f
     with factory() as session:
         run = session.get(Run, report.run_id)
         assert run is not None and run.note == f"{STALE}: after a gap since {DAYS[-10]}"
+
+
+def test_a_delisted_ticker_is_not_forecast_said_delisted_and_health_ignores_it(tmp_path, factory):
+    _ingest(factory, _csv(tmp_path))
+    delisted = DAYS[-5]  # after its last bar, before the as-of
+    with transaction(factory) as session:
+        session.add(
+            Listing(
+                ticker=STALE, kind="stock", name="万科A", market="主板", exchange="SZSE", list_status="D",
+                list_date=date(1991, 1, 29), delist_date=delisted, source="bundled",
+                updated_at=datetime(2024, 7, 1, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    options = RoutineOptions(kinds=(), plots=False)
+    settings = tiny_settings(tmp_path)
+    report = run_routine(settings, factory, tickers=[LONG, STALE], options=options, source=None, today=TODAY)
+    assert report.ok
+    stale = next(t for t in report.tickers if t.ticker == STALE)
+    assert stale.outcomes == [] and stale.delisted_on == delisted
+    with factory() as session:
+        assert session.scalars(select(Forecast).where(Forecast.ticker == STALE)).all() == []
+        run = session.get(Run, report.run_id)
+        assert run is not None and run.status == "ok"
+        assert run.note == f"{STALE}: delisted on {delisted} (last bar {STALE_LAST}); not forecast"
+        assert ticker_status(session, STALE) == ("delisted", f"on {delisted} (last bar {STALE_LAST}); not forecast")
+        check = newest_bars(session, [LONG, STALE], datetime(2024, 6, 28, 12, 0, tzinfo=UTC), load_calendar(session))
+        assert check.status == OK and STALE not in check.detail

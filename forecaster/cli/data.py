@@ -134,10 +134,10 @@ def watch_rows(engine: Engine, tickers: Sequence[str] | None) -> list[dict[str, 
 
 def _ticker_rows(engine: Engine) -> list[dict[str, Any]]:
     """One row per ticker with bars, then one per ticker whose only ingests failed."""
-    from forecaster.routine.staleness import suspended_since
+    from forecaster.routine.staleness import stale_state
     from forecaster.storage.calendar import load_calendar
     from forecaster.storage.db import session_factory
-    from forecaster.storage.listings import ticker_names
+    from forecaster.storage.listings import delist_dates, ticker_names
     from forecaster.storage.queries import failed_ingests_without_bars, ticker_summaries
 
     with session_factory(engine)() as session:
@@ -145,13 +145,14 @@ def _ticker_rows(engine: Engine) -> list[dict[str, Any]]:
         orphans = failed_ingests_without_bars(session)
         calendar = load_calendar(session)
         names = ticker_names(session, [s.ticker for s in summaries] + [e.ticker for e in orphans])
-    # Behind the newest bar of any ticker on a trading day: suspended (the routine does not forecast it).
+        delisted = delist_dates(session, [s.ticker for s in summaries])
+    # Behind the newest bar of any ticker on a trading day: suspended or delisted (not forecast).
     market_day = max((s.last for s in summaries), default=None)
     rows = [
         {"ticker": s.ticker, "name": names.get(s.ticker, ""), "bars": s.bars, "first": s.first.isoformat(),
          "last": s.last.isoformat(),
          "factors": s.factors, "sources": s.sources, "last_ingest": _describe_ingest(s.last_ingest),
-         "state": f"suspended since {since}" if (since := suspended_since(calendar, s.last, market_day)) else ""}
+         "state": stale_state(calendar, s.last, market_day, delisted.get(s.ticker)) or ""}
         for s in summaries
     ]  # fmt: skip
     return rows + [

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from forecaster.routine.pipeline import RunReport
 
 # One row per forecast, read across: whose, made when, for which day, the value and both ranges.
-# A `note` column is added for a skipped network or a suspended ticker, a `failure` column
+# A `note` column is added for a skipped network or a suspended or delisted ticker, a `failure` column
 # when something failed (`error` is a forecast's error elsewhere).
 RUN_TABLE = ["ticker", "model", "action", "as_of", "target_date", "horizon", "forecast", "lo80", "hi80", "lo95", "hi95"]
 BANDS = ("lo80", "hi80", "lo95", "hi95")
@@ -48,7 +48,8 @@ def run_rows(report: "RunReport", names: dict[str, str] | None = None) -> list[d
         if t.error:
             rows.append({**base, "model": "FAILED", "failure": t.error})
         if t.suspended_since is not None:
-            rows.append({**base, "as_of": t.last_bar, "model": "-", "action": "suspended"})
+            stale = "delisted" if t.delisted_on is not None else "suspended"
+            rows.append({**base, "as_of": t.last_bar, "model": "-", "action": stale})
         for o in t.outcomes:
             model = {**base, "model": o.model, "version": o.version_id, "action": o.action}
             if not o.ok or o.action == SKIPPED:

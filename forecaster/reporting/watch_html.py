@@ -57,8 +57,8 @@ def watch_table(rows: Sequence[WatchRow], link: Callable[[str], str]) -> str:
         f'<table id="watchlist" class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         "<p>The forecast is the ensemble's median for the next trading day, else the champion's; move %: from "
         "the last close. Status: ok; young (a network skipped: too few bars yet); suspended (no bar on the run's "
-        "day: not forecast, the forecast shown is the old one); failed (the ticker's last run failed). Click a "
-        "heading to sort.</p>"
+        "day: not forecast, the forecast shown is the old one); delisted (likewise, and it will not trade "
+        "again); failed (the ticker's last run failed). Click a heading to sort.</p>"
     )
 
 
@@ -113,5 +113,5 @@ table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th[data-dir=asc]::after { content: " ▲"; }
 table.sortable th[data-dir=desc]::after { content: " ▼"; }
 tr.status-failed td:last-child { color: #a40000; font-weight: bold; }
-tr.status-suspended td:last-child, tr.status-young td:last-child { color: #8a5a00; }
+tr.status-suspended td:last-child, tr.status-delisted td:last-child, tr.status-young td:last-child { color: #8a5a00; }
 """

@@ -2,8 +2,8 @@
 
 Its code and name, the last close and its day, the next trading day's forecast (the ensemble's,
 else the champion's median) with its 80 % and 95 % ranges, the expected move in %, the champion,
-and a status read from the ticker's newest run: `failed` (the run failed for it), `suspended`
-(not forecast: no bar on the run's day), `young` (a network skipped for too few bars), else `ok`.
+and a status read from the ticker's newest run: `failed` (the run failed for it), `delisted` or
+`suspended` (not forecast: no bar on the run's day), `young` (a network skipped for too few bars), else `ok`.
 The report's first table, `forecaster status` and `forecasts --latest --overview` show these rows.
 """
 
@@ -43,7 +43,7 @@ class WatchRow:
     hi95: float | None
     move_pct: float | None
     champion: str
-    status: str  # ok | young | suspended | failed | no run
+    status: str  # ok | young | suspended | delisted | failed | no run
     detail: str  # why that status, in words ("" for ok)
 
     def as_dict(self) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def _row(session: Session, ticker: str, latest: pd.DataFrame) -> WatchRow:
 
 def ticker_status(session: Session, ticker: str) -> tuple[str, str]:
     """(status, why) of the ticker as its newest run left it; the first that applies of failed,
-    suspended, young, ok."""
+    delisted, suspended, young, ok."""
     run = newest_run(session, Run.tickers.contains(ticker))
     if run is None:
         return "no run", ""
@@ -99,9 +99,10 @@ def ticker_status(session: Session, ticker: str) -> tuple[str, str]:
     if failure is not None:
         return "failed", failure
     noted = [line.removeprefix(f"{ticker}: ") for line in (run.note or "").splitlines()]
-    suspended = [line for line in noted if line.startswith("suspended")]
-    if suspended:
-        return "suspended", suspended[0].removeprefix("suspended ")
+    for stale in ("delisted", "suspended"):  # the driver's note: `delisted on D ...`, `suspended since D ...`
+        lines = [line for line in noted if line.startswith(stale)]
+        if lines:
+            return stale, lines[0].removeprefix(f"{stale} ")
     skipped = session.execute(
         select(RunItem.model, RunItem.reason).where(
             RunItem.run_id == run.id, RunItem.ticker == ticker, RunItem.action == SKIPPED

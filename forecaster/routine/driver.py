@@ -22,12 +22,13 @@ from forecaster.routine.executor import Executor
 from forecaster.routine.limits import forecast_limits
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
-from forecaster.routine.staleness import gap_since, suspended_since
+from forecaster.routine.staleness import delisted_on, gap_since, suspended_since
 from forecaster.routine.task_inputs import prepare_task
 from forecaster.routine.task_results import ModelOutcome, record_forecast, store_result
 from forecaster.routine.tasks import ModelResult, ModelTask, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import transaction
+from forecaster.storage.listings import delist_dates
 from forecaster.storage.records import fill_actuals
 from forecaster.storage.runs import heartbeat
 
@@ -63,11 +64,15 @@ class TickerReport:
     error: str | None = None
     last_bar: date | None = None  # its newest bar up to the run's day
     suspended_since: date | None = None  # no bar from this trading day to the run's day: not forecast
+    delisted_on: date | None = None  # behind, and its listing says it delisted by the run's day
     gap_since: date | None = None  # forecast, but its bar before the last is older than one trading day
 
     @property
     def note(self) -> str | None:
-        """What a reader of its forecasts should know: it is suspended, or trades again after one."""
+        """What a reader of its forecasts should know: it is delisted or suspended, or trades again
+        after a suspension."""
+        if self.delisted_on is not None:
+            return f"delisted on {self.delisted_on} (last bar {self.last_bar}); not forecast"
         if self.suspended_since is not None:
             return f"suspended since {self.suspended_since} (last bar {self.last_bar}); not forecast"
         if self.gap_since is not None:
@@ -183,7 +188,7 @@ class Driver:
 
     def _bars(self, report: TickerReport) -> pd.DataFrame | None:
         """The ticker's bars up to its newest one; None for a ticker with none stored (an error)
-        or without a bar on the run's day (suspended: not forecast again from its old bar)."""
+        or without a bar on the run's day (suspended or delisted: not forecast again from its old bar)."""
         as_of = self.options.as_of
         with timed(self.clock, "load"), self.factory() as session:
             newest = report.last_bar = newest_bar_date(session, report.ticker, until=as_of)
@@ -192,6 +197,7 @@ class Driver:
                 return None
             report.suspended_since = suspended_since(self.calendar, newest, self.day)
             if report.suspended_since is not None:
+                report.delisted_on = delisted_on(delist_dates(session, [report.ticker]).get(report.ticker), self.day)
                 log.warning("%s: %s", report.ticker, report.note)
                 return None
             # qfq anchored at as_of: equals the raw price at as_of, and stays continuous over dividends.

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from forecaster.config import Settings
 from forecaster.market.calendar import TradingCalendar
-from forecaster.routine.staleness import suspended_since
+from forecaster.routine.staleness import stale_state
 from forecaster.storage.bars import newest_bar_dates
 from forecaster.storage.calendar import load_calendar
 from forecaster.storage.db import quick_check
+from forecaster.storage.listings import delist_dates
 from forecaster.storage.queries import last_smoke as stored_smoke
 from forecaster.storage.queries import newest_run
 from forecaster.storage.runs import describe_status, shown_status
@@ -95,7 +96,8 @@ def expected_bar_day(local_now: datetime, calendar: TradingCalendar) -> date:
 def newest_bars(session: Session, tickers: list[str], local_now: datetime, calendar: TradingCalendar) -> Check:
     """Each ticker's newest bar against the calendar's last trading day. The freshest one decides:
     when every ticker is behind, the data itself is late (critical from two trading days); a
-    ticker behind the others is suspended (a warning naming it: the routine does not forecast it)."""
+    ticker behind the others is suspended (a warning naming it: the routine does not forecast it),
+    unless its listing says it is delisted (no warning)."""
     expected = expected_bar_day(local_now, calendar)
     newest = newest_bar_dates(session, tickers)
     missing = [t for t in tickers if t not in newest]
@@ -107,8 +109,10 @@ def newest_bars(session: Session, tickers: list[str], local_now: datetime, calen
     if lag > 0:
         status = WARNING if lag == 1 else CRITICAL
         return Check("newest bar", status, f"{detail}: every ticker {lag} trading day(s) behind")
-    suspended = {t: suspended_since(calendar, day, expected) for t, day in newest.items()}
-    named = [f"{t} suspended since {since}" for t, since in sorted(suspended.items()) if since is not None]
+    delisted = delist_dates(session, tickers)
+    states = {t: stale_state(calendar, day, expected, delisted.get(t)) for t, day in sorted(newest.items())}
+    # A delisting is no fault to watch: it will not trade again (the run says so, not forecasting it).
+    named = [f"{t} {state}" for t, state in states.items() if state and not state.startswith("delisted")]
     return Check("newest bar", WARNING if named else OK, f"{detail}" + (f"; {', '.join(named)}" if named else ""))
 
 

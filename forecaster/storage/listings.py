@@ -3,7 +3,7 @@ delisted; and the record of asking tushare for them (`listing_fetches`). Functio
 caller's Session and never commit, like the rest of `storage`."""
 
 from collections.abc import Collection, Iterable
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -23,6 +23,14 @@ def ticker_names(session: Session, tickers: Collection[str]) -> dict[str, str]:
     """The stored name of each of `tickers` that has a listing (missing ones are left out)."""
     rows = session.execute(select(Listing.ticker, Listing.name).where(Listing.ticker.in_(tickers)))
     return {ticker: name for ticker, name in rows}
+
+
+def delist_dates(session: Session, tickers: Collection[str]) -> dict[str, date]:
+    """The stored delist date of each of `tickers` that has one (delisted, or about to be)."""
+    query = select(Listing.ticker, Listing.delist_date).where(
+        Listing.ticker.in_(tickers), Listing.delist_date.is_not(None)
+    )
+    return {ticker: day for ticker, day in session.execute(query) if day is not None}
 
 
 def listings_source(session: Session) -> str | None:
