@@ -78,3 +78,17 @@ def test_the_backfill_plot_draws_the_band_and_marks_each_miss(tmp_path):
     assert np.size(crosses.get_xdata()) == misses and str(crosses.get_label()).startswith(f"outside: {misses} of 40")
     save_png(fig, tmp_path / "backfill.png")
     assert (tmp_path / "backfill.png").stat().st_size > 10_000
+
+
+def test_the_forecast_plot_marks_a_limit_up_close_on_a_main_board_ticker():
+    closes = np.full(60, 10.0)
+    closes[40:] = 11.0  # +10 % on day 40: the main board's limit-up from 10.00
+    series = pd.Series(closes, index=pd.DatetimeIndex(DAYS[:60]))
+    ax = forecast_figure("600519.SH", AS_OF, series, {"naive": forecast(11.0, 0.1)[0]}, "close").axes[0]
+    marks = {line.get_marker(): line for line in ax.get_lines() if line.get_linestyle() == "None"}
+    assert set(marks) == {"^"}
+    assert np.asarray(marks["^"].get_ydata()).tolist() == [11.0] and marks["^"].get_label() == "limit-up (1)"
+    assert list(pd.DatetimeIndex(np.asarray(marks["^"].get_xdata()))) == [pd.Timestamp(DAYS[40])]
+    # On ChiNext (20 % since 2020-08-24) the same day is no limit day: nothing marked.
+    chinext = forecast_figure("300750.SZ", AS_OF, series, {"naive": forecast(11.0, 0.1)[0]}, "close").axes[0]
+    assert not [line for line in chinext.get_lines() if line.get_linestyle() == "None"]

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 
+from forecaster.market.limits import day_limit_pct, limit_prices
 from forecaster.model.forecasting import Point, ValidationSeries
 from forecaster.model.kinds import BASELINES
 from forecaster.model.online import Interval
@@ -41,15 +42,19 @@ def forecast_figure(
     forecasts: Mapping[str, list[Point]],
     target: str,
     bands: Mapping[str, Sequence[Interval]] | None = None,
+    st: bool = False,
 ) -> Figure:
     """Recent closes, then each model's and baseline's forecast for the days after `as_of`; a fan
     chart (80 % and 95 % bands, as issued) of one model, and every other model's 80 % interval
-    as a bar at each target day."""
+    as a bar at each target day. Closes at the day's limit price are marked (see `_limit_marks`;
+    `st`: an ST stock, else the board's rule)."""
     fig = _figure(12, 5, right=3.2)  # the legend sits in the right margin
     ax = fig.subplots()
     bands = bands or {}
     recent = history.iloc[-(FAN_HISTORY_DAYS if bands else HISTORY_DAYS) :]
     ax.plot(recent.index, recent.to_numpy(), color="black", linewidth=1.2, label=f"{target} (history)")
+    if target == "close":  # the limits are on the close
+        _limit_marks(ax, ticker, history, len(recent), st)
     last_x, last_y = recent.index[-1], float(recent.iloc[-1])
     fan = next((name for name in (*FAN_ORDER, *bands) if name in bands and name in forecasts), None)
     if fan is not None:
@@ -79,6 +84,27 @@ def forecast_figure(
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
     ax.grid(alpha=0.3)
     return fig
+
+
+def _limit_marks(ax: Any, ticker: str, closes: pd.Series, shown: int, st: bool) -> None:
+    """▲ on each of the last `shown` closes at the day's limit-up price, ▼ at limit-down, each with
+    a legend entry only when there is one. The limit is the board's rule from the code (ST only
+    when the caller says so; a listing's first days are not known here) on the previous close;
+    within a cent, as the history is adjusted (qfq) and its older prices need not be whole cents."""
+    days = [d.date() for d in pd.DatetimeIndex(closes.index)]
+    ups, downs = [], []
+    for i in range(max(1, len(closes) - shown), len(closes)):
+        pct = day_limit_pct(ticker, days[i], st=st)
+        if pct is None:
+            continue
+        down, up = limit_prices(float(closes.iloc[i - 1]), pct)
+        close = float(closes.iloc[i])
+        ups += [i] if abs(close - up) < 0.01 else []
+        downs += [i] if abs(close - down) < 0.01 else []
+    for hits, marker, colour, label in ((ups, "^", "tab:red", "limit-up"), (downs, "v", "tab:green", "limit-down")):
+        if hits:
+            xs, ys = closes.index[hits], closes.iloc[hits].to_numpy()
+            ax.plot(xs, ys, linestyle="none", marker=marker, color=colour, markersize=7, label=f"{label} ({len(hits)})")
 
 
 def _fan(ax: Any, name: str, pts: list[Point], band: Sequence[Interval], last_x: Any, last_y: float) -> None:
