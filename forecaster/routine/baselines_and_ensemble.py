@@ -10,7 +10,6 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.market.calendar import TradingCalendar
-from forecaster.market.limits import PriceLimits
 from forecaster.model.baselines import (
     drift_forecast,
     drift_quantiles,
@@ -25,7 +24,7 @@ from forecaster.model.kinds import BASELINES, ENSEMBLE, MODEL_KINDS
 from forecaster.model.online import Interval
 from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS, average
 from forecaster.model.windows import FloatArray
-from forecaster.routine.task_results import ModelOutcome, record_forecast, recorded
+from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, recorded
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +86,15 @@ def ensemble_outcome(outcomes: Sequence[ModelOutcome], as_of: date) -> ModelOutc
     return ModelOutcome(ENSEMBLE, "ensemble", reason, forecast=forecast)
 
 
-def write_ensemble(
-    factory: sessionmaker[Session],
-    ticker: str,
-    outcomes: list[ModelOutcome],
-    run_id: int,
-    as_of: date,
-    target: str,
-    last_close: float,
-    limits: PriceLimits | None = None,
-) -> None:
+def write_ensemble(factory: sessionmaker[Session], outcomes: list[ModelOutcome], day: TickerDay) -> None:
     """Store the ensemble of `outcomes` (calibrated like any model) and its run item, and append
     its outcome to them; nothing when no network has quantiles that day. Called once all of a
     ticker's networks are in."""
-    outcome = ensemble_outcome(outcomes, as_of)
+    outcome = ensemble_outcome(outcomes, day.as_of)
     if outcome is None:
         return
-    with recorded(factory, run_id, ticker, outcome):
-        record_forecast(factory, ticker, outcome, run_id, as_of, target, last_close, limits)
+    with recorded(factory, day.run_id, day.ticker, outcome):
+        record_forecast(factory, outcome, day)
     outcomes.append(outcome)
 
 

@@ -15,7 +15,6 @@ from forecaster import clock
 from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
 from forecaster.market.calendar import TradingCalendar
-from forecaster.market.limits import PriceLimits
 from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
 from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor
@@ -24,7 +23,7 @@ from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.staleness import delisted_on, gap_since, suspended_since
 from forecaster.routine.task_inputs import prepare_task
-from forecaster.routine.task_results import ModelOutcome, record_forecast, store_result
+from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, store_result
 from forecaster.routine.tasks import ModelResult, ModelTask, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import transaction
@@ -92,7 +91,7 @@ class OpenTicker:
     bars: pd.DataFrame
     as_of: date
     pending: int
-    limits: PriceLimits  # of its target days: every forecast of it is held inside them
+    day: TickerDay  # where its forecasts are written, inside its target days' price limits
 
 
 class Driver:
@@ -154,14 +153,7 @@ class Driver:
             for step, seconds in result.timings.items():
                 self.clock[step] += seconds
             outcome = store_result(
-                self.settings,
-                self.factory,
-                result,
-                run_id=self.run_id,
-                train=self.train,
-                last_close=state.report.last_close or 0.0,
-                calendar=self.calendar,
-                limits=state.limits,
+                self.settings, self.factory, result, state.day, train=self.train, calendar=self.calendar
             )
             self._done(state, outcome)
 
@@ -173,15 +165,16 @@ class Driver:
             return None
         newest = report.last_bar
         assert newest is not None  # read with its bars
-        report.as_of, report.last_close = newest, float(bars["close"].iloc[-1])
+        last_close = float(bars["close"].iloc[-1])
+        report.as_of, report.last_close = newest, last_close
         report.gap_since = gap_since(self.calendar, [d.date() for d in bars.index[-2:]])
         limits = forecast_limits(self.factory, ticker, bars, newest, self.settings.horizon, self.calendar)
+        day = TickerDay(ticker, self.run_id, newest, self.settings.target, last_close, limits)
         with timed(self.clock, "forecast"):
             for name, forecast in baseline_points(bars, newest, self.settings.horizon, self.calendar).items():
                 report.outcomes.append(outcome := ModelOutcome(name, "baseline", forecast=forecast))
-                at = (newest, self.settings.target, report.last_close or 0.0)
-                record_forecast(self.factory, ticker, outcome, self.run_id, *at, limits)
-        state = self.open[ticker] = OpenTicker(report, bars, newest, len(self.options.kinds), limits)
+                record_forecast(self.factory, outcome, day)
+        state = self.open[ticker] = OpenTicker(report, bars, newest, len(self.options.kinds), day)
         if state.pending == 0:
             self._close(state)
         return state
@@ -211,12 +204,11 @@ class Driver:
 
     def _close(self, state: OpenTicker) -> None:
         report = state.report
-        at = (state.as_of, self.settings.target, report.last_close or 0.0)
         # Results come in any order: sorted first, the ensemble's sum (and last digits) is always one.
         order = [*BASELINES, *self.options.kinds, ENSEMBLE]
         report.outcomes.sort(key=lambda o: order.index(o.model))
         # appends its outcome, last
-        write_ensemble(self.factory, report.ticker, report.outcomes, self.run_id, *at, state.limits)
+        write_ensemble(self.factory, report.outcomes, state.day)
         with timed(self.clock, "actuals"), transaction(self.factory) as session:
             report.actuals_filled = fill_actuals(session, report.ticker)
             heartbeat(session, self.run_id, now=clock.now())  # a ticker done: the run is alive

@@ -53,16 +53,27 @@ class ModelOutcome:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class TickerDay:
+    """Where a ticker's forecasts of one as-of day are written: its run, the target column, the
+    last close they move from, and the price limits they are held inside (None: not limited)."""
+
+    ticker: str
+    run_id: int
+    as_of: date
+    target: str
+    last_close: float
+    limits: PriceLimits | None = None
+
+
 def store_result(
     settings: Settings,
     factory: sessionmaker[Session],
     result: ModelResult,
+    day: TickerDay,
     *,
-    run_id: int,
     train: TrainSpec,
-    last_close: float,
     calendar: TradingCalendar,
-    limits: PriceLimits | None = None,
 ) -> ModelOutcome:
     """Write a task's result: the new version (file, then row), its forecasts (dated by
     `calendar`, the stored one), its run item."""
@@ -75,15 +86,14 @@ def store_result(
         seconds=result.seconds,
         validation=result.validation,
     )
-    with recorded(factory, run_id, result.ticker, outcome):
+    with recorded(factory, day.run_id, result.ticker, outcome):
         if result.trained is not None:
             outcome.version_id = save_version(settings, factory, result.ticker, result.as_of, result.trained, train)
         if result.error is None and result.spec is not None:
             outcome.forecast = points(
                 result.as_of, np.asarray(result.forecast, dtype=np.float64), _quantiles(result), calendar
             )
-            at = (result.as_of, result.spec.target, last_close)
-            record_forecast(factory, result.ticker, outcome, run_id, *at, limits=limits)
+            record_forecast(factory, outcome, day)
     return outcome
 
 
@@ -122,32 +132,23 @@ def save_version(
         ).id
 
 
-def record_forecast(
-    factory: sessionmaker[Session],
-    ticker: str,
-    outcome: ModelOutcome,
-    run_id: int,
-    as_of: date,
-    target: str,
-    last_close: float,
-    limits: PriceLimits | None = None,
-) -> None:
-    """Write `outcome`'s forecast with its calibrated intervals, both held inside `limits` (every
-    model's forecast passes here, after calibration; None: not limited)."""
+def record_forecast(factory: sessionmaker[Session], outcome: ModelOutcome, day: TickerDay) -> None:
+    """Write `outcome`'s forecast with its calibrated intervals, both held inside the day's limits
+    (every model's forecast passes here, after calibration)."""
     with transaction(factory) as session:
         # Calibrated in the same transaction as the write: the counts read are those the row is issued on.
-        issued = issue(session, ticker, outcome.model, as_of, outcome.forecast)
-        outcome.forecast, intervals = within_limits(outcome.forecast, issued, limits)
+        issued = issue(session, day.ticker, outcome.model, day.as_of, outcome.forecast)
+        outcome.forecast, intervals = within_limits(outcome.forecast, issued, day.limits)
         outcome.intervals = intervals
         write_forecasts(
             session,
-            ticker=ticker,
+            ticker=day.ticker,
             model=outcome.model,
             model_version_id=outcome.version_id,
-            run_id=run_id,
-            as_of=as_of,
-            target=target,
-            last_close=last_close,
+            run_id=day.run_id,
+            as_of=day.as_of,
+            target=day.target,
+            last_close=day.last_close,
             forecast=outcome.forecast,
             now=clock.now(),
             intervals=intervals,
