@@ -11,6 +11,7 @@ from forecaster.config import load_settings, warn_unknown_environment
 from forecaster.errors import ConfigError
 from forecaster.market.override import read_override
 from forecaster.market.tickers import read_tickers_file
+from tests.helpers import strict_loads
 
 BOM = "\ufeff"
 
@@ -190,6 +191,17 @@ def test_models_is_one_option_comma_separated_or_repeated():
     old = invoke("forecasts", "-m", "rnn", "--model", "naive", "--format", "json")
     new = invoke("forecasts", "--models", "rnn,naive", "--format", "json")
     assert old.exit_code == new.exit_code == 0 and old.stdout == new.stdout == "[]\n"
+
+
+@pytest.mark.slow
+def test_the_old_model_filter_spellings_select_what_models_does():
+    """On stored forecasts (the baselines of a run), the hidden `-m/--model` pick the same rows
+    as `--models`, and only the models named: the filter is applied, not just parsed."""
+    assert invoke("run", "--models", "", "--no-plots").exit_code == 0
+    old = invoke("forecasts", "-m", "naive", "--model", "drift", "--format", "json")
+    new = invoke("forecasts", "--models", "naive,drift", "--format", "json")
+    assert old.exit_code == new.exit_code == 0 and old.stdout == new.stdout
+    assert sorted({row["model"] for row in strict_loads(new.stdout)}) == ["drift", "naive"]
 
 
 def test_status_and_health_print_csv_and_json(tmp_path):

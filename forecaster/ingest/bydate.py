@@ -9,7 +9,7 @@ ticker of the batch fails with that reason and nothing of it is written.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 import pandas as pd
@@ -19,7 +19,7 @@ from forecaster.errors import RefusedError, SourceError
 from forecaster.ingest.sources import BarSource, Fetched
 from forecaster.ingest.sources.tushare_pro import TushareSource, bar_frame, factor_frame
 from forecaster.market.calendar import TradingCalendar
-from forecaster.storage.bars import newest_bar_date
+from forecaster.storage.bars import newest_bar_dates
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ def fetch_by_date(
     trade date; {} when the per-ticker path is as cheap (or the source cannot do it)."""
     if not isinstance(source, TushareSource) or source.batch_from is None:
         return {}
-    with factory() as session:
-        newest = {t: newest_bar_date(session, t) for t in tickers if t not in source.indexes}
-    stored = {t: d for t, d in newest.items() if d is not None}
+    with factory() as session:  # one grouped read; the tickers' order kept
+        newest = newest_bar_dates(session, [t for t in tickers if t not in source.indexes])
+    stored = {t: newest[t] for t in tickers if t in newest}
     if len(stored) < source.batch_from:
         return {}
     days = calendar.trading_days(min(stored.values()) + timedelta(days=1), end)
@@ -54,7 +54,9 @@ def fetch_by_date(
     except SourceError as exc:
         reason = f"by trade date: {exc}; nothing written"
         return {t: (first, reason) for t in stored}
-    return {t: (first, _ticker_rows(source, t, bars, factors, warnings)) for t in stored}
+    # Split once by code, not one mask over the whole market per ticker.
+    bars_of, factors_of = _by_code(bars), None if factors is None else _by_code(factors)
+    return {t: (first, _ticker_rows(source, t, bars_of, factors_of, warnings)) for t in stored}
 
 
 def _market_days(
@@ -83,11 +85,22 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"ts_code": [], "trade_date": []})
 
 
+def _by_code(frame: pd.DataFrame) -> Callable[[str], pd.DataFrame]:
+    """A code's rows of a whole-market frame (none: an empty frame with its columns)."""
+    groups = {str(code): rows for code, rows in frame.groupby("ts_code")}
+    empty = frame.iloc[0:0]
+    return lambda code: groups.get(code, empty)
+
+
 def _ticker_rows(
-    source: TushareSource, ticker: str, bars: pd.DataFrame, factors: pd.DataFrame | None, warnings: list[str]
+    source: TushareSource,
+    ticker: str,
+    bars_of: Callable[[str], pd.DataFrame],
+    factors_of: Callable[[str], pd.DataFrame] | None,
+    warnings: list[str],
 ) -> Fetched:
-    mine = bars[bars["ts_code"] == ticker]
+    mine = bars_of(ticker)
     own_factors = None
-    if factors is not None and not mine.empty:
-        own_factors = factor_frame(factors[factors["ts_code"] == ticker])
+    if factors_of is not None and not mine.empty:
+        own_factors = factor_frame(factors_of(ticker))
     return Fetched(ticker, source.name, bar_frame(mine.reset_index(drop=True), ticker), own_factors, list(warnings))

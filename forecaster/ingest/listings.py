@@ -8,6 +8,7 @@ for names: it lists only the bundled data's codes, so it never refuses one.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,16 +42,15 @@ BUNDLED_LISTINGS = Path(__file__).resolve().parent.parent.parent / "data" / "lis
 class ListingCheck:
     """Whether a code may be ingested, by the stored listings."""
 
-    factory: sessionmaker[Session]
+    listings: dict[str, Listing]  # of the tickers to ingest, read once
     complete: bool  # tushare's listings: a code they lack is not listed
     warnings: list[str] = field(default_factory=list)
 
     def refusal(self, ticker: str, today: date) -> str | None:
         """Why `ticker` is not ingested (one line), or None when it may be."""
-        with self.factory() as session:
-            listing = listings_of(session, [ticker]).get(ticker)
-            if listing is not None:
-                return _not_yet(listing, today)
+        listing = self.listings.get(ticker)
+        if listing is not None:
+            return _not_yet(listing, today)
         return "not listed: tushare's stock_basic and index_basic do not know this code" if self.complete else None
 
 
@@ -61,7 +61,9 @@ def _not_yet(listing: Listing, today: date) -> str | None:
     return None
 
 
-def prepare_listings(factory: sessionmaker[Session], source: BarSource, *, today: date) -> ListingCheck:
+def prepare_listings(
+    factory: sessionmaker[Session], source: BarSource, tickers: Sequence[str], *, today: date
+) -> ListingCheck:
     """Refresh the stored listings when due (tushare) or store the bundled ones when none are,
     and tell a tushare source which codes are indexes."""
     warnings: list[str] = []
@@ -73,7 +75,8 @@ def prepare_listings(factory: sessionmaker[Session], source: BarSource, *, today
             replace_listings(session, read_listings_file(BUNDLED_LISTINGS), "bundled", clock.now())
         if isinstance(source, TushareSource):
             source.indexes = frozenset(index_codes(session))
-    return ListingCheck(factory, stored_from == "tushare", warnings)
+        listings = listings_of(session, tickers)
+    return ListingCheck(listings, stored_from == "tushare", warnings)
 
 
 def _refresh_from_tushare(factory: sessionmaker[Session], source: TushareSource, today: date) -> list[str]:

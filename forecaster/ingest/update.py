@@ -218,7 +218,7 @@ def ingest_tickers(
     `each` wraps the loop (a progress bar). A large incremental ingest asks by trade date first.
     """
     results: list[IngestResult] = []
-    listings = prepare_listings(factory, source, today=today)
+    listings = prepare_listings(factory, source, tickers, today=today)
     by_date: dict[str, tuple[date, Prepared]] = {}
     if start is None:
         with factory() as session:

@@ -84,11 +84,6 @@ def _band(row: "pd.Series[Any]", level: int) -> Band | None:
     return float(lo), float(hi)
 
 
-def interval_80(row: "pd.Series[Any]") -> Band | None:
-    """The 80 % band the forecast was issued with, when it has one."""
-    return _band(row, 80)
-
-
 def next_day(latest: pd.DataFrame, ticker: str, model: str) -> "pd.Series[Any] | None":
     """`model`'s one-day-ahead row of `ticker` in a latest-forecasts frame, or None."""
     rows = latest[(latest["ticker"] == ticker) & (latest["model"] == model)].sort_values("horizon")
@@ -216,7 +211,6 @@ __all__ = [
     "champion_reason",
     "headline",
     "headline_html",
-    "interval_80",
     "next_day",
     "ticker_failure",
 ]

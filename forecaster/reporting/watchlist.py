@@ -50,17 +50,13 @@ class WatchRow:
         return asdict(self)
 
 
-def ticker_name(session: Session, ticker: str) -> str | None:
-    """The ticker's name from the stored listings; None where it has none."""
-    return ticker_names(session, [ticker]).get(ticker)
-
-
 def watchlist(session: Session, tickers: Sequence[str], latest: pd.DataFrame) -> list[WatchRow]:
     """One row per ticker, in the given order; `latest`: the latest-forecasts frame."""
-    return [_row(session, t, latest) for t in tickers]
+    names = ticker_names(session, tickers)  # one read for all: a name per listed ticker
+    return [_row(session, t, latest, names.get(t)) for t in tickers]
 
 
-def _row(session: Session, ticker: str, latest: pd.DataFrame) -> WatchRow:
+def _row(session: Session, ticker: str, latest: pd.DataFrame, name: str | None) -> WatchRow:
     best = champion(session, ticker, 1)
     by = ENSEMBLE if next_day(latest, ticker, ENSEMBLE) is not None else best
     row = next_day(latest, ticker, by)
@@ -72,7 +68,7 @@ def _row(session: Session, ticker: str, latest: pd.DataFrame) -> WatchRow:
     status, detail = ticker_status(session, ticker)
     return WatchRow(
         ticker=ticker,
-        name=ticker_name(session, ticker),
+        name=name,
         last_close=close,
         close_date=None if row is None else pd.Timestamp(row["as_of"]).date(),
         target_date=None if row is None else pd.Timestamp(row["target_date"]).date(),
@@ -113,4 +109,4 @@ def ticker_status(session: Session, ticker: str) -> tuple[str, str]:
     return "ok", ""
 
 
-__all__ = ["WATCH_COLUMNS", "WatchRow", "ticker_name", "ticker_status", "watchlist"]
+__all__ = ["WATCH_COLUMNS", "WatchRow", "ticker_status", "watchlist"]

@@ -105,7 +105,7 @@ def backtest(ticker: str, model: str, rows: pd.DataFrame, market: Market, plan: 
     at = [index[d] for d in rows["target_date"]]
     realised = rows["actual"].to_numpy(float) / rows["last_close"].to_numpy(float) - 1.0
     stances = {rule: signals(rows, rule, plan) for rule in plan.rules}
-    stances |= {"buy_and_hold": np.ones(len(rows)), "flat": np.zeros(len(rows))}
+    stances |= dict(zip(BENCHMARKS, (np.ones(len(rows)), np.zeros(len(rows))), strict=True))
     out, curves = [], {}
     for name, stance in stances.items():
         account = simulate(market, list(zip(at, stance.astype(bool), strict=True)), plan.costs, plan.notional)

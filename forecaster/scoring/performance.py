@@ -28,7 +28,7 @@ def max_drawdown(equity: FloatArray) -> float:
     """The deepest fall from a running peak, as a negative share (0 when it never fell)."""
     if equity.size == 0:
         return NAN
-    return float(np.min(equity / np.maximum.accumulate(equity) - 1.0))
+    return float(np.min(drawdowns(equity)))
 
 
 def drawdowns(equity: FloatArray) -> FloatArray:
