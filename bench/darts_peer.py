@@ -124,11 +124,13 @@ def darts_trial(
     values = bars[spec.target].to_numpy(dtype=np.float32)
     series = TimeSeries.from_values(values)  # a RangeIndex: trading days are not a regular frequency
     windows = COURSE_TRAIN_ROWS - spec.window - spec.horizon + 1
-    split = train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon)
+    first = np.arange(windows)  # one ticker: samples a day apart
+    split = train_val_split(first, first + spec.horizon - 1, val_fraction=train.val_fraction)
+    train_end, val_start = int(split.train[-1]) + 1, int(split.val[0])
     # Training windows end at row train_end + window - 1 (their last label); the validation
     # windows' inputs start at val_start and their labels stay inside the training rows.
-    train_series = series[: split.train_end + spec.window + spec.horizon - 1]
-    val_series = series[split.val_start : COURSE_TRAIN_ROWS]
+    train_series = series[: train_end + spec.window + spec.horizon - 1]
+    val_series = series[val_start:COURSE_TRAIN_ROWS]
     scaler = Scaler().fit(train_series)  # darts' default MinMax, fit on the training windows' rows only
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, quiet():
@@ -153,7 +155,7 @@ def darts_trial(
         raise RuntimeError(f"darts gave {len(yhat)} test forecasts, expected {TARGETS}")
     scores = course_targets(bars, spec.target).score(yhat)
     params = sum(p.numel() for p in best.model.parameters())
-    trial = Trial("darts", kind, fit_s, fit_s, epochs, split.train_end, spec.target, scores)
+    trial = Trial("darts", kind, fit_s, fit_s, epochs, train_end, spec.target, scores)
     return PeerFit(trial, params, threads, relative_mae(trial, bars))
 
 

@@ -35,8 +35,8 @@ from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
 from forecaster.model.kinds import MODEL_KINDS, ModelKind, model_kinds
 from forecaster.model.spec import ModelSpec, TrainSpec
-from forecaster.model.training import prepare
-from forecaster.model.windows import FloatArray, train_val_split
+from forecaster.model.training import prepare, split_of
+from forecaster.model.windows import FloatArray
 from forecaster.scoring.metrics import Scores, naive_scale, score
 
 # The course's child runs under TensorFlow's own thread choice ("0"), not the project's default.
@@ -126,8 +126,7 @@ def our_trial(kind: ModelKind, settings: Settings, max_epochs: int | None) -> Tr
 
 def train_samples(rows: pd.DataFrame, spec: ModelSpec, train: TrainSpec) -> int:
     """Training windows per epoch in a fit on `rows` (the inner validation slice left out)."""
-    windows = len(prepare(rows, spec).x)
-    return train_val_split(windows, val_fraction=train.val_fraction, horizon=spec.horizon).train_end
+    return len(split_of(prepare(rows, spec), train).train)
 
 
 def run_trials(opts: Options) -> list[Trial]:

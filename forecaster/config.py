@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -60,18 +60,18 @@ class Settings(BaseSettings):
     )
     tushare_api_url: str = TUSHARE_URL
     tushare_timeout_s: float = Field(default=30.0, gt=0)
-    # Retries on timeouts, dropped connections, rate limits and empty answers: exponential
-    # backoff from `tushare_retry_base_s`, never past `tushare_retry_total_s` in all.
+    # Retries (timeouts, dropped connections, rate limits, empty answers): backoff from base, total capped.
     tushare_retry_base_s: float = Field(default=2.0, ge=0)
     tushare_retry_total_s: float = Field(default=120.0, ge=0)
     tickers: Annotated[list[str], NoDecode] = ["600519.SH"]
+    # The networks train over the watch-list plus these codes (comma-separated, or a tickers file).
+    universe: Annotated[list[str], NoDecode] = []
     # A file or a directory of files (see forecaster.ingest.sources.csvfile).
     csv_path: Path | None = None
     # Where a CSV layout does not fix the volume unit: `auto` infers it from the amount.
     csv_volume_unit: Literal["auto", "shares", "lots"] = "auto"
     history_start: date = date(2010, 1, 1)
-    # Incremental ingest re-reads this many trading days before the last stored bar, so that
-    # revised bars are caught.
+    # Incremental ingest re-reads this many trading days before the last stored bar (revisions).
     ingest_overlap_days: int = Field(default=5, ge=0)
     timezone: str = "Asia/Shanghai"
     # Trading days by hand (CSV `date,open`), stronger than tushare and exchange_calendars: for
@@ -97,14 +97,13 @@ class Settings(BaseSettings):
     finetune_epochs: int = Field(default=_TRAIN.finetune_epochs, ge=1)
     finetune_learning_rate: float = Field(default=_TRAIN.finetune_learning_rate, gt=0)
     finetune_days: int = Field(default=_TRAIN.finetune_days, ge=20)
-    # Policy: retrain from scratch when the model is this many trading days old, or when its
-    # MAE over the last `drift_window` matured forecasts exceeds `drift_threshold` x naive's.
+    epoch_windows: int = Field(default=_TRAIN.epoch_windows, ge=0)  # 0: every training window each epoch
+    # Retrain when the version is `retrain_every` trading days old or its recent MAE drifts (docs/models.md).
     retrain_every: int = Field(default=20, ge=1)
     drift_window: int = Field(default=20, ge=5)
     drift_threshold: float = Field(default=1.5, gt=0)
 
-    # Daemon (see jobs/README.md). Schedules are standard 5-field crontab lines, read in
-    # `scheduler_timezone` (default: `timezone`) and validated when the daemon starts.
+    # Daemon (jobs/README.md): 5-field crontab lines, in `scheduler_timezone` (default: `timezone`).
     schedule: str = "30 17 * * 1-5"
     retrain_schedule: str = "0 9 * * 6"
     scheduler_timezone: str | None = None
@@ -113,31 +112,24 @@ class Settings(BaseSettings):
     # A trading day's bar not published yet: try again this often, at most this many times.
     late_retry_minutes: float = Field(default=30, gt=0)
     late_retries: int = Field(default=4, ge=0)
-    # How long a second process waits for the run lock: the CLI gives up at once by default,
-    # a daemon job waits (then records `skipped`).
+    # How long a second process waits for the run lock (the CLI: not at all; a daemon job: then `skipped`).
     lock_wait_s: float = Field(default=0, ge=0)
     job_lock_wait_s: float = Field(default=1800, ge=0)
     log_format: Literal["text", "json"] = "text"
 
-    # Many tickers: a file of ts_codes (one a line, `#` comments) instead of FORECASTER_TICKERS;
-    # tushare calls at most this many a minute (your account's limit); from `batch_ingest_from`
-    # stored tickers on, the daily ingest asks by trade date (the whole market a call).
+    # Many tickers: a tickers file; tushare calls a minute at most; by-date ingest from this many tickers.
     tickers_file: Path | None = None
     tushare_calls_per_minute: int = Field(default=200, ge=1)
     batch_ingest_from: int = Field(default=30, ge=1)
-    # Where (ticker, model) tasks run: in this process, or on a Dask cluster (`dask_address`, e.g.
-    # tcp://scheduler:8786; unset: a cluster of this machine's cores). See forecaster.routine.executor.
+    # Where each kind's task runs: here, or on Dask (`dask_address`, unset: this machine's cores).
     executor: Literal["local", "dask"] = "local"
-    # The local executor's threads (routine/executor.ThreadExecutor): 1 by default, since each
-    # further thread keeps networks of its own, memory that docs/performance.md weighs against time.
+    # The local executor's threads (routine/executor.ThreadExecutor; memory vs time: docs/performance.md).
     local_threads: int = Field(default=1, ge=1, le=64)
     dask_address: str | None = None
     dask_retries: int = Field(default=1, ge=0)
-    # An unreachable scheduler fails within this many seconds (Dask's own default is 30).
     dask_connect_timeout_s: float = Field(default=10.0, gt=0)
 
-    # Retention (see forecaster.routine.retention): model files kept per (ticker, model), and
-    # days of daily plots kept per ticker, counted back from its newest plot.
+    # Retention (routine/retention): model files kept per line of versions, days of plots per ticker.
     keep_model_versions: int = Field(default=5, ge=1)
     keep_plot_days: int = Field(default=60, ge=1)
     # A `running` run row without a heartbeat (one per ticker) for this long is over, on any machine.
@@ -145,9 +137,11 @@ class Settings(BaseSettings):
     # `forecaster health`: free space in the data dir below this warns, below a quarter of it is critical.
     health_min_free_gb: float = Field(default=2.0, ge=0)
 
-    @field_validator("tickers", mode="before")
+    @field_validator("tickers", "universe", mode="before")
     @classmethod
     def _split_tickers(cls, value: Any) -> Any:
+        if isinstance(value, str | Path) and Path(value).is_file():
+            return read_tickers_file(Path(value))
         if isinstance(value, str):
             value = [part for part in value.replace(";", ",").split(",") if part.strip()]
         return value
@@ -172,10 +166,10 @@ class Settings(BaseSettings):
             raise ValueError("units must be two positive sizes, e.g. 80,100")
         return value
 
-    @field_validator("tickers")
+    @field_validator("tickers", "universe")
     @classmethod
-    def _normalize_tickers(cls, value: list[str]) -> list[str]:
-        if not value:
+    def _normalize_tickers(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if not value and info.field_name == "tickers":
             raise ValueError("at least one ticker is needed")
         return list(dict.fromkeys(normalize_ticker(v) for v in value))
 
@@ -193,6 +187,11 @@ class Settings(BaseSettings):
         # entry point refuses a bad combination before any work, not when a model is first built.
         model_spec(self, MODEL_KINDS[0])
         return self
+
+    @property
+    def training_universe(self) -> list[str]:
+        """The tickers the networks train over: the watch-list's, then the universe's others."""
+        return list(dict.fromkeys([*self.tickers, *self.universe]))
 
     @property
     def db_url(self) -> str:

@@ -22,9 +22,11 @@ from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import trading_days
 from forecaster.model.forecasting import Point
+from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
-from forecaster.routine.tasks import ModelResult, ParentModel
+from forecaster.routine.policy import Decision
+from forecaster.routine.tasks import KindResult, ModelTask, ParentModel
 from forecaster.storage.db import open_database, session_factory
 from forecaster.storage.quantiles import interval_values
 from forecaster.storage.schema import Bar, Forecast
@@ -39,7 +41,16 @@ def bundled_bars(rows: int) -> pd.DataFrame:
     return frame.iloc[:rows]
 
 
-def parent_of(result: ModelResult, data: bytes | None = None) -> ParentModel:
+def one_ticker_task(
+    bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, decision: Decision, parent: ParentModel | None = None
+) -> ModelTask:
+    """A kind's task over a universe of one ticker (600519.SH), as of its last bar."""
+    as_of = pd.Timestamp(bars.index[-1]).date()
+    histories = {"600519.SH": bars}
+    return ModelTask(spec.kind, as_of, "@test", histories, ("600519.SH",), spec, train, decision, parent)
+
+
+def parent_of(result: KindResult, data: bytes | None = None) -> ParentModel:
     """The version a task result trained, as the registry reads it back for the next task (the
     scaler parameters through JSON text); `data` replaces its file's bytes (sha256 to match)."""
     trained = result.trained

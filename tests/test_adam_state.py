@@ -3,7 +3,6 @@ version's `.keras` file carries as one more member (model/files)."""
 
 import io
 import zipfile
-from datetime import date
 
 import keras
 import numpy as np
@@ -16,8 +15,8 @@ from forecaster.model.networks import build_model
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.trainers import adam_state, trainer_for, weights_back
 from forecaster.routine.policy import Action, Decision
-from forecaster.routine.tasks import ModelResult, ModelTask, ParentModel, run_model_task
-from tests.helpers import bundled_bars, parent_of
+from forecaster.routine.tasks import KindResult, ParentModel, run_model_task
+from tests.helpers import bundled_bars, one_ticker_task, parent_of
 
 
 def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,14 +111,13 @@ def bars() -> pd.DataFrame:
     return bundled_bars(200)
 
 
-def _run(bars: pd.DataFrame, action: Action, parent: ParentModel | None = None) -> ModelResult:
-    task = ModelTask("600519.SH", SPEC.kind, date(2011, 3, 1), bars, SPEC, TRAIN, Decision(action, "test"), parent)
-    result = run_model_task(task)
+def _run(bars: pd.DataFrame, action: Action, parent: ParentModel | None = None) -> KindResult:
+    result = run_model_task(one_ticker_task(bars, SPEC, TRAIN, Decision(action, "test"), parent))
     assert result.error is None and result.trained is not None
     return result
 
 
-def _steps(result: ModelResult) -> int:
+def _steps(result: KindResult) -> int:
     assert result.trained is not None
     state = adam_from_bytes(result.trained.data, name="m.keras")
     assert state is not None
@@ -149,8 +147,7 @@ def test_a_damaged_state_is_only_read_by_a_fine_tune_which_then_retrains(bars):
     assert trained.trained is not None
     plain = model_bytes(model_from_bytes(trained.trained.data, None, name="m.keras"))
     parent = parent_of(trained, _with_garbled_state(plain))  # under a matching sha256: written so
-    task = ModelTask("600519.SH", SPEC.kind, date(2011, 3, 1), bars, SPEC, TRAIN, Decision("reuse", "test"), parent)
-    reused = run_model_task(task)
+    reused = run_model_task(one_ticker_task(bars, SPEC, TRAIN, Decision("reuse", "test"), parent))
     assert reused.error is None and reused.action == "reuse" and reused.version_id == 1
     tuned = _run(bars, "finetune", parent)
     assert tuned.action == "retrain" and "Adam state in model file m.keras is damaged" in tuned.reason

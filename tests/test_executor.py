@@ -26,7 +26,7 @@ from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, ThreadExecutor
 from forecaster.routine.pipeline import RunReport, run_routine
 from forecaster.routine.policy import Decision
-from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
+from forecaster.routine.tasks import KindResult, ModelTask, run_model_task
 from forecaster.storage.db import open_database, session_factory
 from tests.helpers import tiny_settings
 from tests.tushare_server import DAILY_FIELDS, synthetic_daily
@@ -163,10 +163,10 @@ class FakeFuture:
     def done(self) -> bool:
         return True
 
-    def result(self) -> ModelResult:
+    def result(self) -> KindResult:
         if self.error is not None:
             raise self.error
-        return ModelResult(self.task.ticker, self.task.kind, self.task.as_of, "retrain", "test", forecast=[1.0])
+        return KindResult.of(self.task)
 
 
 class FakeClient:
@@ -183,14 +183,16 @@ class FakeClient:
     def submit(self, fn: Any, task: ModelTask, *, key: str, pure: bool, retries: int) -> FakeFuture:
         assert fn is run_model_task and not pure and retries == 1
         self.keys.append(key)
-        error = RuntimeError("Attempted to run task on 4 different workers\nmore") if task.ticker in self.lost else None
+        error = (
+            RuntimeError("Attempted to run task on 4 different workers\nmore") if task.universe in self.lost else None
+        )
         return FakeFuture(task, error)
 
     def cancel(self, futures: list[FakeFuture]) -> None:
-        self.cancelled += [f.task.ticker for f in futures]
+        self.cancelled += [f.task.universe for f in futures]
 
 
-def handed_back(executor: Executor, tasks: list[ModelTask], checkpoint: Callable[[], None]) -> Iterator[ModelResult]:
+def handed_back(executor: Executor, tasks: list[ModelTask], checkpoint: Callable[[], None]) -> Iterator[KindResult]:
     """The driver's loop without its writes: submit each task, take each result as it comes."""
     with executor.running(checkpoint) as in_flight:
         for task in tasks:
@@ -200,13 +202,13 @@ def handed_back(executor: Executor, tasks: list[ModelTask], checkpoint: Callable
 
 def tasks(n: int) -> list[ModelTask]:
     spec, decision = ModelSpec(kind="rnn"), Decision("retrain", "no model yet")
-    return [ModelTask(f"60000{i}.SH", "rnn", DAYS[0], pd.DataFrame(), spec, TrainSpec(), decision) for i in range(n)]
+    return [ModelTask("rnn", DAYS[0], f"60000{i}.SH", {}, (), spec, TrainSpec(), decision) for i in range(n)]
 
 
 def test_a_task_lost_on_the_cluster_is_one_failed_result_and_keys_are_never_reused():
     client = FakeClient(lost={"600001.SH"})
     results = list(handed_back(DaskExecutor(client), tasks(3), lambda: None))
-    assert [r.ticker for r in results] == ["600000.SH", "600001.SH", "600002.SH"]
+    assert [r.universe for r in results] == ["600000.SH", "600001.SH", "600002.SH"]
     lost = "task lost on the Dask cluster: RuntimeError: Attempted to run task on 4 different workers"
     assert [r.error for r in results] == [None, lost, None]
     assert len(set(client.keys)) == 3 and client.cancelled == []
@@ -220,9 +222,9 @@ def test_a_stop_writes_nothing_more_and_cancels_what_is_in_flight():
         if len(handed) == 2:
             raise Interrupted("stop requested")
 
-    def write_all(results: Iterator[ModelResult]) -> None:
+    def write_all(results: Iterator[KindResult]) -> None:
         for result in results:
-            handed.append(result.ticker)
+            handed.append(result.universe)
 
     with pytest.raises(Interrupted):
         write_all(handed_back(DaskExecutor(client, window=4), tasks(10), checkpoint))
@@ -236,16 +238,16 @@ def test_threads_hand_back_every_result_and_a_stop_leaves_the_queued_tasks_unrun
     ran: list[str] = []
     release = threading.Event()
 
-    def task_run(task: ModelTask) -> ModelResult:
-        if task.ticker != "600000.SH":
+    def task_run(task: ModelTask) -> KindResult:
+        if task.universe != "600000.SH":
             release.wait(5)  # held until released: the first result comes back alone
-        ran.append(task.ticker)
-        return ModelResult.of(task)
+        ran.append(task.universe)
+        return KindResult.of(task)
 
     monkeypatch.setattr(executor_module, "run_model_task", task_run)
     release.set()
     everything = list(handed_back(ThreadExecutor(2, poll_s=0.01), tasks(5), lambda: None))
-    assert sorted(r.ticker for r in everything) == [t.ticker for t in tasks(5)]
+    assert sorted(r.universe for r in everything) == [t.universe for t in tasks(5)]
 
     release.clear()
     ran.clear()
@@ -255,9 +257,9 @@ def test_threads_hand_back_every_result_and_a_stop_leaves_the_queued_tasks_unrun
         if handed:
             raise Interrupted("stop requested")
 
-    def write_all(results: Iterator[ModelResult]) -> None:
+    def write_all(results: Iterator[KindResult]) -> None:
         for result in results:
-            handed.append(result.ticker)
+            handed.append(result.universe)
 
     with pytest.raises(Interrupted):
         write_all(handed_back(ThreadExecutor(2, poll_s=0.01), tasks(10), checkpoint))

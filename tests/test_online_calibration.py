@@ -19,7 +19,7 @@ from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS
 from forecaster.routine.backfill import backfill
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
-from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
+from forecaster.routine.tasks import KindResult, ModelTask, run_model_task
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.records import complete_days
 from tests.helpers import SYNTHETIC_TICKER as TICKER
@@ -119,15 +119,15 @@ class WithQuantiles:
     def running(self, checkpoint: Callable[[], None]) -> Iterator["WithQuantiles"]:
         yield self
 
-    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+    def submit(self, task: ModelTask) -> Iterator[KindResult]:
         result = run_model_task(task)
-        if result.error is None:
-            spread = 0.01 * (1 + ("rnn", "gru").index(result.kind))
-            values = np.asarray(result.forecast)[:, None]
-            result.quantiles = (values * np.exp(spread * Z)[None, :]).tolist()
+        for one in result.tickers if result.error is None else []:
+            spread = 0.01 * (1 + ("rnn", "gru").index(one.kind))
+            values = np.asarray(one.forecast)[:, None]
+            one.quantiles = (values * np.exp(spread * Z)[None, :]).tolist()
         return iter([result])
 
-    def rest(self) -> Iterator[ModelResult]:
+    def rest(self) -> Iterator[KindResult]:
         return iter([])
 
 

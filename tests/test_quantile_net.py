@@ -3,7 +3,6 @@ offsets on a constructed slice, and the calibration travelling with a version.""
 
 import json
 from dataclasses import replace
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -16,8 +15,8 @@ from forecaster.model.quantile_net import PinballLoss, QuantileHead
 from forecaster.model.quantiles import INTERVALS, MEDIAN, QUANTILE_LEVELS
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.policy import Decision
-from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
-from tests.helpers import bundled_bars, parent_of
+from forecaster.routine.tasks import KindResult, run_model_task
+from tests.helpers import bundled_bars, one_ticker_task, parent_of
 
 LEVELS = len(QUANTILE_LEVELS)
 SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 4), adjust="none")
@@ -100,11 +99,10 @@ def test_levels_between_the_interval_ends_move_in_proportion_and_never_cross():
 
 
 def _task(bars, action, parent=None):
-    decision = Decision(action, "test")
-    return ModelTask("600519.SH", SPEC.kind, date(2011, 7, 1), bars, SPEC, TRAIN, decision, parent)
+    return one_ticker_task(bars, SPEC, TRAIN, Decision(action, "test"), parent)
 
 
-def _stored(result: ModelResult) -> dict[str, Any]:
+def _stored(result: KindResult) -> dict[str, Any]:
     assert result.trained is not None
     return result.trained.scaler
 
@@ -113,10 +111,10 @@ def _stored(result: ModelResult) -> dict[str, Any]:
 def test_task_result_carries_calibrated_quantiles_and_the_version_keeps_them(bars):
     trained = run_model_task(_task(bars, "retrain"))
     assert trained.error is None
-    q = np.asarray(trained.quantiles)
+    q = np.asarray(trained.tickers[0].quantiles)
     assert q.shape == (SPEC.horizon, LEVELS)
     assert (np.diff(q, axis=-1) >= 0).all()
-    np.testing.assert_allclose(q[:, MEDIAN], trained.forecast)
+    np.testing.assert_allclose(q[:, MEDIAN], trained.tickers[0].forecast)
     stored = from_scaler_params(_stored(trained))
     samples = len(bars) - SPEC.window - SPEC.horizon + 1
     assert stored is not None and stored.n == round(samples * TRAIN.val_fraction)  # the early-stopping slice
@@ -124,7 +122,7 @@ def test_task_result_carries_calibrated_quantiles_and_the_version_keeps_them(bar
     # Reloaded and reused: the same calibrated quantiles, from the stored offsets.
     reused = run_model_task(_task(bars, "reuse", parent_of(trained)))
     assert reused.error is None and reused.trained is None
-    np.testing.assert_allclose(np.asarray(reused.quantiles), q, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(reused.tickers[0].quantiles), q, rtol=1e-6)
 
 
 @pytest.mark.slow
@@ -143,7 +141,7 @@ def test_a_point_version_stored_before_quantiles_still_forecasts(bars):
     point = replace(SPEC, head="point")
     task = replace(_task(bars, "retrain"), spec=point)
     result = run_model_task(task)
-    assert result.error is None and result.quantiles is None
+    assert result.error is None and result.tickers[0].quantiles is None
     assert from_scaler_params(_stored(result)) is None
     # A spec saved without the new fields reads back as what it was: a point network.
     legacy = json.loads(point.to_json())

@@ -35,13 +35,24 @@ def test_last_window_is_the_newest_rows():
 
 @pytest.mark.parametrize("horizon", [1, 3])
 def test_split_is_chronological_with_a_gap_for_overlapping_labels(horizon):
-    split = train_val_split(100, val_fraction=0.1, horizon=horizon)
-    assert split.samples - split.val_start == 10
-    assert split.val_start - split.train_end == horizon - 1
+    first = np.arange(100)  # one ticker: sample i's labels are rows i .. i + h - 1 after its window
+    split = train_val_split(first, first + horizon - 1, val_fraction=0.1)
+    assert split.val.tolist() == list(range(90, 100))
+    assert split.train.tolist() == list(range(90 - (horizon - 1)))
     # Train sample i has labels at rows i+w .. i+w+h-1; the last one must precede the first val label.
-    last_train_label = (split.train_end - 1) + horizon - 1
-    first_val_label = split.val_start
-    assert last_train_label < first_val_label
+    last_train_label = split.train[-1] + horizon - 1
+    assert last_train_label < split.val[0]
+
+
+def test_split_of_pooled_tickers_cuts_at_one_day_for_all():
+    # Two tickers, the second listed 50 days later: the held-out days are the newest for both.
+    days = np.arange("2020-01-01", "2020-05-10", dtype="datetime64[D]")
+    first = np.concatenate([days, days[50:]])
+    split = train_val_split(first, first + 2, val_fraction=0.1)
+    cut = first[split.val].min()
+    assert (first[split.val] >= cut).all() and (first[split.train] + 2 < cut).all()
+    assert set(split.val) | set(split.train) < set(range(len(first)))  # the 2-day gap, per ticker
+    assert len(split.val) == 2 * (days[-1] - cut + 1).astype(int)  # every ticker's newest days
 
 
 def windows_with_a_poisoned_future():
@@ -49,7 +60,7 @@ def windows_with_a_poisoned_future():
     prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
     prices[250:] *= 50  # validation/test period: a level no training window has seen
     x, y = make_windows(prices[:, None], prices, window=20, horizon=1)
-    split = train_val_split(len(x), val_fraction=0.25, horizon=1)
+    split = train_val_split(np.arange(len(x)), np.arange(len(x)), val_fraction=0.25)
     return prices, x, y, split
 
 
@@ -57,7 +68,7 @@ def test_minmax_scaler_is_fit_on_training_windows_only():
     prices, x, y, split = windows_with_a_poisoned_future()
     scaler = MinMaxScaler().fit(x[split.train], y[split.train], target_index=0)
     # Training windows and labels cover rows 0 .. train_end + window - 1 only.
-    seen = prices[: split.train_end + 20]
+    seen = prices[: split.train[-1] + 1 + 20]
     assert scaler.low[0] == seen.min() and scaler.high[0] == seen.max()
     assert scaler.high[0] < prices[250:].min()
     # So the poisoned future maps far above 1, as the course's scaler does with 2019-2020.

@@ -36,7 +36,7 @@ TODAY = date(2024, 7, 1)
 def _csv(tmp_path, stale_days=DAYS[:-10]):
     rows = (
         synthetic_daily(LONG, DAYS[0], AS_OF, seed=1)
-        + synthetic_daily(YOUNG, DAYS[-20], AS_OF, seed=2)  # listed 20 trading days ago
+        + synthetic_daily(YOUNG, DAYS[-6], AS_OF, seed=2)  # listed 6 trading days ago
         + synthetic_daily(STALE, DAYS[0], AS_OF, seed=3, days=stale_days)
     )
     path = tmp_path / "bars.csv"
@@ -50,16 +50,16 @@ def _ingest(factory, path):
 
 
 def test_a_young_network_is_skipped_and_a_suspended_ticker_is_not_forecast(tmp_path, factory):
-    settings = tiny_settings(tmp_path)  # window 10: needs 10 + 1 + 20 = 31 bars
+    settings = tiny_settings(tmp_path)  # window 10: a forecast needs 10 bars
     _ingest(factory, _csv(tmp_path))
     options = RoutineOptions(kinds=("rnn",), as_of=AS_OF, plots=False)  # as a backfill's day
     report = run_routine(settings, factory, tickers=[LONG, YOUNG, STALE], options=options, source=None, today=TODAY)
     assert report.ok
     tickers = {t.ticker: t for t in report.tickers}
     young = {o.model: o for o in tickers[YOUNG].outcomes}
-    qualifies = next_trading_days(AS_OF, 11)[-1]
+    qualifies = next_trading_days(AS_OF, 4)[-1]
     assert young["rnn"].action == "skipped" and young["rnn"].ok
-    assert young["rnn"].reason == f"20 bars up to {AS_OF}, need 31: forecast from {qualifies}"
+    assert young["rnn"].reason == f"6 bars up to {AS_OF}, need 10: forecast from {qualifies}"
     assert all(young[b].forecast for b in ("naive", "ewma", "drift", "garch"))
     assert {o.model for o in tickers[LONG].outcomes} >= {"rnn", "naive"}
     stale = tickers[STALE]
@@ -85,7 +85,7 @@ def test_the_cli_run_exits_0_and_status_health_and_report_name_the_suspension(tm
     assert result.exit_code == 0, result.output
     assert f"note: {STALE}: suspended since {DAYS[-10]}" in result.stderr
     young_row = next(ln for ln in result.stdout.splitlines() if ln.startswith(YOUNG) and " rnn " in ln)
-    assert "skipped" in young_row and "need 31" in young_row
+    assert "skipped" in young_row and "need 10" in young_row
     assert any(ln.startswith(STALE) and "suspended" in ln for ln in result.stdout.splitlines())
     status = CliRunner().invoke(cli, ["status"], env=env)
     assert f"suspended since {DAYS[-10]}" in next(ln for ln in status.stdout.splitlines() if ln.startswith(STALE))

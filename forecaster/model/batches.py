@@ -22,12 +22,14 @@ without improvement, and the best epoch's weights are restored. What differs: th
 comes from a NumPy generator seeded with the fit's seed instead of TensorFlow's.
 """
 
+import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import keras
 import numpy as np
 import numpy.typing as npt
+from tqdm import tqdm
 
 from forecaster.model.resident import forward, resident
 from forecaster.model.windows import FloatArray
@@ -59,6 +61,7 @@ class Loop:
     batch_size: int
     patience: int
     seed: int
+    sample: int | None = None  # windows drawn afresh each epoch from a larger training set; None: all
 
 
 def fit_by_batches(
@@ -84,7 +87,8 @@ def fit_by_batches(
     net = resident(network)
     best_weights, wait = trainer.get_weights(), 0
     for epoch in range(loop.epochs):
-        history.loss.append(_epoch(trainer, x_tr, y_tr, rng.permutation(len(x_tr)), loop.batch_size))
+        order = rng.permutation(len(x_tr))[: loop.sample]  # a large universe: a fresh sample each epoch
+        history.loss.append(_epoch(trainer, x_tr, y_tr, order, loop.batch_size))
         weights = trainer.get_weights()
         net.set_weights(weights)
         history.val_loss.append(float(loss(y_va, forward(net, x_va))))
@@ -108,3 +112,20 @@ def _epoch(
         batch = order[start : start + batch_size]
         total += float(trainer.train_on_batch(x[batch], y[batch])) * len(batch)
     return total / len(order)
+
+
+class EpochProgress:
+    """One progress bar per training run (epochs, losses), drawn only on a terminal."""
+
+    def __init__(self, epochs: int, label: str) -> None:
+        self._bar = tqdm(
+            total=epochs, desc=label or "train", unit="epoch", disable=not sys.stderr.isatty(), leave=False
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._bar.update(1)
+        if logs:
+            self._bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}", val=f"{logs.get('val_loss', 0):.4f}")
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        self._bar.close()

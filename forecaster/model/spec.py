@@ -25,10 +25,6 @@ from forecaster.model.kinds import (
     model_kinds,
 )
 
-# Windows beyond the first that a training needs at the least (its training and validation
-# slices are cut from them): with fewer bars, a network is skipped for the ticker.
-MIN_SAMPLES = 20
-
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -48,12 +44,6 @@ class ModelSpec:
     # point: one output per horizon, MSE (the course's, and every version stored before the quantile head).
     head: Head = "quantile"
     bias_penalty: float = 0.0  # x (batch mean of the median output)^2 added to the pinball loss
-
-    @property
-    def bars_needed(self) -> int:
-        """Bars up to the as-of a network needs: its window, its horizon, and MIN_SAMPLES windows
-        more, the fewest the training's and validation's slices are cut from."""
-        return self.window + self.horizon + MIN_SAMPLES
 
     def __post_init__(self) -> None:
         model_kinds([self.kind])  # a spec read back from JSON was never type-checked
@@ -102,6 +92,7 @@ class TrainSpec:
     finetune_epochs: int = 5
     finetune_learning_rate: float = 1e-4
     finetune_days: int = 250  # recent trading days a fine-tune trains on
+    epoch_windows: int = 0  # training windows drawn afresh each epoch; 0: every window, every epoch
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -7,17 +7,17 @@ computed on the same slice, after the best epoch's weights are restored.
 """
 
 import random
-import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from tqdm import tqdm
 
-from forecaster.model.batches import Loop, fit_by_batches
+from forecaster.model.batches import EpochProgress, Loop, fit_by_batches
 from forecaster.model.conformal import Calibration, calibrate
 from forecaster.model.forecasting import point_output
 from forecaster.model.networks import first_seed
@@ -26,16 +26,22 @@ from forecaster.model.resident import forward, network_for
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.trainers import DEFAULT_FIT, AdamState, FitOptions, adam_state, trainer_for, weights_back
-from forecaster.model.windows import FloatArray, Split, make_windows, train_val_split
+from forecaster.model.windows import DateArray, FloatArray, IndexArray, Split, make_windows, train_val_split
+
+# The bars a network learns from: one ticker's, or every ticker's of a training universe by code.
+Histories = Mapping[str, pd.DataFrame]
 
 
 @dataclass
 class Prepared:
-    """Windows over a bar history, with the date each sample's first label falls on."""
+    """Windows over one or many bar histories, with the days each sample's labels fall on and the
+    ticker it comes from; tickers in code order, each one's samples oldest first."""
 
     x: FloatArray  # (samples, window, n_features), raw prices
     y: FloatArray  # (samples, horizon), raw target values
-    label_dates: pd.DatetimeIndex  # (samples,)
+    label_dates: pd.DatetimeIndex  # (samples,) each sample's first label day
+    last_label: DateArray  # (samples,) each sample's last label day
+    tickers: npt.NDArray[np.str_]  # (samples,)
     first_date: date
     last_date: date
 
@@ -67,14 +73,46 @@ class Fitted:
     # The Adam state the fit ended with, which a fine-tune of this model continues; None for
     # averaged members (each had its own optimizer, none of which fits the joined model).
     adam: AdamState | None = None
+    val_tickers: npt.NDArray[np.str_] = field(default_factory=lambda: np.array([], dtype=str))  # per val sample
+
+    def validation_of(self, ticker: str) -> tuple[pd.DatetimeIndex, FloatArray, FloatArray]:
+        """One ticker's part of the validation slice (dates, actual, predicted): "" for a fit on one
+        ticker's bars."""
+        mask = self.val_tickers == ticker
+        return self.val_dates[mask], self.val_actual[mask], self.val_predicted[mask]
 
 
-def prepare(bars: pd.DataFrame, spec: ModelSpec) -> Prepared:
+def prepare(bars: pd.DataFrame | Histories, spec: ModelSpec) -> Prepared:
+    """Every window of every history given (a DataFrame: one ticker's, named "")."""
+    histories = {"": bars} if isinstance(bars, pd.DataFrame) else bars
+    parts = [_windows(code, histories[code], spec) for code in sorted(histories)]
+    parts = [p for p in parts if len(p.x)] or parts[:1]
+    if not parts:
+        raise ValueError("no bars to make windows from")
+    return Prepared(
+        x=np.concatenate([p.x for p in parts]),
+        y=np.concatenate([p.y for p in parts]),
+        label_dates=pd.DatetimeIndex(np.concatenate([p.label_dates.to_numpy() for p in parts])),
+        last_label=np.concatenate([p.last_label for p in parts]),
+        tickers=np.concatenate([p.tickers for p in parts]),
+        first_date=min(p.first_date for p in parts),
+        last_date=max(p.last_date for p in parts),
+    )
+
+
+def _windows(code: str, bars: pd.DataFrame, spec: ModelSpec) -> Prepared:
     features = bars[list(spec.features)].to_numpy(dtype="float64")
     target = bars[spec.target].to_numpy(dtype="float64")
     x, y = make_windows(features, target, window=spec.window, horizon=spec.horizon)
     dates = pd.DatetimeIndex(bars.index)
-    return Prepared(x, y, dates[spec.window : spec.window + len(x)], dates[0].date(), dates[-1].date())
+    first = dates[spec.window : spec.window + len(x)]
+    last = dates[spec.window + spec.horizon - 1 : spec.window + spec.horizon - 1 + len(x)].to_numpy()
+    tickers = np.full(len(x), code)
+    return Prepared(x, y, first, last, tickers, dates[0].date(), dates[-1].date())
+
+
+def split_of(data: Prepared, train: TrainSpec) -> Split:
+    return train_val_split(data.label_dates.to_numpy(), data.last_label, val_fraction=train.val_fraction)
 
 
 def seed_everything(seed: int) -> None:
@@ -94,16 +132,22 @@ def seed_everything(seed: int) -> None:
 
 
 def train_new(
-    bars: pd.DataFrame, spec: ModelSpec, train: TrainSpec, *, label: str = "", options: FitOptions = DEFAULT_FIT
+    bars: pd.DataFrame | Histories,
+    spec: ModelSpec,
+    train: TrainSpec,
+    *,
+    label: str = "",
+    options: FitOptions = DEFAULT_FIT,
 ) -> Fitted:
-    """Fresh weights on the whole history given (everything up to the as-of date).
+    """Fresh weights on the whole history given (everything up to the as-of date): one ticker's
+    bars, or the windows of every ticker of a universe pooled into one training set.
 
     With `spec.members` > 1, that many networks are trained (seeds seed, seed + 1, ...), each
     with its own early stop, and joined into one model whose output is their mean: averaging
     independent fits cancels part of each one's noise around the naive forecast.
     """
     data = prepare(bars, spec)
-    split = train_val_split(len(data.x), val_fraction=train.val_fraction, horizon=spec.horizon)
+    split = split_of(data, train)
     scaler = make_scaler(spec.scaling, spec.features).fit(data.x[split.train], data.y[split.train], spec.target_index)
     fits: list[Fitted] = []
     for member in range(spec.members):
@@ -123,7 +167,7 @@ def _loss(spec: ModelSpec) -> keras.losses.Loss:
     return keras.losses.MeanSquaredError()
 
 
-def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice, spec: ModelSpec) -> Fitted:
+def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: IndexArray, spec: ModelSpec) -> Fitted:
     """One Keras model averaging the members' outputs, so it saves, loads, forecasts and
     fine-tunes like a single network."""
     first = fits[0]
@@ -151,6 +195,7 @@ def _averaged(fits: list[Fitted], scaler: Scaler, data: Prepared, va: slice, spe
         val_actual=first.val_actual,
         val_predicted=scaler.inverse_y(data.x[va], point_output(val_scaled))[:, 0],
         calibration=_calibration(val_scaled, y_va),
+        val_tickers=first.val_tickers,
     )
 
 
@@ -161,7 +206,7 @@ def _calibration(val_scaled: FloatArray, y_va: FloatArray) -> Calibration | None
 def fine_tune(
     model: keras.Model,
     scaler: Scaler,
-    bars: pd.DataFrame,
+    bars: pd.DataFrame | Histories,
     spec: ModelSpec,
     train: TrainSpec,
     *,
@@ -172,11 +217,13 @@ def fine_tune(
     """A few epochs at a lower learning rate on the most recent days, from the parent's weights
     and, given `adam`, the Adam state the parent's fit ended with (a fresh Adam without it).
 
-    The parent's scaler is kept: the weights were learnt on its scale.
+    The parent's scaler is kept: the weights were learnt on its scale. Pooled, each ticker
+    gives its windows of the same most recent days.
     """
-    recent = bars.iloc[-(train.finetune_days + spec.window + spec.horizon - 1) :]
-    data = prepare(recent, spec)
-    split = train_val_split(len(data.x), val_fraction=train.val_fraction, horizon=spec.horizon)
+    rows = train.finetune_days + spec.window + spec.horizon - 1
+    histories = {"": bars} if isinstance(bars, pd.DataFrame) else bars
+    data = prepare({code: h.iloc[-rows:] for code, h in histories.items()}, spec)
+    split = split_of(data, train)
     seed_everything(train.seed)
     # The calibration is recomputed on the fine-tune's own validation slice, like its early stop.
     epochs, rate = train.finetune_epochs, train.finetune_learning_rate
@@ -205,7 +252,8 @@ def _fit(
     trainer = trainer_for(model, learning_rate, loss, options, adam)
     progress = EpochProgress(epochs, label)
     started = time.perf_counter()
-    loop = Loop(epochs=epochs, batch_size=train.batch_size, patience=train.patience, seed=seed)
+    sample = train.epoch_windows or None
+    loop = Loop(epochs=epochs, batch_size=train.batch_size, patience=train.patience, seed=seed, sample=sample)
     losses = fit_by_batches(trainer, model, (x_tr, y_tr), (x_va, y_va), loss, loop, progress)
     train_losses, val_losses = losses.loss, losses.val_loss
     seconds = time.perf_counter() - started
@@ -230,25 +278,9 @@ def _fit(
         val_predicted=val_pred[:, 0],
         calibration=_calibration(val_scaled, y_va),
         adam=end_state,
+        val_tickers=data.tickers[va],
     )
 
 
 def _predict(model: keras.Model, x: FloatArray) -> FloatArray:
     return forward(model, x)
-
-
-class EpochProgress:
-    """One progress bar per training run (epochs, losses), drawn only on a terminal."""
-
-    def __init__(self, epochs: int, label: str) -> None:
-        self._bar = tqdm(
-            total=epochs, desc=label or "train", unit="epoch", disable=not sys.stderr.isatty(), leave=False
-        )
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        self._bar.update(1)
-        if logs:
-            self._bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}", val=f"{logs.get('val_loss', 0):.4f}")
-
-    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        self._bar.close()

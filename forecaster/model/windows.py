@@ -6,12 +6,16 @@ window's last row. Nothing a sample sees is later than the row before its first 
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 # Every array here is float64 prices or scaled prices.
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
+# Label days: datetime64 from bars, or plain positions (one ticker's samples are one day apart).
+DateArray = npt.NDArray[Any]
 
 
 def make_windows(
@@ -43,30 +47,29 @@ def last_window(features: FloatArray, *, window: int) -> FloatArray:
 
 @dataclass(frozen=True)
 class Split:
-    """Chronological sample ranges: train = [0, train_end), validation = [val_start, samples)."""
+    """Chronological sample sets, as index arrays into the samples: every training sample's
+    labels lie before every validation sample's first label."""
 
-    train_end: int
-    val_start: int
-    samples: int
-
-    @property
-    def train(self) -> slice:
-        return slice(0, self.train_end)
-
-    @property
-    def val(self) -> slice:
-        return slice(self.val_start, self.samples)
+    train: IndexArray
+    val: IndexArray
 
 
-def train_val_split(samples: int, *, val_fraction: float, horizon: int, min_val: int = 1) -> Split:
-    """Hold out the *last* `val_fraction` of samples for early stopping.
+def train_val_split(first_label: DateArray, last_label: DateArray, *, val_fraction: float, min_val: int = 1) -> Split:
+    """Hold out the samples of the newest label days, about `val_fraction` of all, for early
+    stopping and calibration; train on those whose *last* label falls before the first held-out
+    day, so no training label is a validation day (with horizon h, neighbouring samples of one
+    ticker share h - 1 label days: h - 1 samples of each ticker fall in between).
 
-    A gap of horizon - 1 samples keeps every training label strictly before every validation
-    label (with horizon h, neighbouring samples share h - 1 label days).
+    Dates, not positions, so one cut serves windows pooled from many tickers: a validation day is
+    one for every ticker. For one ticker this is the last n_val samples, after a gap of h - 1.
     """
+    samples = len(first_label)
     n_val = max(min_val, round(samples * val_fraction))
-    gap = horizon - 1
-    train_end = samples - n_val - gap
-    if train_end < 1:
+    if n_val >= samples:
         raise ValueError(f"{samples} samples are too few for a validation slice of {n_val}")
-    return Split(train_end=train_end, val_start=samples - n_val, samples=samples)
+    cut = np.sort(first_label)[samples - n_val]  # the first held-out label day
+    val = np.flatnonzero(first_label >= cut)
+    train = np.flatnonzero(last_label < cut)
+    if len(train) < 1:
+        raise ValueError(f"{samples} samples are too few for a validation slice of {n_val}")
+    return Split(train=train, val=val)

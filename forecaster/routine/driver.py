@@ -22,9 +22,9 @@ from forecaster.routine.limits import forecast_limits
 from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Between, Force
 from forecaster.routine.staleness import delisted_on, gap_since, suspended_since
-from forecaster.routine.task_inputs import prepare_task
-from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, store_result
-from forecaster.routine.tasks import ModelResult, ModelTask, timed
+from forecaster.routine.task_inputs import Pool, prepare_task, universe_key, young
+from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, save_version, store_result
+from forecaster.routine.tasks import KindResult, ModelResult, ModelTask, failure_text, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import transaction
 from forecaster.storage.listings import delist_dates
@@ -32,6 +32,11 @@ from forecaster.storage.records import fill_actuals
 from forecaster.storage.runs import heartbeat
 
 log = logging.getLogger(__name__)
+
+
+def universe_of(settings: Settings, tickers: list[str]) -> list[str]:
+    """The tickers the networks train over: those asked, then the settings' training universe."""
+    return list(dict.fromkeys([*tickers, *settings.training_universe]))
 
 
 @dataclass(frozen=True)
@@ -113,49 +118,75 @@ class Driver:
         self.finished: dict[str, TickerReport] = {}
 
     def run(self, tickers: list[str], executor: Executor, calendar: TradingCalendar) -> None:
-        self.calendar = calendar  # the stored one: it dates every forecast
+        self.calendar, self.asked = calendar, tickers  # the stored calendar: it dates every forecast
         with self.factory() as session:  # the run's day: a ticker without a bar on it is suspended
             self.day = newest_bar_date(session, tickers, until=self.options.as_of) if tickers else None
+        for ticker in tickers:
+            self.options.check_stop()
+            self._open_ticker(ticker)  # its bars read, its baselines written
+        if not self.open:
+            return
+        pool = self._pool()
         # The block's end abandons what is in flight: a stop or an error here writes nothing more.
         with executor.running(self.options.check_stop) as in_flight:
-            for ticker in tickers:
+            for kind in self.options.kinds:
                 self.options.check_stop()
-                state = self._open_ticker(ticker)  # its bars read, its baselines written
-                if state is None:
-                    continue
-                for kind in self.options.kinds:
-                    self.options.check_stop()
-                    task = self._prepare(state, kind)  # a task that cannot be prepared: its failed result
-                    self._record(in_flight.submit(task) if isinstance(task, ModelTask) else iter([task]))
+                task = prepare_task(
+                    self.settings,
+                    self.factory,
+                    kind,
+                    pool,
+                    force=self.options.force,
+                    between=self.options.between,
+                    train=self.train,
+                )  # a task that cannot be prepared: its failed result
+                self._record(in_flight.submit(task) if isinstance(task, ModelTask) else iter([task]))
             self._record(in_flight.rest())
 
     def finished_in(self, tickers: list[str]) -> list[TickerReport]:
         return [self.finished[t] for t in tickers if t in self.finished]
 
-    def _prepare(self, state: OpenTicker, kind: ModelKind) -> ModelTask | ModelResult:
-        return prepare_task(
-            self.settings,
-            self.factory,
-            state.report.ticker,
-            kind,
-            state.bars,
-            state.as_of,
-            force=self.options.force,
-            between=self.options.between,
-            train=self.train,
-            calendar=self.calendar,
-        )
+    def _pool(self) -> Pool:
+        """The training universe's bars up to the run's day, and the open tickers to forecast; an
+        open ticker without a window of bars yet is recorded as young for every kind."""
+        assert self.day is not None  # some ticker is open, so some bar is stored
+        histories = {t: state.bars for t, state in self.open.items()}
+        universe = universe_of(self.settings, self.asked)
+        others = [t for t in universe if t not in histories]
+        with timed(self.clock, "load"), self.factory() as session:
+            for code in others:  # suspended or not, its history up to the day is training data
+                bars = load_bars(session, code, until=self.day, adjust="qfq")
+                if len(bars):
+                    histories[code] = bars
+        window = self.settings.window
+        forecast = tuple(t for t, state in self.open.items() if len(state.bars) >= window)
+        for ticker in [t for t in self.open if t not in forecast]:
+            state = self.open[ticker]
+            for kind in self.options.kinds:
+                self._store(young(ticker, kind, state.as_of, len(state.bars), window, self.calendar))
+        return Pool(self.day, universe_key(universe), histories, forecast)
 
-    def _record(self, results: Iterator[ModelResult]) -> None:
-        """Write each result as it comes back, and close its ticker after its last one."""
+    def _record(self, results: Iterator[KindResult]) -> None:
+        """Write each kind's new version once, then each ticker's result, closing a ticker after its last one."""
         for result in results:
-            state = self.open[result.ticker]
             for step, seconds in result.timings.items():
                 self.clock[step] += seconds
-            outcome = store_result(
-                self.settings, self.factory, result, state.day, train=self.train, calendar=self.calendar
-            )
-            self._done(state, outcome)
+            version_id = result.version_id
+            if result.trained is not None and result.error is None:
+                try:
+                    version_id = save_version(
+                        self.settings, self.factory, result.universe, result.as_of, result.trained, self.train
+                    )
+                except Exception as exc:  # noqa: BLE001  # the per-kind boundary: every ticker records it
+                    result.error = failure_text(exc, f"{result.kind} version")
+            for one in result.per_ticker():
+                one.version_id = version_id if one.error is None else one.version_id
+                self._store(one)
+
+    def _store(self, result: ModelResult) -> None:
+        state = self.open[result.ticker]
+        outcome = store_result(self.factory, result, state.day, calendar=self.calendar)
+        self._done(state, outcome)
 
     def _open_ticker(self, ticker: str) -> OpenTicker | None:
         report = TickerReport(ticker)

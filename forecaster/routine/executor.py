@@ -1,4 +1,4 @@
-"""Where (ticker, model) tasks run: in this process (`local`, the default) or on a Dask cluster
+"""Where each network kind's task runs: in this process (`local`, the default) or on a Dask cluster
 (`dask`, `FORECASTER_DASK_ADDRESS`).
 
 Either way the driver prepares each task from the database, the executor runs
@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from forecaster.config import Settings
 from forecaster.errors import ConfigError
-from forecaster.routine.tasks import ModelResult, ModelTask, run_model_task
+from forecaster.routine.tasks import KindResult, ModelTask, run_model_task
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,13 @@ log = logging.getLogger(__name__)
 class InFlight(Protocol):
     """The tasks an executor is running for the driver, and their results as they come back."""
 
-    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+    def submit(self, task: ModelTask) -> Iterator[KindResult]:
         """Start `task` (now, whether or not the iterator is read), then hand back the results that
         come back until there is room for the next task. `checkpoint` raises to stop (the
         daemon's SIGTERM); it is called at least before each result is handed back."""
         ...
 
-    def rest(self) -> Iterator[ModelResult]:
+    def rest(self) -> Iterator[KindResult]:
         """Every result not handed back yet, as they come."""
         ...
 
@@ -54,10 +54,10 @@ class LocalExecutor:
 
 
 class _InOrder:
-    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+    def submit(self, task: ModelTask) -> Iterator[KindResult]:
         return iter([run_model_task(task)])
 
-    def rest(self) -> Iterator[ModelResult]:
+    def rest(self) -> Iterator[KindResult]:
         return iter([])
 
 
@@ -97,7 +97,7 @@ class DaskExecutor:
         time.sleep(self._poll_s)
 
     def _submit(self, task: ModelTask) -> Any:
-        key = f"forecast-{task.ticker}-{task.kind}-{task.as_of}-{uuid.uuid4().hex[:8]}"
+        key = f"forecast-{task.universe}-{task.kind}-{task.as_of}-{uuid.uuid4().hex[:8]}"
         return self.client.submit(run_model_task, task, key=key, pure=False, retries=self._retries)
 
 
@@ -112,7 +112,7 @@ class Window:
         size: int,
         *,
         submit: Callable[[ModelTask], Any],
-        result: Callable[[Any, ModelTask], ModelResult],
+        result: Callable[[Any, ModelTask], KindResult],
         wait: Callable[[list[Any]], None],
         cancel: Callable[[list[Any]], Any],
     ) -> None:
@@ -120,11 +120,11 @@ class Window:
         self._submit, self._result, self._wait, self._cancel = submit, result, wait, cancel
         self._pending: dict[Any, ModelTask] = {}  # future -> its task
 
-    def submit(self, task: ModelTask) -> Iterator[ModelResult]:
+    def submit(self, task: ModelTask) -> Iterator[KindResult]:
         self._pending[self._submit(task)] = task
         return self._until_room()
 
-    def rest(self) -> Iterator[ModelResult]:
+    def rest(self) -> Iterator[KindResult]:
         while self._pending:
             yield from self._come_back()
 
@@ -138,11 +138,11 @@ class Window:
             self._cancel(list(self._pending))
             self._pending.clear()
 
-    def _until_room(self) -> Iterator[ModelResult]:
+    def _until_room(self) -> Iterator[KindResult]:
         while len(self._pending) >= self._size:
             yield from self._come_back()
 
-    def _come_back(self) -> Iterator[ModelResult]:
+    def _come_back(self) -> Iterator[KindResult]:
         """The results done now, or none after a wait while none is."""
         done = [f for f in self._pending if f.done()]
         self._checkpoint()  # between results: nothing more is written once a stop is asked
@@ -172,11 +172,11 @@ class ThreadExecutor:
     def running(self, checkpoint: Callable[[], None]) -> Iterator[InFlight]:
         pool = _pool(self.threads)
 
-        def cancel(futures: list[Future[ModelResult]]) -> None:
+        def cancel(futures: list[Future[KindResult]]) -> None:
             for future in futures:
                 future.cancel()  # one already running finishes on its thread, unwritten
 
-        def wait(futures: list[Future[ModelResult]]) -> None:
+        def wait(futures: list[Future[KindResult]]) -> None:
             futures_wait(futures, timeout=self._poll_s, return_when=FIRST_COMPLETED)
 
         # One task queued behind each running one: a thread never waits for the driver.
@@ -203,21 +203,21 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return _POOLS[threads]
 
 
-def _thread_result(future: Future[ModelResult], task: ModelTask) -> ModelResult:
+def _thread_result(future: Future[KindResult], task: ModelTask) -> KindResult:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001  # run_model_task returns its failures; this is a bug's
-        return ModelResult.of(task, error=f"task failed on its thread: {type(exc).__name__}: {exc}")
+        return KindResult.of(task, error=f"task failed on its thread: {type(exc).__name__}: {exc}")
 
 
-def _result(future: Any, task: ModelTask) -> ModelResult:
+def _result(future: Any, task: ModelTask) -> KindResult:
     from distributed.client import FutureCancelledError
 
     try:
-        result: ModelResult = future.result()
+        result: KindResult = future.result()
     except (Exception, FutureCancelledError) as exc:  # noqa: BLE001  # a task that never returned is recorded
         first = str(exc).splitlines()[0] if str(exc) else ""
-        return ModelResult.of(task, error=f"task lost on the Dask cluster: {type(exc).__name__}: {first}")
+        return KindResult.of(task, error=f"task lost on the Dask cluster: {type(exc).__name__}: {first}")
     return result
 
 

@@ -1,5 +1,5 @@
-"""What the driver writes once a (ticker, model) task comes back: the new version (file, then
-row), the forecasts, the run item — and the run item of a failure, wherever it happened.
+"""What the driver writes once a kind's task comes back: the new version (file, then row), once,
+then each ticker's forecasts and run item — and the run item of a failure, wherever it happened.
 
 Each write is a short transaction of its own, never held open while a task trains (wherever it
 runs). Each result is written exactly once, by the driver: a task that a Dask worker started twice
@@ -67,16 +67,14 @@ class TickerDay:
 
 
 def store_result(
-    settings: Settings,
     factory: sessionmaker[Session],
     result: ModelResult,
     day: TickerDay,
     *,
-    train: TrainSpec,
     calendar: TradingCalendar,
 ) -> ModelOutcome:
-    """Write a task's result: the new version (file, then row), its forecasts (dated by
-    `calendar`, the stored one), its run item."""
+    """Write a ticker's result: its forecasts (dated by `calendar`, the stored one), its run item.
+    The version it cites is written before, once for every ticker (`save_version`)."""
     outcome = ModelOutcome(
         result.kind,
         result.action,
@@ -87,8 +85,6 @@ def store_result(
         validation=result.validation,
     )
     with recorded(factory, day.run_id, result.ticker, outcome):
-        if result.trained is not None:
-            outcome.version_id = save_version(settings, factory, result.ticker, result.as_of, result.trained, train)
         if result.error is None and result.spec is not None:
             outcome.forecast = points(
                 result.as_of, np.asarray(result.forecast, dtype=np.float64), _quantiles(result), calendar
@@ -119,16 +115,17 @@ def _quantiles(result: ModelResult) -> FloatArray | None:
 def save_version(
     settings: Settings,
     factory: sessionmaker[Session],
-    ticker: str,
+    universe: str,
     as_of: date,
     trained: TrainedModel,
     train: TrainSpec,
 ) -> int:
-    """File first, then its row (see registry.save_file); returns the new version's id."""
-    saved = save_file(settings.data_dir, ticker, as_of, trained)
+    """File first, then its row (see registry.save_file), under the universe's key; returns the
+    new version's id."""
+    saved = save_file(settings.data_dir, universe, as_of, trained)
     with transaction(factory) as session:
         return add_version(
-            session, ticker=ticker, trained=trained, train=train, saved=saved, as_of=as_of, now=clock.now()
+            session, ticker=universe, trained=trained, train=train, saved=saved, as_of=as_of, now=clock.now()
         ).id
 
 

@@ -1,4 +1,5 @@
-"""One (ticker, model) step as a pure task: retrain, fine-tune or reuse a model, then forecast.
+"""One network kind's step as a pure task: retrain, fine-tune or reuse the universe's version,
+then forecast every watch-list ticker in one batched predict.
 
 Inputs and outputs are plain picklable values — bars as a DataFrame, model files as bytes with
 their sha256 — and the task never opens the database or the data dir. So the same function runs
@@ -17,17 +18,19 @@ from datetime import date
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 
 from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.conformal import CALIBRATION_KEY, Calibration, from_scaler_params
 from forecaster.model.files import adam_from_bytes, model_bytes
-from forecaster.model.forecasting import ValidationSeries, model_quantiles
+from forecaster.model.forecasting import ValidationSeries, window_forecasts
 from forecaster.model.kinds import ModelKind
 from forecaster.model.resident import load_version
 from forecaster.model.scaling import Scaler, scaler_from_params
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import Fitted, TrainingStats, fine_tune, train_new
+from forecaster.model.windows import FloatArray, last_window
 from forecaster.routine.policy import Decision
 
 log = logging.getLogger(__name__)
@@ -47,10 +50,14 @@ class ParentModel:
 
 @dataclass(frozen=True)
 class ModelTask:
-    ticker: str
+    """One network kind's step for a run's day: retrain, fine-tune or reuse the one version over
+    the training universe, then forecast every ticker asked from its newest window."""
+
     kind: ModelKind
     as_of: date
-    bars: pd.DataFrame  # qfq bars up to as_of, oldest first
+    universe: str  # the versions' key: one line of versions per (universe, kind)
+    histories: dict[str, pd.DataFrame]  # each universe ticker's qfq bars up to as_of, oldest first
+    forecast: tuple[str, ...]  # the tickers forecast (the watch-list's, each with a window of bars)
     spec: ModelSpec  # what a retrain builds (the settings' spec)
     train: TrainSpec
     decision: Decision
@@ -58,7 +65,7 @@ class ModelTask:
 
     @property
     def label(self) -> str:
-        return f"{self.ticker} {self.kind}"
+        return f"{self.kind} over {len(self.histories)} ticker(s)"
 
 
 @dataclass(frozen=True)
@@ -85,19 +92,43 @@ class ModelResult:
     forecast: list[float] = field(default_factory=list)  # (horizon,) in price units
     # (horizon, len(QUANTILE_LEVELS)) calibrated prices from a quantile network; None from a point one.
     quantiles: list[list[float]] | None = None
-    version_id: int | None = None  # the version used as it is (reuse)
-    trained: TrainedModel | None = None  # a new version, written by the driver even if the forecast failed
+    version_id: int | None = None  # the version the forecast was made with
     validation: ValidationSeries | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # worker seconds per step
     seconds: float = 0.0
 
+
+@dataclass
+class KindResult:
+    """What a kind's task brings back: the new version, if it made one, and each ticker's result."""
+
+    kind: ModelKind
+    as_of: date
+    universe: str
+    asked: tuple[str, ...]  # the tickers to forecast
+    action: str
+    reason: str
+    trained: TrainedModel | None = None  # written once by the driver, then cited by every forecast
+    version_id: int | None = None  # the version used as it is (reuse)
+    tickers: list[ModelResult] = field(default_factory=list)
+    error: str | None = None  # the whole task failed: every ticker's result carries it
+    timings: dict[str, float] = field(default_factory=dict)  # worker seconds per step
+    seconds: float = 0.0
+
     @classmethod
-    def of(cls, task: ModelTask, error: str | None = None) -> "ModelResult":
+    def of(cls, task: ModelTask, error: str | None = None) -> "KindResult":
         """`task`'s result as decided before it ran; with `error`, the result of a task that never
         returned (its workers kept dying, say)."""
         d = task.decision
-        return cls(task.ticker, task.kind, task.as_of, d.action, d.reason, error=error)
+        return cls(task.kind, task.as_of, task.universe, task.forecast, d.action, d.reason, error=error)
+
+    def per_ticker(self) -> list[ModelResult]:
+        """One result per ticker asked: its forecast, or the task's error."""
+        if self.error is not None or not self.tickers:
+            error = self.error or "no forecast came back"
+            return [ModelResult(t, self.kind, self.as_of, self.action, self.reason, error=error) for t in self.asked]
+        return self.tickers
 
 
 def fallback(exc: ModelFileError) -> Decision:
@@ -117,17 +148,15 @@ def failure_text(exc: Exception, label: str) -> str:
     return str(exc) or type(exc).__name__
 
 
-def run_model_task(task: ModelTask) -> ModelResult:
-    """The task function: never raises for a failure of this (ticker, model); it is returned."""
+def run_model_task(task: ModelTask) -> KindResult:
+    """The task function: never raises for a failure of this kind's step; it is returned."""
     started = time.perf_counter()
-    result = ModelResult.of(task)
+    result = KindResult.of(task)
     try:
-        model, scaler, spec, calibration = _model_for(task, result)
+        model, scaler, spec, calibration, fitted = _model_for(task, result)
         with timed(result.timings, "forecast"):
-            values, quantiles = model_quantiles(model, scaler, task.bars, spec, calibration)
-        result.spec, result.forecast = spec, [float(v) for v in values]
-        result.quantiles = None if quantiles is None else quantiles.tolist()
-    except Exception as exc:  # noqa: BLE001  # the per-(ticker, model) boundary: returned, then recorded
+            result.tickers = _forecasts(task, result, (model, scaler, spec, calibration), fitted)
+    except Exception as exc:  # noqa: BLE001  # the per-(kind) boundary: returned, then recorded per ticker
         result.error = failure_text(exc, task.label)
     finally:
         # Everything the task built is in `result` as bytes. A retrain built a new network, whose
@@ -135,8 +164,7 @@ def run_model_task(task: ModelTask) -> ModelResult:
         # backfill: cleared, without its gc.collect() (0.3-0.5 s; Python's own collector frees the
         # model). Not after a reuse or a fine-tune, which build nothing (the resident networks and
         # the trainers are reused): clear_session also empties TensorFlow's kernel cache, and the
-        # next traced call then re-creates its kernels: measured 0.52 s against 0.04 s for one
-        # window's forecast, three times a backfilled day.
+        # next traced call then re-creates its kernels.
         if result.action == "retrain" or task.spec.members > 1:  # averaged members load as new models
             with timed(result.timings, "release"):
                 keras.backend.clear_session(free_memory=False)
@@ -144,7 +172,37 @@ def run_model_task(task: ModelTask) -> ModelResult:
     return result
 
 
-def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scaler, ModelSpec, Calibration | None]:
+Usable = tuple[keras.Model, Scaler, ModelSpec, Calibration | None]
+
+
+def _forecasts(task: ModelTask, result: KindResult, usable: Usable, fitted: Fitted | None) -> list[ModelResult]:
+    """Every asked ticker's forecast from one batched predict over their newest windows."""
+    model, scaler, spec, calibration = usable
+    codes = list(task.forecast)
+    x = np.concatenate([last_window(_features(task.histories[c], spec), window=spec.window) for c in codes])
+    values, quantiles = window_forecasts(model, scaler, x, calibration)  # (tickers, horizon[, levels])
+    out = []
+    for i, code in enumerate(codes):
+        one = ModelResult(code, task.kind, task.as_of, result.action, result.reason, spec=spec)
+        one.version_id = result.version_id
+        if not np.all(np.isfinite(values[i])) or (quantiles is not None and not np.all(np.isfinite(quantiles[i]))):
+            one.error = f"{spec.kind} produced a non-finite forecast: {values[i].tolist()}"
+        else:
+            one.forecast = [float(v) for v in values[i]]
+            one.quantiles = None if quantiles is None else quantiles[i].tolist()
+        if fitted is not None:
+            one.validation = ValidationSeries(*fitted.validation_of(code))
+        out.append(one)
+    return out
+
+
+def _features(bars: pd.DataFrame, spec: ModelSpec) -> FloatArray:
+    return bars[list(spec.features)].to_numpy(dtype="float64")
+
+
+def _model_for(
+    task: ModelTask, result: KindResult
+) -> tuple[keras.Model, Scaler, ModelSpec, Calibration | None, Fitted | None]:
     """Reuse, fine-tune or retrain as decided; a new version's bytes go into `result.trained`.
     A reused version keeps its stored calibration; a new one brings its own."""
     parent = task.parent
@@ -162,24 +220,23 @@ def _model_for(task: ModelTask, result: ModelResult) -> tuple[keras.Model, Scale
             scaler = scaler_from_params(parent.scaler)
             if task.decision.action == "reuse":
                 result.version_id = parent.version_id
-                return model, scaler, parent.spec, from_scaler_params(parent.scaler)
+                return model, scaler, parent.spec, from_scaler_params(parent.scaler), None
             with timed(result.timings, "train"):
                 fitted = fine_tune(
-                    model, scaler, task.bars, parent.spec, task.train, label=f"{task.label} fine-tune", adam=adam
+                    model, scaler, task.histories, parent.spec, task.train, label=f"{task.label} fine-tune", adam=adam
                 )
             _add_new_version(result, fitted, parent.spec, "finetune", parent.version_id)
-            return fitted.model, fitted.scaler, parent.spec, fitted.calibration
+            return fitted.model, fitted.scaler, parent.spec, fitted.calibration, fitted
     with timed(result.timings, "train"):
-        fitted = train_new(task.bars, task.spec, task.train, label=f"{task.label} train")
+        fitted = train_new(task.histories, task.spec, task.train, label=f"{task.label} train")
     _add_new_version(result, fitted, task.spec, "retrain", None)
-    return fitted.model, fitted.scaler, task.spec, fitted.calibration
+    return fitted.model, fitted.scaler, task.spec, fitted.calibration, fitted
 
 
-def _add_new_version(result: ModelResult, fitted: Fitted, spec: ModelSpec, action: str, parent_id: int | None) -> None:
+def _add_new_version(result: KindResult, fitted: Fitted, spec: ModelSpec, action: str, parent_id: int | None) -> None:
     """The fitted network as a new version on `result` (file bytes, row metadata) for the driver."""
     with timed(result.timings, "save"):
         data = model_bytes(fitted.model, fitted.adam)  # the Adam state goes with it: its fine-tune continues it
-    result.validation = ValidationSeries(fitted.val_dates, fitted.val_actual, fitted.val_predicted)
     result.trained = TrainedModel(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
