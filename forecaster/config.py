@@ -39,8 +39,9 @@ from forecaster.model.spec import ModelSpec, TrainSpec
 
 DEFAULT_CONFIG_FILE = Path("forecaster.toml")
 TUSHARE_URL = "http://api.waditu.com/dataapi"
-# The repository's own copy of the course file: the offline default source.
+# The course file; the offline default's market (it and a few more tickers) and training universe.
 BUNDLED_CSV = Path(__file__).resolve().parent.parent / "data" / "SH600519.csv"
+BUNDLED_MARKET, BUNDLED_UNIVERSE = BUNDLED_CSV.parent / "market", BUNDLED_CSV.parent / "universe.txt"
 # FORECASTER_* variables that are not settings fields: the file's name, and the tests' server.
 NOT_FIELDS = frozenset({"FORECASTER_CONFIG", "FORECASTER_TEST_PG_URL"})
 _MODEL = ModelSpec(kind="rnn")
@@ -51,8 +52,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FORECASTER_", extra="ignore")
 
     data_dir: Path = Path("data")
-    # None means `sqlite:///<data_dir>/forecaster.db`, i.e. `sqlite:///data/forecaster.db`.
-    # `postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB` shares one database between machines.
+    # None: `sqlite:///<data_dir>/forecaster.db`; a postgresql+psycopg:// URL shares one between machines.
     database_url: str | None = None
     tushare_token: SecretStr | None = Field(
         default=None,
@@ -64,18 +64,15 @@ class Settings(BaseSettings):
     tushare_retry_base_s: float = Field(default=2.0, ge=0)
     tushare_retry_total_s: float = Field(default=120.0, ge=0)
     tickers: Annotated[list[str], NoDecode] = ["600519.SH"]
-    # The networks train over the watch-list plus these codes (comma-separated, or a tickers file).
-    universe: Annotated[list[str], NoDecode] = []
-    # A file or a directory of files (see forecaster.ingest.sources.csvfile).
+    # More codes the networks train over (unset: the bundled universe offline, else none).
+    universe: Annotated[list[str] | None, NoDecode] = None
     csv_path: Path | None = None
-    # Where a CSV layout does not fix the volume unit: `auto` infers it from the amount.
     csv_volume_unit: Literal["auto", "shares", "lots"] = "auto"
     history_start: date = date(2010, 1, 1)
     # Incremental ingest re-reads this many trading days before the last stored bar (revisions).
     ingest_overlap_days: int = Field(default=5, ge=0)
     timezone: str = "Asia/Shanghai"
-    # Trading days by hand (CSV `date,open`), stronger than tushare and exchange_calendars: for
-    # the day the exchange's notice is out and no source has it yet (see forecaster.market.override).
+    # Trading days by hand (CSV `date,open`), stronger than any source (forecaster.market.override).
     calendar_file: Path | None = None
 
     # Models: defaults come from the spec dataclasses (see forecaster.model.spec for what each means).
@@ -109,7 +106,6 @@ class Settings(BaseSettings):
     scheduler_timezone: str | None = None
     # APScheduler 3's default grace is 1 s: a daemon busy or down at 17:30 would skip the day.
     misfire_grace_s: int = Field(default=6 * 3600, ge=1)
-    # A trading day's bar not published yet: try again this often, at most this many times.
     late_retry_minutes: float = Field(default=30, gt=0)
     late_retries: int = Field(default=4, ge=0)
     # How long a second process waits for the run lock (the CLI: not at all; a daemon job: then `skipped`).
@@ -132,9 +128,7 @@ class Settings(BaseSettings):
     # Retention (routine/retention): model files kept per line of versions, days of plots per ticker.
     keep_model_versions: int = Field(default=5, ge=1)
     keep_plot_days: int = Field(default=60, ge=1)
-    # A `running` run row without a heartbeat (one per ticker) for this long is over, on any machine.
     stale_run_minutes: int = Field(default=120, ge=1)
-    # `forecaster health`: free space in the data dir below this warns, below a quarter of it is critical.
     health_min_free_gb: float = Field(default=2.0, ge=0)
 
     @field_validator("tickers", "universe", mode="before")
@@ -156,8 +150,7 @@ class Settings(BaseSettings):
     @field_validator("models")
     @classmethod
     def _each_model_once(cls, value: list[ModelKind]) -> list[ModelKind]:
-        # Empty is allowed: the routine then forecasts with the baselines only.
-        return list(dict.fromkeys(value))
+        return list(dict.fromkeys(value))  # empty is allowed: the baselines only
 
     @field_validator("units")
     @classmethod
@@ -168,7 +161,9 @@ class Settings(BaseSettings):
 
     @field_validator("tickers", "universe")
     @classmethod
-    def _normalize_tickers(cls, value: list[str], info: ValidationInfo) -> list[str]:
+    def _normalize_tickers(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
         if not value and info.field_name == "tickers":
             raise ValueError("at least one ticker is needed")
         return list(dict.fromkeys(normalize_ticker(v) for v in value))
@@ -183,15 +178,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _specs_build(self) -> "Settings":
-        # The spec's own checks (the target among the features, ...) at load time, so that every
-        # entry point refuses a bad combination before any work, not when a model is first built.
+        # The spec's own checks at load time: every entry point refuses a bad combination at once.
         model_spec(self, MODEL_KINDS[0])
         return self
 
-    @property
-    def training_universe(self) -> list[str]:
-        """The tickers the networks train over: the watch-list's, then the universe's others."""
-        return list(dict.fromkeys([*self.tickers, *self.universe]))
+    def training_universe(self, tickers: list[str] | None = None) -> list[str]:
+        """The tickers the networks train over: those run (default: the watch-list), then the universe's."""
+        offline = self.csv_path is None and self.token() is None
+        others = self.universe if self.universe is not None else read_tickers_file(BUNDLED_UNIVERSE) if offline else []
+        return list(dict.fromkeys([*(self.tickers if tickers is None else tickers), *others]))
 
     @property
     def db_url(self) -> str:
@@ -200,6 +195,11 @@ class Settings(BaseSettings):
     @property
     def bundled_csv(self) -> Path:
         return self.csv_path or BUNDLED_CSV
+
+    @property
+    def offline_source(self) -> Path:
+        """Where bars come from without a token: FORECASTER_CSV_PATH, else the bundled market."""
+        return self.csv_path or BUNDLED_MARKET
 
     def token(self) -> str | None:
         """The tushare token in clear, for the client only — never log or store it."""

@@ -78,7 +78,15 @@ def poison_after(factory: sessionmaker[Session], day: date, factor: float = 100.
 
 # Tiny networks for tests (seconds, not minutes): one source for the settings object and for the
 # environment that subprocess and CLI tests pass.
-TINY: dict[str, Any] = {"window": 10, "units": [4, 4], "max_epochs": 1, "patience": 1, "finetune_epochs": 1}
+# universe "": the networks train over the tickers a test names, never the bundled universe.
+TINY: dict[str, Any] = {
+    "window": 10,
+    "units": [4, 4],
+    "max_epochs": 1,
+    "patience": 1,
+    "finetune_epochs": 1,
+    "universe": "",
+}
 
 
 def tiny_settings(tmp_path: Path, **extra: Any) -> Settings:

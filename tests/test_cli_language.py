@@ -212,10 +212,13 @@ def test_status_and_health_print_csv_and_json(tmp_path):
     assert invoke("ingest").exit_code == 0
     as_csv = invoke("status", "--format", "csv")
     assert as_csv.exit_code == 0
-    (row,) = csv.DictReader(io.StringIO(as_csv.stdout))
+    stored = {r["ticker"]: r for r in csv.DictReader(io.StringIO(as_csv.stdout))}
+    assert len(stored) == 12  # offline, the bundled training universe is ingested beside the watch-list
+    row = stored["600519.SH"]
     assert (row["ticker"], row["bars"], row["first"], row["last"]) == ("600519.SH", "2426", "2010-04-26", "2020-04-24")
     as_json = json.loads(invoke("status", "--format", "json").stdout)
-    assert as_json["tickers"][0]["bars"] == 2426 and as_json["last_run"] is None and as_json["models"] == []
+    moutai = next(t for t in as_json["tickers"] if t["ticker"] == "600519.SH")
+    assert moutai["bars"] == 2426 and as_json["last_run"] is None and as_json["models"] == []
     table, checks, named = (invoke("health", "--format", f) for f in ("table", "csv", "json"))
     assert checks.exit_code == table.exit_code == named.exit_code  # the format never changes the exit code
     rows = list(csv.DictReader(io.StringIO(checks.stdout)))

@@ -64,3 +64,35 @@ def test_letter_model_embedding_input():
     probs = np.asarray(model(np.array([[0, 1, 2, 3]], dtype="int32")))  # (batch, steps) indices
     assert probs.shape == (1, 26)
     np.testing.assert_allclose(probs.sum(), 1.0, rtol=1e-5)
+
+
+def test_every_spec_field_is_in_the_network_identity_or_said_not_to_change_the_network():
+    from dataclasses import fields, replace
+    from typing import Any
+
+    from forecaster.model.spec import NOT_NETWORK, ModelSpec
+
+    base = ModelSpec(kind="gru", window=10, units=(4, 4), features=("close", "open"))
+    changed: dict[str, Any] = {
+        "kind": "lstm",
+        "window": 12,
+        "horizon": 2,
+        "units": (4, 5),
+        "dropout": 0.1,
+        "head": "point",
+        "target": "open",
+        "features": ("open", "close"),  # the same count: another order, one network
+        "scaling": "minmax",
+        "adjust": "none",
+        "members": 2,
+        "bias_penalty": 0.5,
+    }
+    names = {f.name for f in fields(ModelSpec)}
+    assert replace(base, features=("close",)).network() != base.network()  # fewer columns: another input
+    assert names == set(changed), "a new ModelSpec field: say here how it changes the spec"
+    for name in names:
+        other = replace(base, **{name: changed[name]})
+        if name in NOT_NETWORK:
+            assert other.network() == base.network(), name
+        else:
+            assert other.network() != base.network(), f"{name} changes the network but not its identity"

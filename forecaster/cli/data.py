@@ -46,7 +46,10 @@ def ingest(
     from forecaster.ingest.update import ingest_tickers
     from forecaster.storage.db import session_factory
 
-    tickers = tickers_from(ticker, tickers_file, settings) or settings.training_universe
+    # The networks' training universe too, unless a CSV is named here (it holds what it holds).
+    tickers = tickers_from(ticker, tickers_file, settings) or (
+        settings.tickers if csv_path else settings.training_universe()
+    )
     today = today_in(settings.timezone)
     if start and start > (end or today):  # --end defaults to today: a future --start is a backwards range
         raise click.BadParameter(f"--start {start} is after --end {end or f'{today} (today)'}")

@@ -26,6 +26,7 @@ from forecaster.model.kinds import SKIPPED
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from forecaster.ingest.update import IngestResult
     from forecaster.routine.backfill import BackfillReport
     from forecaster.routine.driver import RoutineOptions
     from forecaster.routine.pipeline import RunReport
@@ -141,8 +142,8 @@ def run(
         report = run_routine(settings, factory, tickers=tickers, options=options, source=bar_source, today=today)
         for line in report.notes(as_of):
             click.echo(f"note: {line}", err=True)
-        for result in report.ingests:
-            say(result.summary())
+        for line in ingest_lines(report.ingests, tickers):
+            say(line)
         with factory() as session:
             names = ticker_names(session, tickers)
         rows = run_rows(report, names)
@@ -274,3 +275,13 @@ def _replay_with_progress(
         return backfill(
             settings, factory, tickers=tickers, start=start, end=end, options=options, today=today, on_day=on_day
         )
+
+
+def ingest_lines(ingests: "list[IngestResult]", tickers: Sequence[str]) -> list[str]:
+    """Each asked ticker's ingest in full; the training universe's others in one line, unless one failed."""
+    others = [i for i in ingests if i.ticker not in tickers]
+    lines = [i.summary() for i in ingests if i.ticker in tickers or not i.ok]
+    if fine := [i for i in others if i.ok]:
+        new = sum(i.counts.new for i in fine)
+        lines.append(f"training universe: {len(fine)} more ticker(s), {new} new bars")
+    return lines

@@ -87,7 +87,7 @@ def _fingerprint(net: keras.Model) -> str:
 
 def _resident_of(spec: ModelSpec) -> keras.Model:
     thread = threading.get_ident()
-    arch = (thread, spec.kind, spec.window, len(spec.features), spec.units, spec.dropout, spec.horizon, spec.head)
+    arch = (thread, *spec.network())
     net = _BY_SPEC.get(arch)
     if net is None:  # built once per shape: its weights are always overwritten before use
         skeleton = network_for(spec, seed=0)

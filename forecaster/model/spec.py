@@ -25,6 +25,11 @@ from forecaster.model.kinds import (
     model_kinds,
 )
 
+# ModelSpec fields outside `ModelSpec.network()` (features count there, by number): the column
+# forecast, the bar columns' names, the scaling, the price basis, members (averaged members load
+# as a whole model, never into a resident) and the loss's penalty.
+NOT_NETWORK = frozenset({"target", "features", "scaling", "adjust", "members", "bias_penalty"})
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -70,6 +75,12 @@ class ModelSpec:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
+    def network(self) -> tuple[Any, ...]:
+        """The network's identity: what its shape and layers are built from. Two specs with one
+        identity load into one resident network (model/resident); `NOT_NETWORK` lists the fields
+        that change what the network is trained on or how, never what it is."""
+        return (self.kind, self.window, len(self.features), self.units, self.dropout, self.horizon, self.head)
+
     @classmethod
     def from_json(cls, text: str) -> "ModelSpec":
         data: dict[str, Any] = json.loads(text)
@@ -92,7 +103,9 @@ class TrainSpec:
     finetune_epochs: int = 5
     finetune_learning_rate: float = 1e-4
     finetune_days: int = 250  # recent trading days a fine-tune trains on
-    epoch_windows: int = 0  # training windows drawn afresh each epoch; 0: every window, every epoch
+    # Training windows drawn afresh each epoch (0: every window, every epoch): a large universe's
+    # retrain costs this many windows an epoch, not all of them (measured in docs/models.md).
+    epoch_windows: int = 4096
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

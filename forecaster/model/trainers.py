@@ -61,14 +61,16 @@ _RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
 
 
 def shape_key(model: keras.Model) -> tuple[Any, ...] | None:
-    """What makes two networks interchangeable for training: layer types, dropout rates and
-    weight shapes. None for a model of nested models (averaged members): not cached."""
+    """What makes two networks interchangeable for training: the input's shape (a recurrent
+    layer's weights are the same for any window length, its traced step is not), layer types,
+    dropout rates and weight shapes. None for a model of nested models (averaged members): not cached."""
     if any(isinstance(layer, keras.Model) for layer in model.layers):
         return None
-    return tuple(
+    layers = tuple(
         (type(layer).__name__, getattr(layer, "rate", None), tuple(tuple(w.shape) for w in layer.weights))
         for layer in model.layers
     )
+    return (tuple(model.input_shape), *layers)
 
 
 def _loss_key(loss: keras.losses.Loss | str) -> str:

@@ -34,11 +34,6 @@ from forecaster.storage.runs import heartbeat
 log = logging.getLogger(__name__)
 
 
-def universe_of(settings: Settings, tickers: list[str]) -> list[str]:
-    """The tickers the networks train over: those asked, then the settings' training universe."""
-    return list(dict.fromkeys([*tickers, *settings.training_universe]))
-
-
 @dataclass(frozen=True)
 class RoutineOptions:
     kinds: tuple[ModelKind, ...]
@@ -151,7 +146,7 @@ class Driver:
         open ticker without a window of bars yet is recorded as young for every kind."""
         assert self.day is not None  # some ticker is open, so some bar is stored
         histories = {t: state.bars for t, state in self.open.items()}
-        universe = universe_of(self.settings, self.asked)
+        universe = self.settings.training_universe(self.asked)
         others = [t for t in universe if t not in histories]
         with timed(self.clock, "load"), self.factory() as session:
             for code in others:  # suspended or not, its history up to the day is training data

@@ -25,7 +25,7 @@ from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
-from forecaster.routine.driver import Driver, RoutineOptions, TickerReport, universe_of
+from forecaster.routine.driver import Driver, RoutineOptions, TickerReport
 from forecaster.routine.executor import Executor, LocalExecutor, open_executor
 from forecaster.routine.retention import prune_after_run
 from forecaster.routine.tasks import timed
@@ -88,7 +88,7 @@ def run_routine(
                 ingests = ingest_tickers(
                     factory,
                     source,
-                    universe_of(settings, tickers),  # the networks train over the universe's others too
+                    settings.training_universe(tickers),  # the networks train over the universe's others too
                     today=today,
                     overlap_days=settings.ingest_overlap_days,
                     calendar=calendar,
