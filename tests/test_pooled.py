@@ -1,0 +1,86 @@
+"""One network per kind over the training universe: one version per kind cited by every ticker's
+forecast, one batched predict, a universe-only ticker trained on but not forecast, and nothing
+after the as-of day of any ticker read."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from forecaster.ingest.sources.csvfile import CsvSource
+from forecaster.ingest.update import ingest_ticker
+from forecaster.market.calendar import trading_days
+from forecaster.routine.driver import RoutineOptions
+from forecaster.routine.pipeline import run_routine
+from forecaster.routine.task_inputs import universe_key
+from forecaster.storage.db import open_database, session_factory
+from tests.helpers import poison_after, tiny_settings
+from tests.tushare_server import DAILY_FIELDS, synthetic_daily
+
+WATCH, EXTRA = ["600000.SH", "000002.SZ"], "300750.SZ"
+DAYS = trading_days(date(2024, 1, 2), date(2024, 6, 28))
+AS_OF, TODAY = DAYS[-20], date(2024, 7, 1)
+
+
+def _db(tmp_path, name):
+    settings = tiny_settings(tmp_path / name, universe=EXTRA)
+    factory = session_factory(open_database(settings.db_url))
+    rows = [r for i, t in enumerate([*WATCH, EXTRA]) for r in synthetic_daily(t, DAYS[0], DAYS[-1], seed=i + 1)]
+    path = tmp_path / f"{name}.csv"
+    pd.DataFrame(rows, columns=DAILY_FIELDS).to_csv(path, index=False)
+    for ticker in [*WATCH, EXTRA]:
+        assert ingest_ticker(factory, CsvSource(path), ticker, today=TODAY).ok
+    return settings, factory
+
+
+def _run(settings, factory):
+    options = RoutineOptions(kinds=("rnn", "gru"), as_of=AS_OF, plots=False)
+    report = run_routine(settings, factory, tickers=WATCH, options=options, source=None, today=TODAY)
+    assert report.ok, [(o.model, o.error) for t in report.tickers for o in t.outcomes if o.error]
+    with factory() as s:
+        forecasts = s.execute(
+            text("select ticker, model, yhat, q025, q975, model_version_id from forecasts order by ticker, model")
+        ).all()
+        versions = s.execute(text("select id, ticker, kind, action from model_versions order by id")).all()
+    return forecasts, versions
+
+
+@pytest.mark.slow
+def test_one_version_per_kind_over_the_universe_and_nothing_after_the_as_of_read(tmp_path):
+    settings, factory = _db(tmp_path, "clean")
+    forecasts, versions = _run(settings, factory)
+    key = universe_key([*WATCH, EXTRA])
+    assert [(v.ticker, v.kind, v.action) for v in versions] == [(key, "rnn", "retrain"), (key, "gru", "retrain")]
+    networks = [f for f in forecasts if f.model in ("rnn", "gru")]
+    # Every watch-list ticker forecast by each kind's one version; the universe's other ticker not at all.
+    assert sorted((f.ticker, f.model) for f in networks) == sorted((t, m) for t in WATCH for m in ("rnn", "gru"))
+    by_kind = {v.kind: v.id for v in versions}
+    assert all(f.model_version_id == by_kind[f.model] for f in networks)
+    assert {f.ticker for f in forecasts} == set(WATCH)
+    # The same day again, in a database whose every ticker's later prices (the universe-only one's
+    # too) are a hundred times higher: the same forecasts, to the last digit.
+    settings_p, poisoned = _db(tmp_path, "poisoned")
+    poison_after(poisoned, AS_OF)
+    again, _ = _run(settings_p, poisoned)
+    assert [tuple(f[:5]) for f in again] == [tuple(f[:5]) for f in forecasts]
+
+
+@pytest.mark.slow
+def test_a_universe_ticker_changes_what_the_networks_learn(tmp_path):
+    settings, factory = _db(tmp_path, "with")
+    pooled, _ = _run(settings, factory)
+    alone = tiny_settings(tmp_path / "without", universe="")  # the same bars, the extra ticker not trained on
+    alone_factory = session_factory(open_database(alone.db_url))
+    with factory() as s, alone_factory() as t:
+        for row in s.execute(text("select * from bars")).mappings():
+            t.execute(text(f"insert into bars ({', '.join(row)}) values ({', '.join(':' + k for k in row)})"), row)
+        t.commit()
+    options = RoutineOptions(kinds=("rnn", "gru"), as_of=AS_OF, plots=False)
+    assert run_routine(alone, alone_factory, tickers=WATCH, options=options, source=None, today=TODAY).ok
+    with alone_factory() as t:
+        keys = t.execute(text("select distinct ticker from model_versions")).scalars().all()
+        solo = t.execute(text("select ticker, model, yhat from forecasts order by ticker, model")).all()
+    assert keys == [universe_key(WATCH)]
+    networks = {(f.ticker, f.model): f.yhat for f in pooled if f.model in ("rnn", "gru")}
+    assert any(networks[(f.ticker, f.model)] != f.yhat for f in solo if f.model in ("rnn", "gru"))
