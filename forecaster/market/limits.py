@@ -26,6 +26,13 @@ MAIN_BOARD_FREE_DAYS: Schedule = ((_ALWAYS, 1), (date(2023, 4, 10), 5))
 OTHER_FREE_DAYS = 5
 
 
+ST_PREFIXES = ("ST", "*ST", "S*ST", "SST")  # the name prefixes the exchanges give ST stocks
+
+
+def is_st(name: str | None) -> bool:
+    return bool(name) and str(name).upper().lstrip().startswith(ST_PREFIXES)
+
+
 def board_of(ticker: str) -> str:
     """`main`, `chinext`, `star` or `beijing`, from the code (the boards' code ranges)."""
     code = ticker.split(".")[0]

@@ -7,15 +7,9 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.market.calendar import TradingCalendar
-from forecaster.market.limits import PriceLimits, day_limit_pct
+from forecaster.market.limits import PriceLimits, day_limit_pct, is_st
 from forecaster.storage.listings import listings_of
 from forecaster.storage.schema import Listing
-
-ST_PREFIXES = ("ST", "*ST", "S*ST", "SST")  # the name prefixes the exchanges give ST stocks
-
-
-def is_st(name: str | None) -> bool:
-    return bool(name) and str(name).upper().lstrip().startswith(ST_PREFIXES)
 
 
 def forecast_limits(
