@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import RefusedError, SourceError
 from forecaster.ingest.sources import BarSource, Fetched
-from forecaster.ingest.sources.tushare_pro import TushareSource, bar_frame, factor_frame
+from forecaster.ingest.sources.tushare_frames import bar_frame, factor_frame
+from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.market.calendar import TradingCalendar
 from forecaster.storage.bars import newest_bar_dates
 
