@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import clock
 from forecaster.errors import RefusedError, SourceError
 from forecaster.ingest.calendar import asked_today
+from forecaster.ingest.names import refresh_names
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.storage.db import transaction
@@ -75,7 +76,10 @@ def prepare_listings(
             replace_listings(session, read_listings_file(BUNDLED_LISTINGS), "bundled", clock.now())
         if isinstance(source, TushareSource):
             source.indexes = frozenset(index_codes(session))
+            source.refused.clear()  # each ingest asks again: the account may have been upgraded
         listings = listings_of(session, tickers)
+    if isinstance(source, TushareSource):
+        warnings += refresh_names(factory, source, listings)
     return ListingCheck(listings, stored_from == "tushare", warnings)
 
 

@@ -1,9 +1,10 @@
-"""tushare's answers as the frames a source hands back: bars in time order, adjustment factors."""
+"""tushare's answers as the frames a source hands back: bars in time order, adjustment factors,
+limit prices."""
 
 import pandas as pd
 
 from forecaster.errors import SourceError
-from forecaster.ingest.sources.base import BAR_COLUMNS, FACTOR_COLUMNS
+from forecaster.ingest.sources.base import BAR_COLUMNS, FACTOR_COLUMNS, LIMIT_COLUMNS
 
 
 def bar_frame(daily: pd.DataFrame, ticker: str) -> pd.DataFrame:
@@ -29,3 +30,13 @@ def factor_frame(raw: pd.DataFrame) -> pd.DataFrame:
     frame = frame.dropna(subset=["trade_date", "adj_factor"])
     frame = frame[frame["adj_factor"] > 0]
     return frame[FACTOR_COLUMNS].sort_values("trade_date").reset_index(drop=True)
+
+
+def limit_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """`stk_limit` rows as `LIMIT_COLUMNS`, in time order; rows without both prices dropped."""
+    frame = raw.copy()
+    frame["trade_date"] = pd.to_datetime(frame["trade_date"].astype(str), format="%Y%m%d", errors="coerce")
+    for column in ("up_limit", "down_limit"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame = frame.dropna(subset=LIMIT_COLUMNS)
+    return frame[LIMIT_COLUMNS].sort_values("trade_date").reset_index(drop=True)

@@ -27,7 +27,7 @@ from forecaster.errors import (
     SourceError,
 )
 from forecaster.ingest.sources.base import Fetched
-from forecaster.ingest.sources.tushare_frames import bar_frame, factor_frame
+from forecaster.ingest.sources.tushare_frames import bar_frame, factor_frame, limit_frame
 from forecaster.market.calendar import BUILTIN, EXCHANGE, TradingCalendar
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ ROW_LIMIT = 6000  # rows per `daily` call; there is no offset paging, so we page
 LIST_STATUSES = ("L", "D", "P", "G")
 STOCK_BASIC_FIELDS = "ts_code,name,market,exchange,list_status,list_date,delist_date"
 INDEX_BASIC_FIELDS = "ts_code,name,market,list_date,exp_date"
+NAMECHANGE_FIELDS = "ts_code,name,start_date,end_date"
+# What a refusal of an optional API leaves the ingest with.
+_WITHOUT = {"adj_factor": "bars stored unadjusted only", "stk_limit": "limit prices computed from the rules"}
 _TOKEN_MARKERS = ("token",)
 _RATE_MARKERS = ("每分钟", "最多访问", "频率", "rate limit")
 
@@ -129,6 +132,8 @@ class TushareSource:
         # From this many stored tickers on, the daily ingest asks by trade date (ingest/bydate.py).
         self.batch_from = batch_from
         self.calls = self.calls_by_date = 0  # for the ingest summary; retries count, as for the service
+        # APIs this account was refused (api -> the refusal), not asked again by this source.
+        self.refused: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TushareSource":
@@ -152,18 +157,30 @@ class TushareSource:
         expect_rows = self._expects_rows(start, end, calendar or BUILTIN)
         is_index = ticker in self.indexes
         daily = self._paged("index_daily" if is_index else "daily", ticker, start, end, expect_rows=expect_rows)
-        warnings: list[str] = []
-        factors: pd.DataFrame | None = None
+        fetched = Fetched(ticker, self.name, bar_frame(daily, ticker))
         if not daily.empty and not is_index:
+            factors = self.optional("adj_factor", fetched.warnings, ts_code=ticker, start=start, end=end)
+            fetched.factors = None if factors is None else factor_frame(factors)
+            limits = self.optional("stk_limit", fetched.warnings, ts_code=ticker, start=start, end=end)
+            fetched.limits = None if limits is None else limit_frame(limits)
+        return fetched
+
+    def optional(self, api_name: str, warnings: list[str], **asked: Any) -> pd.DataFrame | None:
+        """The rows of an API lower account tiers are refused (`adj_factor`, `stk_limit`), asked
+        `by` ts_code and range or by `trade_date`; None when refused (said in `warnings`), and
+        after a refusal not asked again by this source. Only a refusal: a network failure fails
+        the ingest whole, else the rows of these days would be missing for good (later ingests
+        re-read only a few days)."""
+        if api_name not in self.refused:
             try:
-                factors = factor_frame(self._paged("adj_factor", ticker, start, end, expect_rows=True))
+                if "trade_date" in asked:
+                    return self.query(api_name, expect_rows=True, **asked)
+                return self._paged(api_name, asked["ts_code"], asked["start"], asked["end"], expect_rows=True)
             except RefusedError as exc:
-                # Lower account tiers are refused adj_factor: bars are still worth having. Only a
-                # refusal: a network failure fails the ingest whole, else the factors of these
-                # days would be missing for good (later ingests re-read only a few days).
-                warnings.append(f"adj_factor unavailable ({exc}); bars stored unadjusted only")
-                log.warning("%s: %s", ticker, warnings[-1])
-        return Fetched(ticker, self.name, bar_frame(daily, ticker), factors, warnings)
+                self.refused[api_name] = str(exc)
+                log.warning("%s", exc)
+        warnings.append(f"{api_name} unavailable ({self.refused[api_name]}); {_WITHOUT[api_name]}")
+        return None
 
     def trade_cal(self, start: date, end: date) -> pd.DataFrame:
         """SSE's calendar days in [start, end] (`exchange, cal_date, is_open, pretrade_date`), one
@@ -184,6 +201,11 @@ class TushareSource:
             for status in LIST_STATUSES
         ]
         return pd.concat([f for f in frames if not f.empty], ignore_index=True)
+
+    def namechange(self, ticker: str) -> pd.DataFrame:
+        """`ticker`'s names over time (`NAMECHANGE_FIELDS`), where its ST periods show; raises
+        `RefusedError` when the account lacks the API."""
+        return self.query("namechange", expect_rows=False, ts_code=ticker, fields=NAMECHANGE_FIELDS)
 
     def index_basic(self) -> pd.DataFrame:
         """The indexes tushare knows: `INDEX_BASIC_FIELDS`."""
