@@ -31,8 +31,10 @@ def refresh_names(factory: sessionmaker[Session], source: TushareSource, listing
     for ticker in due:
         try:  # outside the transaction: a network call
             spans = name_spans(source.namechange(ticker))
-        except SourceError as exc:  # refused (the account's tier) or failed: the rest wait a day
+        except SourceError as exc:  # refused (the account's tier) or failed: the rest at the next ingest
             fallback = "the listings' current names" if isinstance(exc, RefusedError) else "the stored names"
+            if isinstance(exc, RefusedError):
+                source.refused["namechange"] = str(exc)  # named in the ingest's calls line
             log.warning("namechange of %s: %s; ST status from %s", ticker, exc, fallback)
             return [f"namechange unavailable ({exc}); ST status from {fallback}"]
         with transaction(factory) as session:

@@ -39,8 +39,6 @@ LIST_STATUSES = ("L", "D", "P", "G")
 STOCK_BASIC_FIELDS = "ts_code,name,market,exchange,list_status,list_date,delist_date"
 INDEX_BASIC_FIELDS = "ts_code,name,market,list_date,exp_date"
 NAMECHANGE_FIELDS = "ts_code,name,start_date,end_date"
-# What a refusal of an optional API leaves the ingest with.
-_WITHOUT = {"adj_factor": "bars stored unadjusted only", "stk_limit": "limit prices computed from the rules"}
 _TOKEN_MARKERS = ("token",)
 _RATE_MARKERS = ("每分钟", "最多访问", "频率", "rate limit")
 
@@ -167,10 +165,10 @@ class TushareSource:
 
     def optional(self, api_name: str, warnings: list[str], **asked: Any) -> pd.DataFrame | None:
         """The rows of an API lower account tiers are refused (`adj_factor`, `stk_limit`), asked
-        `by` ts_code and range or by `trade_date`; None when refused (said in `warnings`), and
-        after a refusal not asked again by this source. Only a refusal: a network failure fails
-        the ingest whole, else the rows of these days would be missing for good (later ingests
-        re-read only a few days)."""
+        by ts_code and range or by `trade_date`; None when refused, and after a refusal not asked
+        again in this ingest (`calls_line` names it; without stk_limit the limits are computed).
+        Only a refusal: a network failure fails the ingest whole, else the rows of these days
+        would be missing for good (later ingests re-read only a few days)."""
         if api_name not in self.refused:
             try:
                 if "trade_date" in asked:
@@ -179,7 +177,8 @@ class TushareSource:
             except RefusedError as exc:
                 self.refused[api_name] = str(exc)
                 log.warning("%s", exc)
-        warnings.append(f"{api_name} unavailable ({self.refused[api_name]}); {_WITHOUT[api_name]}")
+        if api_name == "adj_factor":  # unadjusted bars are worth a word on each ticker's line
+            warnings.append(f"adj_factor unavailable ({self.refused[api_name]}); bars stored unadjusted only")
         return None
 
     def trade_cal(self, start: date, end: date) -> pd.DataFrame:
