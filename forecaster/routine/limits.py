@@ -46,7 +46,7 @@ def forecast_limits(
         )
         for h, day in enumerate(days, start=1)
     )
-    pre_close = float(bars["pre_close"].iloc[-1])
+    pre_close = float(bars["pre_close"].iloc[-1]) if "pre_close" in bars else float("nan")
     if as_of in stored and traded is None and pre_close > 0:  # not a young listing's free first days
         rate = rate_of(pre_close, stored[as_of])
         pcts = tuple(None if pct is None else rate for pct in pcts)

@@ -170,10 +170,13 @@ class TushareSource:
         Only a refusal: a network failure fails the ingest whole, else the rows of these days
         would be missing for good (later ingests re-read only a few days)."""
         if api_name not in self.refused:
+            # An empty answer where bars are is an HTTP error for the factors (they would be
+            # missing for good); limit prices missing fall back to the rules.
+            expect = api_name == "adj_factor"
             try:
                 if "trade_date" in asked:
-                    return self.query(api_name, expect_rows=True, **asked)
-                return self._paged(api_name, asked["ts_code"], asked["start"], asked["end"], expect_rows=True)
+                    return self.query(api_name, expect_rows=expect, **asked)
+                return self._paged(api_name, asked["ts_code"], asked["start"], asked["end"], expect_rows=expect)
             except RefusedError as exc:
                 self.refused[api_name] = str(exc)
                 log.warning("%s", exc)
