@@ -107,7 +107,15 @@ class FakeTushare:
         return rows
 
     def add_listing(
-        self, ticker: str, name: str, listed: date, *, index: bool = False, status: str = "L", board: str = "主板"
+        self,
+        ticker: str,
+        name: str,
+        listed: date,
+        *,
+        index: bool = False,
+        status: str = "L",
+        board: str = "主板",
+        delisted: date | None = None,
     ) -> None:
         """A stock_basic row (or an index_basic one); the listings stop being refused."""
         self.refused -= {"stock_basic", "index_basic"}
@@ -117,7 +125,8 @@ class FakeTushare:
             )
         else:
             exchange = "SSE" if ticker.endswith(".SH") else "SZSE"
-            self.stocks.append([ticker, name, board, exchange, status, f"{listed:%Y%m%d}", None])
+            gone = None if delisted is None else f"{delisted:%Y%m%d}"
+            self.stocks.append([ticker, name, board, exchange, status, f"{listed:%Y%m%d}", gone])
 
     def add_limits(self, ticker: str, pct: float) -> None:
         """stk_limit rows for every served bar of `ticker`: `pct` on its previous close, rounded

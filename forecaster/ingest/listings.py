@@ -62,6 +62,13 @@ def _not_yet(listing: Listing, today: date) -> str | None:
     return None
 
 
+def not_listed_yet(factory: sessionmaker[Session], tickers: Sequence[str], day: date) -> dict[str, str]:
+    """The tickers whose stored listing starts after `day` (or is approved, not trading yet): why."""
+    with factory() as session:
+        listings = listings_of(session, tickers)
+    return {t: why for t, listing in listings.items() if (why := _not_yet(listing, day)) is not None}
+
+
 def prepare_listings(
     factory: sessionmaker[Session], source: BarSource, tickers: Sequence[str], *, today: date
 ) -> ListingCheck:
