@@ -55,7 +55,8 @@ class RunReport:
 
     def notes(self, asked: date | None) -> list[str]:
         """One line per ticker forecast as of an earlier day than `asked` (which had no bar), and
-        one per ticker suspended or trading again after a suspension (see `TickerReport.note`)."""
+        one per ticker suspended or trading again after a suspension (see `TickerReport.note`), or
+        whose listing is still to come."""
         moved = [t for t in self.tickers if asked is not None and t.as_of is not None and t.as_of != asked]
         return (
             [f"{t.ticker}: no bar on {asked}; forecast as of {t.as_of}, its newest bar before" for t in moved]
