@@ -63,12 +63,16 @@ def test_current_tickers_are_asked_by_trade_date_with_the_same_rows(fake, factor
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     daily, factors = asked(fake, "daily"), asked(fake, "adj_factor")
     by_date = [p["trade_date"] for p in daily if "trade_date" in p]
-    assert by_date == ["20240626", "20240627", "20240628"]
+    # The 3 new days and, as per ticker, the newest stored one and the 5 before it (revisions).
+    overlap = ["20240618", "20240619", "20240620", "20240621", "20240624", "20240625"]
+    assert by_date == [*overlap, "20240626", "20240627", "20240628"]
     assert [p["trade_date"] for p in factors if "trade_date" in p] == by_date
     # The new ticker is backfilled once, through the per-ticker path; nobody else is asked alone.
     assert [p["ts_code"] for p in daily if "ts_code" in p] == [NEW]
     assert [p["ts_code"] for p in factors if "ts_code" in p] == [NEW]
-    assert (batched.calls, batched.calls_by_date) == (8, 6)
+    # 9 days of daily and adj_factor, stk_limit refused once (then not asked); the new one's daily
+    # and adj_factor, and namechange refused once (the bundled listings name it)
+    assert (batched.calls, batched.calls_by_date) == (22, 19)
     assert {r.counts.new for r in results[:35]} == {3}
 
     # A second database, ingested per ticker all along, holds the very same rows.
@@ -97,7 +101,7 @@ def test_an_empty_day_fails_every_batched_ticker_and_writes_nothing(fake, factor
     results = ingest(factory, source, TICKERS, END)
     assert not any(r.ok for r in results)
     for result in results:
-        assert "by trade date" in (result.error or "") and "20240626" in (result.error or "")
+        assert "by trade date" in (result.error or "") and "20240618" in (result.error or "")
         assert "gave up after" in (result.error or "")
     assert {t: len(stored(factory, t)[0]) for t in TICKERS} == before
     assert asked(fake, "adj_factor")[-1].get("ts_code")  # no factor was asked by date

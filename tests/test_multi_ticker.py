@@ -121,9 +121,12 @@ def test_ingest_of_many_tickers_shares_one_budget(tmp_path, factory):
         report = run_routine(settings, factory, tickers=tickers, options=options, source=source, today=TODAY)
     assert all(i.ok for i in report.ingests)
     apis = [c["api"] for c in fake.calls]
-    # daily + adj_factor per ticker, the calendar once, the listings once (refused, as by default)
-    assert len(apis) == 10 and apis.count("trade_cal") == 1 and apis.count("stock_basic") == 1
-    assert clock.now == 60.0 and clock.sleeps == [60.0]  # the 6th call waited for the first to age out
+    # daily + adj_factor per ticker, the calendar once, the listings once, namechange and
+    # stk_limit once each (all refused, as by default: a refusal is not asked again)
+    assert len(apis) == 12 and apis.count("trade_cal") == 1 and apis.count("stock_basic") == 1
+    assert apis.count("namechange") == 1 and apis.count("stk_limit") == 1
+    # the 6th call waited for the first to age out, the 11th for the 6th
+    assert clock.now == 120.0 and clock.sleeps == [60.0, 60.0]
 
 
 # --- one ticker's failure ---------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_normal_answer_is_stored_in_time_order_with_factors(fake, factory):
         assert qfq["close"].iloc[-1] == pytest.approx(rows[-1][5])
         hfq = load_bars(s, TICKER, adjust="hfq")
         assert hfq["close"].iloc[-1] == pytest.approx(rows[-1][5] * 1.25)
-    assert {c["api"] for c in fake.calls} == {"daily", "adj_factor"}
+    assert {c["api"] for c in fake.calls} == {"daily", "adj_factor", "stk_limit"}  # stk_limit refused, then not asked
 
 
 @pytest.mark.slow

@@ -61,7 +61,9 @@ def test_many_tickers_get_a_page_each(factory, settings, tmp_path, monkeypatch):
     with factory() as session:
         page = write_report(session, settings.data_dir, tmp_path / "out")
     html = page.read_text(encoding="utf-8")
-    assert sorted(p.name for p in page.parent.glob("ticker-*.html")) == sorted(f"ticker-{t}.html" for t in TICKERS)
+    # Every ticker of the newest run, also the suspended one without a forecast in it.
+    pages = sorted(p.name for p in page.parent.glob("ticker-*.html"))
+    assert pages == sorted(f"ticker-{t}.html" for t in (*TICKERS, QUIET))
     assert f'href="ticker-{TICKERS[0]}.html"' in html and 'class="headline"' not in html
     own = (page.parent / f"ticker-{TICKERS[1]}.html").read_text(encoding="utf-8")
     assert 'class="headline"' in own and "ValueError: boom" in own and 'src="img/' in own

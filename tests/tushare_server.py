@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from forecaster.market.calendar import trading_days
+from forecaster.market.limits import limit_prices
 
 DAILY_FIELDS = [
     "ts_code",
@@ -36,6 +37,8 @@ RATE_LIMIT_MSG = "抱歉，您每分钟最多访问该接口500次，权限的�
 TRADE_CAL_FIELDS = ["exchange", "cal_date", "is_open", "pretrade_date"]
 STOCK_BASIC_FIELDS = ["ts_code", "name", "market", "exchange", "list_status", "list_date", "delist_date"]
 INDEX_BASIC_FIELDS = ["ts_code", "name", "market", "list_date", "exp_date"]
+STK_LIMIT_FIELDS = ["ts_code", "trade_date", "pre_close", "up_limit", "down_limit"]
+NAMECHANGE_FIELDS = ["ts_code", "name", "start_date", "end_date"]
 NO_PERMISSION_MSG = "抱歉，您没有访问该接口的权限，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
 
 
@@ -66,7 +69,14 @@ class FakeTushare:
     indexes: list[list[Any]] = field(default_factory=list)
     # trade_cal is refused until a test sets a calendar, and the listings until a test adds one:
     # like most accounts, which lack the 2000 points they need (a refusal is a warning).
-    refused: set[str] = field(default_factory=lambda: {"trade_cal", "stock_basic", "index_basic"})
+    # stk_limit and namechange likewise, until a test serves them (`add_limits`, `add_names`).
+    refused: set[str] = field(
+        default_factory=lambda: {"trade_cal", "stock_basic", "index_basic", "stk_limit", "namechange"}
+    )
+    # stk_limit: per ticker [ts_code, trade_date, pre_close, up_limit, down_limit]; namechange:
+    # per ticker [ts_code, name, start_date, end_date] (end None: the current name).
+    limits: dict[str, list[list[Any]]] = field(default_factory=dict)
+    names: dict[str, list[list[Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -97,7 +107,15 @@ class FakeTushare:
         return rows
 
     def add_listing(
-        self, ticker: str, name: str, listed: date, *, index: bool = False, status: str = "L", board: str = "主板"
+        self,
+        ticker: str,
+        name: str,
+        listed: date,
+        *,
+        index: bool = False,
+        status: str = "L",
+        board: str = "主板",
+        delisted: date | None = None,
     ) -> None:
         """A stock_basic row (or an index_basic one); the listings stop being refused."""
         self.refused -= {"stock_basic", "index_basic"}
@@ -107,7 +125,19 @@ class FakeTushare:
             )
         else:
             exchange = "SSE" if ticker.endswith(".SH") else "SZSE"
-            self.stocks.append([ticker, name, board, exchange, status, f"{listed:%Y%m%d}", None])
+            gone = None if delisted is None else f"{delisted:%Y%m%d}"
+            self.stocks.append([ticker, name, board, exchange, status, f"{listed:%Y%m%d}", gone])
+
+    def add_limits(self, ticker: str, pct: float) -> None:
+        """stk_limit rows for every served bar of `ticker`: `pct` on its previous close, rounded
+        as the exchanges do; stk_limit stops being refused."""
+        self.refused.discard("stk_limit")
+        self.limits[ticker] = [[ticker, r[1], r[6], *limit_prices(r[6], pct)[::-1]] for r in self.daily.get(ticker, [])]
+
+    def add_names(self, ticker: str, names: Iterable[tuple[str, date, date | None]]) -> None:
+        """namechange rows (name, first day, last day); namechange stops being refused."""
+        self.refused.discard("namechange")
+        self.names[ticker] = [[ticker, n, f"{s:%Y%m%d}", None if e is None else f"{e:%Y%m%d}"] for n, s, e in names]
 
     def set_calendar(self, start: date, end: date, closed: Iterable[date] = ()) -> None:
         """trade_cal answers for [start, end]: weekdays open except `closed`, weekends closed."""
@@ -134,11 +164,15 @@ class FakeTushare:
         if api == "stock_basic":  # one list_status per call, L when not asked
             rows = [r for r in self.stocks if r[4] == (params.get("list_status") or "L")]
             return {"code": 0, "msg": "", "data": {"fields": STOCK_BASIC_FIELDS, "items": rows}}
+        if api == "namechange":
+            rows = sorted(self.names.get(params.get("ts_code", ""), []), key=lambda r: r[2], reverse=True)
+            return {"code": 0, "msg": "", "data": {"fields": NAMECHANGE_FIELDS, "items": rows}}
         if api == "index_basic":
             return {"code": 0, "msg": "", "data": {"fields": INDEX_BASIC_FIELDS, "items": self.indexes}}
         table, fields = {
             "daily": (self.daily, DAILY_FIELDS),
             "index_daily": (self.index_daily, DAILY_FIELDS),
+            "stk_limit": (self.limits, STK_LIMIT_FIELDS),
         }.get(api, (self.factors, ["ts_code", "trade_date", "adj_factor"]))
         if params.get("trade_date") and not params.get("ts_code"):  # the whole market of one day
             rows = [r for ticker_rows in table.values() for r in ticker_rows if r[1] == params["trade_date"]]

@@ -41,8 +41,8 @@ def ingest(
     from forecaster.cli.progress import progress
     from forecaster.clock import today_in
     from forecaster.ingest.calendar import prepare_calendar
+    from forecaster.ingest.calls import calls_line
     from forecaster.ingest.sources import make_source
-    from forecaster.ingest.sources.tushare_pro import TushareSource
     from forecaster.ingest.update import ingest_tickers
     from forecaster.storage.db import session_factory
 
@@ -71,8 +71,8 @@ def ingest(
             check_stop=stop.check,
             each=lambda names: progress(names, desc="ingest", unit="ticker"),
         )
-    if isinstance(bar_source, TushareSource):
-        click.echo(f"{bar_source.calls} tushare calls ({bar_source.calls_by_date} by trade date)")
+    if (calls := calls_line(bar_source)) is not None:
+        click.echo(calls)
     failed = sum(not r.ok for r in results)
     if failed:
         raise CliError(f"{failed} of {len(tickers)} ticker(s) failed to ingest")

@@ -125,6 +125,7 @@ def run(
     # After the argument checks: a usage error never waits. A signal stops it between two steps.
     with stoppable() as stop, run_lock(settings, "run", stop.requested):
         load_training_stack()
+        from forecaster.ingest.calls import calls_line
         from forecaster.ingest.sources import make_source
         from forecaster.routine.driver import RoutineOptions
         from forecaster.routine.pipeline import run_routine
@@ -144,6 +145,8 @@ def run(
             click.echo(f"note: {line}", err=True)
         for line in ingest_lines(report.ingests, tickers):
             say(line)
+        if (calls := calls_line(bar_source)) is not None:
+            say(calls)
         with factory() as session:
             names = ticker_names(session, tickers)
         rows = run_rows(report, names)
@@ -217,6 +220,7 @@ def backfill(
     with stoppable() as stop, run_lock(settings, "backfill", stop.requested):
         load_training_stack()
         from forecaster.clock import today_in
+        from forecaster.ingest.calls import calls_line
         from forecaster.ingest.sources import make_source
         from forecaster.ingest.update import ingest_for_range
         from forecaster.routine.backfill import backfill_plot
@@ -232,6 +236,8 @@ def backfill(
             say(f"source: {bar_source.description}")
             for result in ingest_for_range(settings, factory, bar_source, tickers, start, today):
                 say(result.summary())
+            if (calls := calls_line(bar_source)) is not None:
+                say(calls)
         options = RoutineOptions(kinds=kinds, seed=seed, between=between, should_stop=stop.requested)  # type: ignore[arg-type]
         report = _replay_with_progress(settings, factory, tickers, start, end, options, today)
         if not report.days:

@@ -21,6 +21,7 @@ from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError, Interrupted, LockBusy
 from forecaster.ingest.calendar import prepare_calendar, warn_coverage
+from forecaster.ingest.calls import calls_line, calls_made
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.routine.lock import run_lock
@@ -95,7 +96,11 @@ def run_job(ctx: JobContext, job: str, scheduled_for: datetime | None, body: Cal
                 now=ctx.now(),
             )
         log.info("%s: started (job run %d, scheduled for %s)", job, record.row_id, scheduled_for or "now")
+        before = calls_made(ctx.source)  # one source for the daemon's life: this job's calls are the difference
         _run_body(ctx, job, record, body)
+        calls = calls_line(ctx.source, before)
+        if calls is not None and not calls.startswith("0 "):
+            record.summary = "; ".join(filter(None, (record.summary, calls)))
         with transaction(ctx.factory) as session:
             finish_job_run(
                 session,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import clock
 from forecaster.errors import RefusedError, SourceError
 from forecaster.ingest.calendar import asked_today
+from forecaster.ingest.names import refresh_names
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.storage.db import transaction
@@ -61,6 +62,13 @@ def _not_yet(listing: Listing, today: date) -> str | None:
     return None
 
 
+def not_listed_yet(factory: sessionmaker[Session], tickers: Sequence[str], day: date) -> dict[str, str]:
+    """The tickers whose stored listing starts after `day` (or is approved, not trading yet): why."""
+    with factory() as session:
+        listings = listings_of(session, tickers)
+    return {t: why for t, listing in listings.items() if (why := _not_yet(listing, day)) is not None}
+
+
 def prepare_listings(
     factory: sessionmaker[Session], source: BarSource, tickers: Sequence[str], *, today: date
 ) -> ListingCheck:
@@ -75,7 +83,10 @@ def prepare_listings(
             replace_listings(session, read_listings_file(BUNDLED_LISTINGS), "bundled", clock.now())
         if isinstance(source, TushareSource):
             source.indexes = frozenset(index_codes(session))
+            source.refused.clear()  # each ingest asks again: the account may have been upgraded
         listings = listings_of(session, tickers)
+    if isinstance(source, TushareSource):
+        warnings += refresh_names(factory, source, listings)
     return ListingCheck(listings, stored_from == "tushare", warnings)
 
 

@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import ForecasterError
-from forecaster.ingest.bydate import Prepared, fetch_by_date
+from forecaster.ingest.bydate import Prepared, fetch_by_date, overlap_start
 from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.listings import prepare_listings
 from forecaster.ingest.sources import BarSource, Fetched
@@ -27,6 +28,7 @@ from forecaster.storage.bars import (
 )
 from forecaster.storage.calendar import correct_target_dates, load_calendar, observe_closed, observe_open
 from forecaster.storage.db import transaction
+from forecaster.storage.limits import upsert_limit_prices
 from forecaster.storage.schema import IngestLog
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class IngestResult:
     ok: bool = False
     counts: WriteCounts = field(default_factory=WriteCounts)
     factors: int = 0
+    limits: int = 0  # days with the exchange's limit prices (stk_limit)
     closed_days: list[date] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -57,6 +60,7 @@ class IngestResult:
             f"{self.ticker}: {c.new} new, {c.changed} revised, {c.unchanged} unchanged bars "
             f"from {self.source} ({span}); {self.factors} adj factors"
         )
+        text += f"; {self.limits} limit prices" if self.limits else ""
         if self.closed_days:
             text += f"; {len(self.closed_days)} bar(s) on days the calendar says were closed"
         for note in self.notes:
@@ -70,11 +74,7 @@ def incremental_start(session: Session, ticker: str, overlap_days: int, calendar
     """Where an incremental ingest starts: a few trading days before the last stored bar, so
     revised bars are caught; None when nothing is stored yet (the source's own default)."""
     last = newest_bar_date(session, ticker)
-    if last is None:
-        return None
-    if overlap_days == 0:
-        return last
-    return calendar.previous_trading_days(last, overlap_days)[0]
+    return None if last is None else overlap_start(last, overlap_days, calendar)
 
 
 def ingest_ticker(
@@ -117,6 +117,8 @@ def ingest_ticker(
             result.counts = upsert_bars(session, ticker, fetched.bars, fetched.source, now)
             if fetched.factors is not None:
                 result.factors = upsert_factors(session, ticker, fetched.factors, fetched.source, now)
+            if fetched.limits is not None:
+                result.limits = upsert_limit_prices(session, ticker, fetched.limits, fetched.source, now)
             if _observe(session, fetched, now):
                 correct_target_dates(session, load_calendar(session))
             result.write_seconds = time.perf_counter() - t1
@@ -141,17 +143,18 @@ def _observe(session: Session, fetched: Fetched, now: datetime) -> bool:
 
 
 def _trim(fetched: Fetched, start: date | None, end: date) -> None:
-    dates = fetched.bars["trade_date"].dt.date
+    fetched.bars = _within(fetched.bars, start, end)
+    fetched.factors = None if fetched.factors is None else _within(fetched.factors, start, end)
+    fetched.limits = None if fetched.limits is None else _within(fetched.limits, start, end)
+
+
+def _within(frame: pd.DataFrame, start: date | None, end: date) -> pd.DataFrame:
+    dates = frame["trade_date"].dt.date
     keep = dates <= end
     if start is not None:
         keep &= dates >= start
-    fetched.bars = fetched.bars.loc[keep].reset_index(drop=True)
-    if fetched.factors is not None:
-        fdates = fetched.factors["trade_date"].dt.date
-        fkeep = fdates <= end
-        if start is not None:
-            fkeep &= fdates >= start
-        fetched.factors = fetched.factors.loc[fkeep].reset_index(drop=True)
+    kept: pd.DataFrame = frame.loc[keep].reset_index(drop=True)
+    return kept
 
 
 def _log_row(result: IngestResult, started: datetime) -> IngestLog:
@@ -180,7 +183,7 @@ def _log_row(result: IngestResult, started: datetime) -> IngestLog:
 
 
 def _record_failure(factory: sessionmaker[Session], result: IngestResult, started: datetime) -> None:
-    result.counts, result.factors = WriteCounts(), 0
+    result.counts, result.factors, result.limits = WriteCounts(), 0, 0
     try:
         with transaction(factory) as session:
             add_ingest_log(session, _log_row(result, started))
@@ -223,7 +226,9 @@ def ingest_tickers(
     if start is None:
         with factory() as session:
             known = calendar or load_calendar(session)
-        by_date = fetch_by_date(factory, source, tickers, today=today, end=end or today, calendar=known)
+        by_date = fetch_by_date(
+            factory, source, tickers, today=today, end=end or today, calendar=known, overlap_days=overlap_days
+        )
     for ticker in each(tickers):
         if check_stop is not None:
             check_stop()

@@ -26,6 +26,24 @@ MAIN_BOARD_FREE_DAYS: Schedule = ((_ALWAYS, 1), (date(2023, 4, 10), 5))
 OTHER_FREE_DAYS = 5
 
 
+ST_PREFIXES = ("ST", "*ST", "S*ST", "SST")  # the name prefixes the exchanges give ST stocks
+
+
+def is_st(name: str | None) -> bool:
+    return bool(name) and str(name).upper().lstrip().startswith(ST_PREFIXES)
+
+
+NameSpan = tuple[date, date | None, str]  # a name's first day, last day (None: still so), name
+
+
+def st_on(day: date, spans: Sequence[NameSpan] | None, name: str | None) -> bool:
+    """Was the stock ST on `day`: by the name it had then where its names over time are known
+    (`spans`, tushare namechange), else by its current `name`."""
+    if not spans:
+        return is_st(name)
+    return any(is_st(n) for start, end, n in spans if start <= day and (end is None or day <= end))
+
+
 def board_of(ticker: str) -> str:
     """`main`, `chinext`, `star` or `beijing`, from the code (the boards' code ranges)."""
     code = ticker.split(".")[0]
@@ -62,6 +80,17 @@ def day_limit_pct(
     return limit_pct(ticker, day, st)
 
 
+RATES = sorted({rate for rule in (MAIN_BOARD, MAIN_BOARD_ST, CHINEXT, STAR, BEIJING) for _, rate in rule})
+
+
+def rate_of(prev_close: float, band: tuple[float, float]) -> float:
+    """The limit rate the exchange applied on a day, from its (down, up) limit prices and the
+    previous close: the nearest of the boards' rates (the prices are rounded to the cent, so at a
+    low price the plain ratio is off by up to half a cent over the price)."""
+    ratio = (band[1] - band[0]) / (2 * prev_close)
+    return min(RATES, key=lambda rate: abs(rate - ratio))
+
+
 def _cents(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
@@ -81,19 +110,25 @@ class PriceLimits:
 
     last_close: float
     pcts: tuple[float | None, ...]  # per horizon; None: no limit that day
+    # The first target day's (down, up) limit prices as the exchange set them, where known
+    # (tushare stk_limit); they replace that day's rule, and later days compound from them.
+    first: tuple[float, float] | None = None
 
     def bands(self) -> list[Band]:
         """(down, up) per horizon: the day's limits for horizon 1; for h > 1 the limits compounded
         from the last close, (1 - p1)...(1 - ph) and (1 + p1)...(1 + ph), rounded to the cent —
         the furthest a price can go in h limit moves. None from the first day without a limit."""
-        prev, down, up = Decimal(str(self.last_close)), Decimal(1), Decimal(1)
+        down = up = Decimal(str(self.last_close))
         bands: list[Band] = []
-        for pct in self.pcts:
-            if pct is None or (bands and bands[-1] is None):
+        for h, pct in enumerate(self.pcts):
+            if h == 0 and self.first is not None:
+                down, up = Decimal(str(self.first[0])), Decimal(str(self.first[1]))
+            elif pct is None or (bands and bands[-1] is None):
                 bands.append(None)
                 continue
-            down, up = down * (1 - Decimal(str(pct))), up * (1 + Decimal(str(pct)))
-            bands.append((_cents(prev * down), _cents(prev * up)))
+            else:
+                down, up = down * (1 - Decimal(str(pct))), up * (1 + Decimal(str(pct)))
+            bands.append((_cents(down), _cents(up)))
         return bands
 
 

@@ -27,7 +27,7 @@ from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS
 from forecaster.scoring.evaluation import SCORE_COLUMNS, evaluation_rows, matured_forecasts
 from forecaster.storage.files import make_dirs, write_atomic
 from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
-from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts
+from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts, newest_run
 from forecaster.storage.records import recent_plots
 from forecaster.storage.schema import Plot
 
@@ -58,7 +58,11 @@ def write_report(
     best = champions(session, tickers=tickers)
     # "all" in the scores is the pooled row, not a ticker.
     scored = {str(r["ticker"]) for r in scores if r["ticker"] != "all"}
-    shown = sorted(set(latest["ticker"]) | scored | set(tickers or []))
+    # The watch-list's every ticker: also those with nothing to show (suspended, not listed yet),
+    # as the newest run named them when no tickers are given.
+    run = newest_run(session) if tickers is None else None
+    named = tickers or ([] if run is None or not run.tickers else run.tickers.split(","))
+    shown = sorted(set(latest["ticker"]) | scored | set(named))
     img = out_dir / "img"
     make_dirs(img)
     figures = [_figures(session, data_dir, img, ticker) for ticker in shown]

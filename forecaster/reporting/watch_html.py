@@ -58,7 +58,8 @@ def watch_table(rows: Sequence[WatchRow], link: Callable[[str], str]) -> str:
         "<p>The forecast is the ensemble's median for the next trading day, else the champion's; move %: from "
         "the last close. Status: ok; young (a network skipped: too few bars yet); suspended (no bar on the run's "
         "day: not forecast, the forecast shown is the old one); delisted (likewise, and it will not trade "
-        "again); failed (the ticker's last run failed). Click a heading to sort.</p>"
+        "again); not listed yet (its listing is to come); failed (the ticker's last run failed). "
+        "Click a heading to sort.</p>"
     )
 
 

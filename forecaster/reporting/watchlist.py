@@ -3,7 +3,8 @@
 Its code and name, the last close and its day, the next trading day's forecast (the ensemble's,
 else the champion's median) with its 80 % and 95 % ranges, the expected move in %, the champion,
 and a status read from the ticker's newest run: `failed` (the run failed for it), `delisted` or
-`suspended` (not forecast: no bar on the run's day), `young` (a network skipped for too few bars), else `ok`.
+`suspended` (not forecast: no bar on the run's day), `not listed yet` (its listing is to come), `young`
+(a network skipped for too few bars), else `ok`.
 The report's first table, `forecaster status` and `forecasts --latest --overview` show these rows.
 """
 
@@ -43,7 +44,7 @@ class WatchRow:
     hi95: float | None
     move_pct: float | None
     champion: str
-    status: str  # ok | young | suspended | delisted | failed | no run
+    status: str  # ok | young | suspended | delisted | not listed yet | failed | no run
     detail: str  # why that status, in words ("" for ok)
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def _row(session: Session, ticker: str, latest: pd.DataFrame, name: str | None) 
 
 def ticker_status(session: Session, ticker: str) -> tuple[str, str]:
     """(status, why) of the ticker as its newest run left it; the first that applies of failed,
-    delisted, suspended, young, ok."""
+    delisted, suspended, not listed yet, young, ok."""
     run = newest_run(session, Run.tickers.contains(ticker))
     if run is None:
         return "no run", ""
@@ -95,10 +96,11 @@ def ticker_status(session: Session, ticker: str) -> tuple[str, str]:
     if failure is not None:
         return "failed", failure
     noted = [line.removeprefix(f"{ticker}: ") for line in (run.note or "").splitlines()]
-    for stale in ("delisted", "suspended"):  # the driver's note: `delisted on D ...`, `suspended since D ...`
+    # The run's notes: `delisted on D ...`, `suspended since D ...`, `not listed yet: NAME lists on D`.
+    for stale in ("delisted", "suspended", "not listed yet"):
         lines = [line for line in noted if line.startswith(stale)]
         if lines:
-            return stale, lines[0].removeprefix(f"{stale} ")
+            return stale, lines[0].removeprefix(stale).lstrip(": ")
     skipped = session.execute(
         select(RunItem.model, RunItem.reason).where(
             RunItem.run_id == run.id, RunItem.ticker == ticker, RunItem.action == SKIPPED

@@ -13,7 +13,7 @@ import logging
 import os
 from collections import defaultdict
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,7 @@ from forecaster import clock
 from forecaster.config import Settings
 from forecaster.errors import Interrupted
 from forecaster.ingest.calendar import prepare_calendar
+from forecaster.ingest.listings import not_listed_yet
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
@@ -41,18 +42,27 @@ class RunReport:
     ingests: list[IngestResult]
     tickers: list[TickerReport]
     timings: dict[str, float]
+    # Tickers whose listing is still to come (ticker -> why): not run, and no failure either,
+    # else a watch-list holding one fails every evening until it lists.
+    waiting: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return all(i.ok for i in self.ingests) and all(t.ok for t in self.tickers)
+        return not self.failed_ingests() and all(t.ok for t in self.tickers)
+
+    def failed_ingests(self) -> list[IngestResult]:
+        return [i for i in self.ingests if not i.ok and i.ticker not in self.waiting]
 
     def notes(self, asked: date | None) -> list[str]:
         """One line per ticker forecast as of an earlier day than `asked` (which had no bar), and
-        one per ticker suspended or trading again after a suspension (see `TickerReport.note`)."""
+        one per ticker suspended or trading again after a suspension (see `TickerReport.note`), or
+        whose listing is still to come."""
         moved = [t for t in self.tickers if asked is not None and t.as_of is not None and t.as_of != asked]
-        return [f"{t.ticker}: no bar on {asked}; forecast as of {t.as_of}, its newest bar before" for t in moved] + [
-            f"{t.ticker}: {t.note}" for t in self.tickers if t.note
-        ]
+        return (
+            [f"{t.ticker}: no bar on {asked}; forecast as of {t.as_of}, its newest bar before" for t in moved]
+            + [f"{t.ticker}: {t.note}" for t in self.tickers if t.note]
+            + [f"{ticker}: {why}" for ticker, why in self.waiting.items()]
+        )
 
 
 def run_routine(
@@ -78,6 +88,7 @@ def run_routine(
         )  # rows a killed process left `running`
         run_id = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=now).id
     ingests: list[IngestResult] = []
+    waiting: dict[str, str] = {}
     driver = Driver(settings, factory, options, run_id, timings)
     interrupted = False
     try:
@@ -95,10 +106,12 @@ def run_routine(
                     check_stop=options.check_stop,
                 )
             calendar = prepare_calendar(settings, factory, today=today).calendar  # what the bars showed
+        waiting = not_listed_yet(factory, tickers, options.as_of or today)
+        listed = [t for t in tickers if t not in waiting]
         with _executor_for(settings, options, executor) as chosen:
-            driver.run(tickers, chosen, calendar)
+            driver.run(listed, chosen, calendar)
         if options.prune:  # the versions this run used or made are kept: a backfill's next day reads them
-            used = {o.version_id for t in driver.finished_in(tickers) for o in t.outcomes if o.version_id}
+            used = {o.version_id for t in driver.finished_in(listed) for o in t.outcomes if o.version_id}
             with timed(timings, "prune"):
                 prune_after_run(settings, factory, used)
     except Interrupted as exc:
@@ -106,8 +119,9 @@ def run_routine(
         exc.run_id = run_id
         raise
     finally:
-        report = RunReport(run_id, ingests, driver.finished_in(tickers), dict(timings))
-        _finish(factory, report, len(tickers), interrupted, "\n".join(report.notes(options.as_of)) or None)
+        listed = [t for t in tickers if t not in waiting]
+        report = RunReport(run_id, ingests, driver.finished_in(listed), dict(timings), waiting)
+        _finish(factory, report, len(listed), interrupted, "\n".join(report.notes(options.as_of)) or None)
     return report
 
 
@@ -119,7 +133,7 @@ def _finish(
     status = "ok" if report.ok and len(done) == wanted else "partial" if done else "error"
     status = "interrupted" if interrupted else status
     errors = (
-        [i.summary() for i in report.ingests if not i.ok]
+        [i.summary() for i in report.failed_ingests()]
         + [f"{t.ticker}: {t.error}" for t in done if t.error]
         + [f"{t.ticker} {o.model}: {o.error}" for t in done for o in t.outcomes if o.error]
     )

@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import clock
 from forecaster.config import Settings
+from forecaster.market.limits import st_on
 from forecaster.reporting.plotting import forecast_figure, save_png, validation_figure
 from forecaster.routine.baselines_and_ensemble import issued_bands
 from forecaster.routine.task_results import ModelOutcome
 from forecaster.storage.db import transaction
 from forecaster.storage.files import write_atomic
+from forecaster.storage.limits import name_periods_of
+from forecaster.storage.listings import ticker_names
 from forecaster.storage.records import recent_plots, record_plot
 from forecaster.storage.schema import Plot
 
@@ -41,6 +44,8 @@ def draw_plots(
     drawn = settings.data_dir / "plots" / ticker / "drawn.sha256"
     with factory() as session:
         kept = {p.kind: p.path for p in reversed(recent_plots(session, ticker, Plot.as_of == as_of))}
+        # ST on the as-of day: the limit marks of the plot's closes use its 5 % rule
+        st = st_on(as_of, name_periods_of(session, [ticker]).get(ticker), ticker_names(session, [ticker]).get(ticker))
     if (
         drawn.is_file()
         and drawn.read_text() == digest
@@ -48,13 +53,15 @@ def draw_plots(
         and all((settings.data_dir / p).is_file() for p in kept.values())
     ):
         return kept
-    figures = _figures(ticker, as_of, outcomes, bars[settings.target], settings.target)
+    figures = _figures(ticker, as_of, outcomes, bars[settings.target], settings.target, st)
     paths = _save(settings, factory, ticker, as_of, figures, run_id)
     write_atomic(drawn, digest.encode())
     return paths
 
 
-def _figures(ticker: str, as_of: date, outcomes: Sequence[ModelOutcome], history: pd.Series, target: str) -> Figures:
+def _figures(
+    ticker: str, as_of: date, outcomes: Sequence[ModelOutcome], history: pd.Series, target: str, st: bool
+) -> Figures:
     figures = {
         "forecast": forecast_figure(
             ticker,
@@ -63,6 +70,7 @@ def _figures(ticker: str, as_of: date, outcomes: Sequence[ModelOutcome], history
             {o.model: o.forecast for o in outcomes if o.ok and o.forecast},
             target,
             issued_bands(outcomes),
+            st=st,
         )
     }
     validation = {o.model: o.validation for o in outcomes if o.validation is not None}

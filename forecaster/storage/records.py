@@ -18,7 +18,7 @@ from forecaster.storage.schema import Bar, Base, Forecast, Plot
 from forecaster.storage.schema_runs import Run, RunItem
 
 
-def _upsert(
+def upsert(
     session: Session, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], *, when_changed: Sequence[str] = ()
 ) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE: idempotent writes on natural keys.
@@ -72,7 +72,7 @@ def write_forecasts(
         }
         for p, band in zip(forecast, bands, strict=True)
     ]
-    _upsert(
+    upsert(
         session,
         Base.metadata.tables["forecasts"],
         rows,
@@ -197,7 +197,7 @@ def record_plot(
     session: Session, *, ticker: str, as_of: date, kind: str, path: str, run_id: int | None, now: datetime
 ) -> None:
     row = {"ticker": ticker, "as_of": as_of, "kind": kind, "path": path, "run_id": run_id, "created_at": now}
-    _upsert(session, Base.metadata.tables["plots"], [row], ("ticker", "as_of", "kind"))
+    upsert(session, Base.metadata.tables["plots"], [row], ("ticker", "as_of", "kind"))
 
 
 def recent_plots(session: Session, ticker: str, kind: ColumnElement[bool], *, limit: int = 5) -> list[Plot]:

@@ -249,3 +249,31 @@ class ListingFetch(Base):
     status: Mapped[str] = mapped_column(String(16))  # ok | refused | error
     rows: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class NamePeriod(Base):
+    """One name a stock traded under, from tushare's `namechange` (migration 0016): an ST or *ST
+    name over [start_date, end_date] puts the stock under the ST price limit those days. A stock
+    without rows falls back to its listing's current name."""
+
+    __tablename__ = "name_periods"
+
+    ticker: Mapped[str] = mapped_column(String(16), primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    end_date: Mapped[date | None] = mapped_column(Date)  # None: the name it trades under now
+    name: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LimitPrice(Base):
+    """A bar's up and down limit prices as the exchange set them, from tushare's `stk_limit`
+    (migration 0016); where a bar has none, the limits are computed from the board's rule."""
+
+    __tablename__ = "limit_prices"
+
+    ticker: Mapped[str] = mapped_column(String(16), primary_key=True)
+    trade_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    up_limit: Mapped[float] = mapped_column(Float)
+    down_limit: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(32))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)

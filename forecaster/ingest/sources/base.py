@@ -12,6 +12,7 @@ from forecaster.market.calendar import TradingCalendar
 # volume in lots, amount in thousand CNY (NaN where the source has none), pre_close may be NaN.
 BAR_COLUMNS = ["trade_date", "open", "high", "low", "close", "pre_close", "volume", "amount"]
 FACTOR_COLUMNS = ["trade_date", "adj_factor"]
+LIMIT_COLUMNS = ["trade_date", "up_limit", "down_limit"]  # the exchange's limit prices of a day
 
 SourceKind = Literal["auto", "tushare", "csv"]
 
@@ -27,6 +28,7 @@ class Fetched:
     warnings: list[str] = field(default_factory=list)
     # What the source converted or derived, for the ingest summary (e.g. volume units).
     notes: list[str] = field(default_factory=list)
+    limits: pd.DataFrame | None = None  # LIMIT_COLUMNS, where the source has the exchange's
 
 
 class BarSource(Protocol):

@@ -26,7 +26,8 @@ from forecaster.errors import (
     RefusedError,
     SourceError,
 )
-from forecaster.ingest.sources.base import BAR_COLUMNS, FACTOR_COLUMNS, Fetched
+from forecaster.ingest.sources.base import Fetched
+from forecaster.ingest.sources.tushare_frames import bar_frame, factor_frame, limit_frame
 from forecaster.market.calendar import BUILTIN, EXCHANGE, TradingCalendar
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ ROW_LIMIT = 6000  # rows per `daily` call; there is no offset paging, so we page
 LIST_STATUSES = ("L", "D", "P", "G")
 STOCK_BASIC_FIELDS = "ts_code,name,market,exchange,list_status,list_date,delist_date"
 INDEX_BASIC_FIELDS = "ts_code,name,market,list_date,exp_date"
+NAMECHANGE_FIELDS = "ts_code,name,start_date,end_date"
 _TOKEN_MARKERS = ("token",)
 _RATE_MARKERS = ("每分钟", "最多访问", "频率", "rate limit")
 
@@ -128,6 +130,8 @@ class TushareSource:
         # From this many stored tickers on, the daily ingest asks by trade date (ingest/bydate.py).
         self.batch_from = batch_from
         self.calls = self.calls_by_date = 0  # for the ingest summary; retries count, as for the service
+        # APIs this account was refused (api -> the refusal), not asked again by this source.
+        self.refused: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TushareSource":
@@ -151,18 +155,34 @@ class TushareSource:
         expect_rows = self._expects_rows(start, end, calendar or BUILTIN)
         is_index = ticker in self.indexes
         daily = self._paged("index_daily" if is_index else "daily", ticker, start, end, expect_rows=expect_rows)
-        warnings: list[str] = []
-        factors: pd.DataFrame | None = None
+        fetched = Fetched(ticker, self.name, bar_frame(daily, ticker))
         if not daily.empty and not is_index:
+            factors = self.optional("adj_factor", fetched.warnings, ts_code=ticker, start=start, end=end)
+            fetched.factors = None if factors is None else factor_frame(factors)
+            limits = self.optional("stk_limit", fetched.warnings, ts_code=ticker, start=start, end=end)
+            fetched.limits = None if limits is None else limit_frame(limits)
+        return fetched
+
+    def optional(self, api_name: str, warnings: list[str], **asked: Any) -> pd.DataFrame | None:
+        """The rows of an API lower account tiers are refused (`adj_factor`, `stk_limit`), asked
+        by ts_code and range or by `trade_date`; None when refused, and after a refusal not asked
+        again in this ingest (`calls_line` names it; without stk_limit the limits are computed).
+        Only a refusal: a network failure fails the ingest whole, else the rows of these days
+        would be missing for good (later ingests re-read only a few days)."""
+        if api_name not in self.refused:
+            # An empty answer where bars are is an HTTP error for the factors (they would be
+            # missing for good); limit prices missing fall back to the rules.
+            expect = api_name == "adj_factor"
             try:
-                factors = factor_frame(self._paged("adj_factor", ticker, start, end, expect_rows=True))
+                if "trade_date" in asked:
+                    return self.query(api_name, expect_rows=expect, **asked)
+                return self._paged(api_name, asked["ts_code"], asked["start"], asked["end"], expect_rows=expect)
             except RefusedError as exc:
-                # Lower account tiers are refused adj_factor: bars are still worth having. Only a
-                # refusal: a network failure fails the ingest whole, else the factors of these
-                # days would be missing for good (later ingests re-read only a few days).
-                warnings.append(f"adj_factor unavailable ({exc}); bars stored unadjusted only")
-                log.warning("%s: %s", ticker, warnings[-1])
-        return Fetched(ticker, self.name, bar_frame(daily, ticker), factors, warnings)
+                self.refused[api_name] = str(exc)
+                log.warning("%s", exc)
+        if api_name == "adj_factor":  # unadjusted bars are worth a word on each ticker's line
+            warnings.append(f"adj_factor unavailable ({self.refused[api_name]}); bars stored unadjusted only")
+        return None
 
     def trade_cal(self, start: date, end: date) -> pd.DataFrame:
         """SSE's calendar days in [start, end] (`exchange, cal_date, is_open, pretrade_date`), one
@@ -183,6 +203,11 @@ class TushareSource:
             for status in LIST_STATUSES
         ]
         return pd.concat([f for f in frames if not f.empty], ignore_index=True)
+
+    def namechange(self, ticker: str) -> pd.DataFrame:
+        """`ticker`'s names over time (`NAMECHANGE_FIELDS`), where its ST periods show; raises
+        `RefusedError` when the account lacks the API."""
+        return self.query("namechange", expect_rows=False, ts_code=ticker, fields=NAMECHANGE_FIELDS)
 
     def index_basic(self) -> pd.DataFrame:
         """The indexes tushare knows: `INDEX_BASIC_FIELDS`."""
@@ -265,28 +290,3 @@ class TushareSource:
 def _asked(params: dict[str, Any]) -> str:
     what = params.get("ts_code", params.get("trade_date", params.get("exchange", params.get("list_status", ""))))
     return f"{what} {params['start_date']}..{params['end_date']}" if "start_date" in params else str(what)
-
-
-def bar_frame(daily: pd.DataFrame, ticker: str) -> pd.DataFrame:
-    if daily.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in BAR_COLUMNS}).astype(
-            {"trade_date": "datetime64[ns]"}
-        )
-    if "ts_code" in daily and (daily["ts_code"] != ticker).any():
-        raise SourceError(f"tushare answered rows of another ticker than {ticker}")
-    frame = daily.rename(columns={"vol": "volume"})
-    frame["trade_date"] = pd.to_datetime(frame["trade_date"].astype(str), format="%Y%m%d", errors="coerce")
-    for column in BAR_COLUMNS:
-        if column not in frame:
-            frame[column] = float("nan")
-    # Answers come newest first; everything downstream wants time order.
-    return frame[BAR_COLUMNS].sort_values("trade_date", kind="stable").reset_index(drop=True)
-
-
-def factor_frame(raw: pd.DataFrame) -> pd.DataFrame:
-    frame = raw.copy()
-    frame["trade_date"] = pd.to_datetime(frame["trade_date"].astype(str), format="%Y%m%d", errors="coerce")
-    frame["adj_factor"] = pd.to_numeric(frame["adj_factor"], errors="coerce")
-    frame = frame.dropna(subset=["trade_date", "adj_factor"])
-    frame = frame[frame["adj_factor"] > 0]
-    return frame[FACTOR_COLUMNS].sort_values("trade_date").reset_index(drop=True)
