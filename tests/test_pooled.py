@@ -84,3 +84,23 @@ def test_a_universe_ticker_changes_what_the_networks_learn(tmp_path):
     assert keys == [universe_key(WATCH)]
     networks = {(f.ticker, f.model): f.yhat for f in pooled if f.model in ("rnn", "gru")}
     assert any(networks[(f.ticker, f.model)] != f.yhat for f in solo if f.model in ("rnn", "gru"))
+
+
+def test_a_pooled_fine_tune_takes_the_newest_days_of_every_ticker_about_finetune_days_in_all():
+    from forecaster.model.networks import build_model
+    from forecaster.model.scaling import make_scaler
+    from forecaster.model.spec import ModelSpec, TrainSpec
+    from forecaster.model.training import fine_tune, prepare
+    from tests.helpers import bundled_bars
+
+    spec = ModelSpec(kind="rnn", window=10, units=(2, 2), adjust="none")
+    train = TrainSpec(finetune_epochs=1, finetune_days=60, val_fraction=0.1, batch_size=64)
+    bars = bundled_bars(200)
+    histories = {"A.SH": bars, "B.SH": bars * 2, "C.SH": bars * 3}  # three tickers: 20 days each
+    data = prepare(histories, spec)
+    scaler = make_scaler("logret", spec.features).fit(data.x, data.y, 0)
+    model = build_model("rnn", window=10, n_features=1, units=(2, 2), quantiles=True, seed=1)
+    fitted = fine_tune(model, scaler, histories, spec, train)
+    assert sorted(set(fitted.val_tickers)) == ["A.SH", "B.SH", "C.SH"]  # the newest days, of every ticker
+    assert len(fitted.val_tickers) == 6  # 10 % of 3 x 20 windows
+    assert fitted.val_dates.max() == bars.index[-1]

@@ -28,6 +28,8 @@ from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.trainers import DEFAULT_FIT, AdamState, FitOptions, adam_state, trainer_for, weights_back
 from forecaster.model.windows import DateArray, FloatArray, IndexArray, Split, make_windows, train_val_split
 
+FINETUNE_MIN_DAYS = 10  # a pooled fine-tune's newest days per ticker, at the least
+
 # The bars a network learns from: one ticker's, or every ticker's of a training universe by code.
 Histories = Mapping[str, pd.DataFrame]
 
@@ -220,8 +222,11 @@ def fine_tune(
     The parent's scaler is kept: the weights were learnt on its scale. Pooled, each ticker
     gives its windows of the same most recent days.
     """
-    rows = train.finetune_days + spec.window + spec.horizon - 1
     histories = {"": bars} if isinstance(bars, pd.DataFrame) else bars
+    # About `finetune_days` windows in all, the newest days of every ticker (at least
+    # FINETUNE_MIN_DAYS each): a day's fine-tune costs the same for one ticker or many.
+    days = max(FINETUNE_MIN_DAYS, -(-train.finetune_days // len(histories)))
+    rows = min(days, train.finetune_days) + spec.window + spec.horizon - 1
     data = prepare({code: h.iloc[-rows:] for code, h in histories.items()}, spec)
     split = split_of(data, train)
     seed_everything(train.seed)
