@@ -134,8 +134,8 @@ class Settings(BaseSettings):
     @field_validator("tickers", "universe", mode="before")
     @classmethod
     def _split_tickers(cls, value: Any) -> Any:
-        if isinstance(value, str | Path) and Path(value).is_file():
-            return read_tickers_file(Path(value))
+        if isinstance(value, str | Path) and not {",", ";"} & set(str(value)) and Path(value).is_file():
+            return read_tickers_file(Path(value))  # one name, no list: a file of codes
         if isinstance(value, str):
             value = [part for part in value.replace(";", ",").split(",") if part.strip()]
         return value

@@ -223,4 +223,4 @@ def test_scaling_rows_split_the_wall_time_into_steps():
     # wall, per ticker, marginal, ingest, train, predict, plot, DB, model files, other (= wall - steps), models
     assert section.rows[0] == [1, 10.0, 10.0, None, 0.5, 4.0, 1.0, 2.0, 0.5, 0.0, 2.0, "finetune ×3"]
     assert section.rows[1] == [4, 42.0, 10.5, 32.0 / 3, 0.5, 16.0, 1.0, 2.0, 0.5, 0.0, 22.0, "finetune ×3"]
-    assert section.headline == [("daily run, seconds per extra ticker (1→4; goal ≤ 3)", 32.0 / 3)]
+    assert section.headline == [("daily run, seconds per extra ticker (1→4; goal ≤ 0.3)", 32.0 / 3)]

@@ -63,9 +63,9 @@ def _env(fake: FakeTushare, tmp_path) -> dict[str, str]:
         "FORECASTER_DATA_DIR": str(tmp_path / "data"),
         "FORECASTER_TICKERS": ",".join(WATCH),
         "FORECASTER_HISTORY_START": str(START),
-        # One small network, one epoch: a window of 30 needs 51 bars, more than the young one has.
+        # One small network, one epoch: a window of 45 bars, more than the young one has (40).
         "FORECASTER_MODELS": "gru",
-        "FORECASTER_WINDOW": "30",
+        "FORECASTER_WINDOW": "45",
         "FORECASTER_UNITS": "4,4",
         "FORECASTER_MAX_EPOCHS": "1",
         "FORECASTER_PATIENCE": "1",
