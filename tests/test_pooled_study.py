@@ -36,5 +36,5 @@ def test_the_goal_table_reads_shares_coverage_kupiec_and_the_pooled_dm(tmp_path,
         lambda _dir, base: pd.DataFrame({"ticker": ["A", "B"], "model": "gru", "ratio": ratios[base]}),
     )
     (gru,) = study.goal_table(tmp_path).rows
-    assert gru[:3] == ["gru", 2, pytest.approx(1.01)] and gru[3] == pytest.approx(0.96)
-    assert gru[4:] == [0.5, pytest.approx(0.75), pytest.approx(0.95), 0.5, 1.0, -2.5, 0.01]
+    assert gru[:4] == ["gru", 2, 2, pytest.approx(1.01)] and gru[4] == pytest.approx(0.96)
+    assert gru[5:] == [0.5, pytest.approx(0.75), pytest.approx(0.95), 0.5, 1.0, -2.5, 0.01]
