@@ -166,8 +166,8 @@ def test_run_prints_the_forecast_table_and_records_the_run(tmp_path):
     assert plot_lines and min(plot_lines) > lines.index(header)  # after the table, not on its rows
     status = invoke("status").stdout
     models = {
-        ln.split()[1]: ln.split() for ln in status.splitlines() if ln.startswith("600519.SH ") and "retrain" in ln
-    }
+        ln.split()[1]: ln.split() for ln in status.splitlines() if ln.startswith("@") and "retrain" in ln
+    }  # one line of versions per (training universe, kind)
     assert set(models) == {"rnn", "gru"} and models["rnn"][4] == "2011-06-30"
     (last_run,) = [ln for ln in status.splitlines() if ln.startswith("last run: ")]
     assert last_run.startswith("last run: 2 (run)") and last_run.endswith(" ok")

@@ -231,7 +231,7 @@ def _echo_models_and_runs(engine: Engine, settings: Settings) -> None:
         models = current_models(session)
         run = last_run(session)
     if models:
-        click.echo(f"{'ticker':<10} {'model':<6} {'version':>7} {'versions':>8}  {'as of':<10} {'action':<9} val loss")
+        click.echo(f"{'universe':<10} {'model':<6} {'version':>7} {'versions':>8}  {'as of':<10} {'action':<9} val loss")
     for version, count in models:
         val = f"{version.val_loss:.4f}" if version.val_loss is not None else "-"
         click.echo(
