@@ -34,7 +34,7 @@ def test_the_table_gives_each_seed_its_ratio_the_mean_and_the_goal(tmp_path, mon
     section = study.course_table(tmp_path, [7, 8])
     ensemble, naive = section.rows
     assert ensemble[:6] == ["ensemble", 240, "0.9800 / 0.9900", "0.9850 ± 0.0071", "0.9900 / 1.0000", "0.9950 ± 0.0071"]
-    assert ensemble[6:] == ["0.800", "0.957–0.958", "-2.50 (0.04)", "-", "0.50 / 0.50", "0.25 / 0.25"]
+    assert ensemble[6:] == ["0.800", "0.957–0.958", "-2.50 (0.040)", "-", "0.50 / 0.50", "0.25 / 0.25"]
     assert naive[2] == "1.0000 / 1.0000" and naive[8] == "-"
     assert section.notes == ["ensemble <= garch: 2 of 2 seeds", "ensemble <= 0.985 x naive: 1 of 2 seeds"]
 
