@@ -11,7 +11,7 @@ data/universe.txt, bars from data/market/): `ingest`, then `backfill --start 201
 forecasts the next trading day: the targets 2019-05-06..2020-04-24), then `evaluate --ticker
 600519.SH --since 2019-05-06 --until 2020-04-24 --format json` into the data dir. With
 `--forced`, every N-th as-of day is first run with `run --retrain` and the backfill goes in
-N-day pieces: the scheduled retrain that backfill's age rule skips while fine-tuning daily.
+N-day pieces: the scheduled retrain made explicit, whatever backfill's own age rule does.
 
 The table: per model, its pinball over naive's and over garch's on the (as_of, target) pairs both
 have, per seed and their mean; coverage of the 80 % and 95 % intervals (min..max over seeds); the
@@ -47,8 +47,8 @@ def offline_environment() -> None:
 
 def walk(data_dir: Path, seed: int, retrain_every: int, *, forced: bool = False) -> None:
     """Ingest, backfill with daily fine-tunes and evaluate into a fresh `data_dir`. `forced`: first
-    `run --retrain` on every `retrain_every`-th as-of day, then backfill up to the next one (a
-    daily fine-tune makes the newest version one day old, so backfill's own age rule never fires)."""
+    `run --retrain` on every `retrain_every`-th as-of day, then backfill up to the next one (an age
+    rule that counts from the newest version never fires while a fine-tune runs every day)."""
     env = {"FORECASTER_DATA_DIR": str(data_dir)}
     data_dir.mkdir(parents=True, exist_ok=True)
     forecaster(["ingest"], env)
