@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import clock
 from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
+from forecaster.ingest.universe import expand_indexes
 from forecaster.market.calendar import TradingCalendar
 from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
 from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
@@ -147,9 +148,11 @@ class Driver:
         assert self.day is not None  # some ticker is open, so some bar is stored
         histories = {t: state.bars for t, state in self.open.items()}
         universe = self.settings.training_universe(self.asked)
-        others = [t for t in universe if t not in histories]
         with timed(self.clock, "load"), self.factory() as session:
-            for code in others:  # suspended or not, its history up to the day is training data
+            members = expand_indexes(session, universe, self.day)  # an index: its constituents of the day
+            for code in [
+                t for t in members if t not in histories
+            ]:  # suspended or not, its history up to the day is training data
                 bars = load_bars(session, code, until=self.day, adjust="qfq")
                 if len(bars):
                     histories[code] = bars

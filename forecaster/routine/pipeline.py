@@ -24,6 +24,7 @@ from forecaster.errors import Interrupted
 from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.listings import not_listed_yet
 from forecaster.ingest.sources import BarSource
+from forecaster.ingest.universe import universe_tickers
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
 from forecaster.routine.driver import Driver, RoutineOptions, TickerReport
@@ -96,10 +97,11 @@ def run_routine(
             calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
         if source is not None:
             with timed(timings, "ingest"):
+                universe = universe_tickers(factory, source, settings, tickers, today)
                 ingests = ingest_tickers(
                     factory,
                     source,
-                    settings.training_universe(tickers),  # the networks train over the universe's others too
+                    universe,  # the networks train over the universe's others too (an index's constituents)
                     today=today,
                     overlap_days=settings.ingest_overlap_days,
                     calendar=calendar,

@@ -238,6 +238,18 @@ class Listing(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class IndexMember(Base):
+    """One constituent of an index on one day of tushare's `index_weight` (monthly): what a
+    training universe named by its index holds on a day (migration 0017)."""
+
+    __tablename__ = "index_members"
+
+    index_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    trade_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    con_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    weight: Mapped[float | None] = mapped_column(Float)
+
+
 class ListingFetch(Base):
     """One ask of tushare's listings (`stock_basic`, `index_basic`): at most one a day, as trade_cal."""
 
