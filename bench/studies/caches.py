@@ -9,7 +9,7 @@ as a backfill with daily fine-tunes does it (`run_routine`, between=finetune, no
 process per variant:
 
 - warm: as the product runs: one compiled trainer per network shape (model/trainers), one resident
-  network per shape with its predict function traced once (model/resident, model/traced);
+  network per shape with its predict function traced once (model/resident, model/trainers);
 - cold: every cache emptied before each day (`forget_trainers`, the resident networks dropped,
   Keras' session cleared), so each day compiles, traces and builds afresh, as a product without
   them would.
