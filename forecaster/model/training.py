@@ -20,8 +20,7 @@ import pandas as pd
 from forecaster.model.batches import EpochProgress, Loop, fit_by_batches
 from forecaster.model.conformal import Calibration, calibrate
 from forecaster.model.forecasting import point_output
-from forecaster.model.networks import first_seed
-from forecaster.model.quantile_net import PinballLoss
+from forecaster.model.networks import PinballLoss, first_seed
 from forecaster.model.resident import forward, network_for
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec
