@@ -25,8 +25,8 @@ from forecaster.config import Settings, model_spec, train_spec
 from forecaster.ingest.sources.csvfile import read_bar_csv
 from forecaster.model import baselines
 from forecaster.model.forecasting import window_forecasts
+from forecaster.model.intervals import MEDIAN, average
 from forecaster.model.kinds import ModelKind
-from forecaster.model.quantiles import MEDIAN, average
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import prepare, train_new
 from forecaster.model.windows import FloatArray

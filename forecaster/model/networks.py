@@ -17,8 +17,8 @@ import numpy as np
 from keras import ops
 
 from forecaster.errors import ConfigError
+from forecaster.model.intervals import MEDIAN, QUANTILE_LEVELS
 from forecaster.model.kinds import ModelKind, model_kinds
-from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS
 
 
 def build_model(

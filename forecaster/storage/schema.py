@@ -135,7 +135,7 @@ class Forecast(Base):
     last_close: Mapped[float] = mapped_column(Float)  # close at as_of: the naive forecast
     actual: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Migration 0010. The model's quantiles (prices at model/quantiles.QUANTILE_LEVELS; NULL for
+    # Migration 0010. The model's quantiles (prices at model/intervals.QUANTILE_LEVELS; NULL for
     # a forecast without them), then its intervals as issued after the online calibration and
     # the factor that calibration applied (storage/quantiles.py names them all).
     q025: Mapped[float | None] = mapped_column(Float)
