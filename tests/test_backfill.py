@@ -19,7 +19,7 @@ from forecaster.config import Settings, load_settings
 from forecaster.course.experiment import course_experiment
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
-from forecaster.model.kinds import BASELINES, ModelKind
+from forecaster.model.spec import BASELINES, ModelKind
 from forecaster.routine.backfill import backfill
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine

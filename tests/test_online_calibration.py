@@ -14,7 +14,7 @@ from sqlalchemy import text
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.model.intervals import GAMMA, MAX_LOG_SCALE, MEDIAN, QUANTILE_LEVELS, calibrated, scale, stretch
-from forecaster.model.kinds import BASELINES
+from forecaster.model.spec import BASELINES
 from forecaster.routine.backfill import backfill
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine

@@ -18,7 +18,7 @@ from keras import ops
 
 from forecaster.errors import ConfigError
 from forecaster.model.intervals import MEDIAN, QUANTILE_LEVELS
-from forecaster.model.kinds import ModelKind, model_kinds
+from forecaster.model.spec import ModelKind, model_kinds
 
 
 def build_model(

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from forecaster.model.kinds import SCALINGS
+from forecaster.model.spec import SCALINGS
 from forecaster.model.windows import FloatArray
 
 _TINY = 1e-12

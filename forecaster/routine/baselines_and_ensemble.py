@@ -21,7 +21,7 @@ from forecaster.model.baselines import (
 )
 from forecaster.model.forecasting import Point, points
 from forecaster.model.intervals import MEDIAN, QUANTILE_LEVELS, Interval, average
-from forecaster.model.kinds import BASELINES, ENSEMBLE, MODEL_KINDS
+from forecaster.model.spec import BASELINES, ENSEMBLE, MODEL_KINDS
 from forecaster.model.windows import FloatArray
 from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, recorded
 

@@ -16,7 +16,7 @@ from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
 from forecaster.ingest.universe import expand_indexes
 from forecaster.market.calendar import TradingCalendar
-from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
+from forecaster.model.spec import BASELINES, ENSEMBLE, ModelKind
 from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor
 from forecaster.routine.limits import forecast_limits
@@ -150,9 +150,8 @@ class Driver:
         universe = self.settings.training_universe(self.asked)
         with timed(self.clock, "load"), self.factory() as session:
             members = expand_indexes(session, universe, self.day)  # an index: its constituents of the day
-            for code in [
-                t for t in members if t not in histories
-            ]:  # suspended or not, its history up to the day is training data
+            # A universe ticker, suspended or not, trains with its history up to the day.
+            for code in [t for t in members if t not in histories]:
                 bars = load_bars(session, code, until=self.day, adjust="qfq")
                 if len(bars):
                     histories[code] = bars

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from forecaster.model.forecasting import Point
 from forecaster.model.intervals import Interval
-from forecaster.model.kinds import BASELINES, ENSEMBLE, SKIPPED
+from forecaster.model.spec import BASELINES, ENSEMBLE, SKIPPED
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, interval_values
 from forecaster.storage.schema import Bar, Base, Forecast, Plot
