@@ -96,7 +96,9 @@ def universe_tickers(
 ) -> list[str]:
     """The tickers to ingest for `tickers` (None: the watch-list) and the training universe: each
     index's constituents since the history's start brought up to date, then those of `today` in its place."""
-    codes = settings.training_universe(tickers)
-    refresh_members(factory, source, codes, today, settings.history_start)
+    asked = settings.tickers if tickers is None else tickers
+    others = [c for c in settings.training_universe(asked) if c not in asked]  # an index there: its members
+    if others:
+        refresh_members(factory, source, others, today, settings.history_start)
     with factory() as session:
-        return expand_indexes(session, codes, today)
+        return list(dict.fromkeys([*asked, *expand_indexes(session, others, today)]))

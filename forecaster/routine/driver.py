@@ -149,7 +149,8 @@ class Driver:
         histories = {t: state.bars for t, state in self.open.items()}
         universe = self.settings.training_universe(self.asked)
         with timed(self.clock, "load"), self.factory() as session:
-            members = expand_indexes(session, universe, self.day)  # an index: its constituents of the day
+            others = [t for t in universe if t not in self.asked]
+            members = expand_indexes(session, others, self.day)  # an index there: its constituents of the day
             # A universe ticker, suspended or not, trains with its history up to the day.
             for code in [t for t in members if t not in histories]:
                 bars = load_bars(session, code, until=self.day, adjust="qfq")
