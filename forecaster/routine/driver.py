@@ -1,7 +1,8 @@
-"""The routine's driver for one as-of: for each ticker it reads the bars and writes the baselines,
-prepares each (ticker, model) task, submits it to the executor and writes each result as it
-comes back, then closes the ticker (ensemble, actuals, plots). `pipeline.run_routine` opens and
-closes the run around it."""
+"""The routine's driver for one as-of: for each ticker it reads the bars and writes the baselines;
+then it gathers the training universe's bars, prepares one task per network kind, submits it to
+the executor, writes each kind's new version once and each ticker's forecast as the kind comes
+back, and closes each ticker after its last kind (ensemble, actuals, plots).
+`pipeline.run_routine` opens and closes the run around it."""
 
 import logging
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ class RoutineOptions:
     plots: bool = True
     between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
     prune: bool = True  # apply retention at the end (the caller holds the run lock)
-    # Asked between (ticker, model) steps; True stops the routine with `Interrupted` (the daemon's
+    # Asked between tickers and between kinds; True stops the routine with `Interrupted` (the daemon's
     # SIGTERM). A step that has started finishes: every write is its own short transaction.
     should_stop: Callable[[], bool] | None = field(default=None, compare=False)
 

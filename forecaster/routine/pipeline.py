@@ -2,11 +2,11 @@
 → fill actuals → plot → record. The daemon runs it for today; a backfill runs it day by day.
 
 Everything a model sees is read with `until=as_of`. This module opens and closes the run (its
-row, the ingest, the calendar, retention); `driver` works through the tickers, submitting each
-(ticker, model) step as a task to an executor — in this process, or on a Dask cluster (see
-`executor`, `tasks`) — and writing each result as it comes back (see `task_results`). Each write is
-its own short transaction; none is held open while a network trains. One (ticker, model) failing is
-recorded on its run item and the others go on.
+row, the ingest, the calendar, retention); `driver` works through the tickers, then submits each
+network kind's step over the training universe as a task to an executor — in this process, or
+on a Dask cluster (see `executor`, `tasks`) — and writes each result as it comes back (see
+`task_results`). Each write is its own short transaction; none is held open while a network
+trains. One (ticker, model) failing is recorded on its run item and the others go on.
 """
 
 import logging

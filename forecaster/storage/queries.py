@@ -60,7 +60,7 @@ def failed_ingests_without_bars(session: Session) -> list[IngestLog]:
 
 
 def current_models(session: Session) -> list[tuple[ModelVersion, int]]:
-    """The newest version of each (ticker, kind), with how many versions it has in all."""
+    """The newest version of each (universe, kind), with how many versions it has in all."""
     newest = (
         select(func.max(ModelVersion.id).label("id"), func.count().label("n"))
         .group_by(ModelVersion.ticker, ModelVersion.kind)
