@@ -129,6 +129,7 @@ def build_letter_model(*, vocab: int, steps: int, units: int, embedding_dim: int
 # penalty on the batch mean of the median: in the scaled log-return space an output of 0 is the
 # naive forecast, and the penalty pulls the networks' average lean (the 2010-2019 drift they
 # learn) towards it without touching their window-to-window variation.
+@keras.saving.register_keras_serializable(package="forecaster")
 class QuantileHead(keras.layers.Layer):  # type: ignore[misc]
     """(batch, horizon, levels) raw values -> (batch, horizon, levels) non-decreasing quantiles."""
 
