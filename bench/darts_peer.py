@@ -32,9 +32,8 @@ from bench.section import QUICK_EPOCHS, Options
 from bench.training import TARGETS, Trial, course_targets, our_specs, our_trial
 from forecaster.config import Settings
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, load_course_bars
-from forecaster.model.kinds import MODEL_KINDS, ModelKind
 from forecaster.model.networks import build_model
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import MODEL_KINDS, ModelKind, ModelSpec, TrainSpec
 from forecaster.model.windows import train_val_split
 
 DARTS_KIND = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}

@@ -36,7 +36,7 @@ from bench.section import Cell, Options, Section
 from forecaster import clock
 from forecaster.config import Settings, load_settings
 from forecaster.market.calendar import trading_days
-from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.model.spec import MODEL_KINDS, ModelKind
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, dask_client
 from forecaster.routine.pipeline import run_routine

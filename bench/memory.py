@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.section import Options, Section
-from forecaster.model.kinds import ModelKind
+from forecaster.model.spec import ModelKind
 
 TINY: dict[str, Any] = {"window": 10, "units": [4, 4], "max_epochs": 1, "patience": 1, "finetune_epochs": 1}
 MODELS: tuple[ModelKind, ...] = ("rnn", "lstm", "gru")

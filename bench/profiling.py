@@ -185,7 +185,7 @@ def speedup_paragraph(buckets: dict[str, float | None], total: float) -> str:
         "(or one process for all tickers, not one per ticker) removes this cost from the daily run. "
         f"(2) Training takes {share('training')}, and tf.function tracing {share('tf.function')}: a fresh "
         "process traces each kind's train step and each resident network's predict function once, for "
-        "every batch size (model/traced), whatever the number of tickers; the daemon pays that once per "
+        "every batch size (model/trainers), whatever the number of tickers; the daemon pays that once per "
         "process. The rest of training is the steps themselves, compute-bound on two cores. "
         f"(3) Output: plots take {share('plots')} and the HTML report {share('HTML report')}, redrawn on "
         "every run; drawing them once after a multi-ticker run, or off the critical path, saves that. "

@@ -33,8 +33,7 @@ from bench.course import TEST_ROWS, WINDOW, run_course
 from bench.section import QUICK_EPOCHS, Cell, Options, Section
 from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
-from forecaster.model.kinds import MODEL_KINDS, ModelKind, model_kinds
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import MODEL_KINDS, ModelKind, ModelSpec, TrainSpec, model_kinds
 from forecaster.model.training import prepare, split_of
 from forecaster.model.windows import FloatArray
 from forecaster.scoring.metrics import Scores, naive_scale, score

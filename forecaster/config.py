@@ -25,17 +25,18 @@ from pydantic_settings import (
 
 from forecaster.errors import ConfigError
 from forecaster.market.tickers import normalize_ticker, read_tickers_file
-from forecaster.model.kinds import (
+from forecaster.model.spec import (
     HORIZON_MAX,
     MEMBERS_MAX,
     MODEL_KINDS,
     WINDOW_MIN,
     Feature,
     ModelKind,
+    ModelSpec,
     Scaling,
     Target,
+    TrainSpec,
 )
-from forecaster.model.spec import ModelSpec, TrainSpec
 
 DEFAULT_CONFIG_FILE = Path("forecaster.toml")
 TUSHARE_URL = "http://api.waditu.com/dataapi"

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from forecaster.model.kinds import BASELINES as BASELINE_MODELS
-from forecaster.model.kinds import ENSEMBLE
+from forecaster.model.spec import BASELINES as BASELINE_MODELS
+from forecaster.model.spec import ENSEMBLE
 from forecaster.storage.runs import process_alive
 
 # Models whose forecasts have no model version: the baselines and the ensemble.

@@ -19,7 +19,7 @@ from forecaster.config import Settings, load_settings
 from forecaster.course.experiment import course_experiment
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
-from forecaster.model.kinds import BASELINES, ModelKind
+from forecaster.model.spec import BASELINES, ModelKind
 from forecaster.routine.backfill import backfill
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
@@ -271,3 +271,13 @@ def test_a_backfill_writes_the_rows_of_the_routine_run_day_by_day(tmp_path):
     rows = forecast_rows(factory, INTERVAL_COLUMNS)
     # + the baselines and the ensemble
     assert len(rows) == 10 * (len(kinds) + len(BASELINES) + 1) and rows == forecast_rows(daily, INTERVAL_COLUMNS)
+
+
+@pytest.mark.slow
+def test_a_line_fine_tuned_every_day_is_retrained_when_its_last_retrain_is_old_enough(tmp_path):
+    settings, factory = setup(tmp_path, retrain_every=4)
+    assert replay(settings, factory, between="finetune").ok
+    with factory() as s:
+        actions = s.execute(text("select action from model_versions order by as_of")).scalars().all()
+    # Its newest version is always a day old; the age that counts is the last retrain's.
+    assert actions == ["retrain", "finetune", "finetune", "finetune"] * 2 + ["retrain", "finetune"]

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from forecaster.cli import cli
 from forecaster.cli.routine import RUN_TABLE, run_columns, run_rows
 from forecaster.model.forecasting import Point
-from forecaster.model.kinds import BASELINES
-from forecaster.model.online import Interval
+from forecaster.model.intervals import Interval
+from forecaster.model.spec import BASELINES
 from forecaster.routine.driver import TickerReport
 from forecaster.routine.pipeline import RunReport
 from forecaster.routine.task_results import ModelOutcome

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings
 from forecaster.errors import Interrupted
 from forecaster.ingest.sources.csvfile import CsvSource
-from forecaster.model.kinds import BASELINES, ModelKind
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import BASELINES, ModelKind, ModelSpec, TrainSpec
 from forecaster.routine import executor as executor_module
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.executor import DaskExecutor, Executor, LocalExecutor, ThreadExecutor

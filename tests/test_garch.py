@@ -7,7 +7,7 @@ from arch import arch_model
 from scipy import stats
 
 from forecaster.model import garch
-from forecaster.model.quantiles import QUANTILE_LEVELS
+from forecaster.model.intervals import QUANTILE_LEVELS
 
 
 def simulate(n: int, seed: int = 3, mu: float = 0.05, omega: float = 0.05, alpha: float = 0.08, beta: float = 0.9):
@@ -95,7 +95,7 @@ def test_the_baseline_s_point_is_its_median_or_the_plain_mean_on_a_short_history
     import pandas as pd
 
     from forecaster.model.baselines import garch_forecast, garch_quantiles
-    from forecaster.model.quantiles import MEDIAN
+    from forecaster.model.intervals import MEDIAN
 
     long = pd.DataFrame({"close": simulate(600)})
     np.testing.assert_array_equal(garch_forecast(long, 3), garch_quantiles(long, 3)[:, MEDIAN])

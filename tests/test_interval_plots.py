@@ -8,7 +8,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 
 from forecaster.market.calendar import trading_days
 from forecaster.model.forecasting import Point
-from forecaster.model.online import Interval, calibrated
+from forecaster.model.intervals import Interval, calibrated
 from forecaster.reporting.plotting import backfill_figure, forecast_figure, save_png
 
 Z = np.array([-1.96, -1.645, -1.2816, -0.6745, 0.0, 0.6745, 1.2816, 1.645, 1.96])

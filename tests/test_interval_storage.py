@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.cli import cli
 from forecaster.market.calendar import trading_days
 from forecaster.model.forecasting import Point
-from forecaster.model.online import calibrated
-from forecaster.model.quantiles import QUANTILE_LEVELS
+from forecaster.model.intervals import QUANTILE_LEVELS, calibrated
 from forecaster.scoring.evaluation import accuracy
 from forecaster.scoring.intervals import bounds, coverage, pinball, width, winkler
 from forecaster.storage.db import transaction

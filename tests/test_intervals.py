@@ -8,7 +8,7 @@ import pytest
 
 from forecaster.model import baselines
 from forecaster.model.forecasting import points
-from forecaster.model.quantiles import INTERVALS, MEDIAN, QUANTILE_LEVELS, average
+from forecaster.model.intervals import INTERVALS, MEDIAN, QUANTILE_LEVELS, average
 from forecaster.scoring.intervals import bounds, coverage, pinball, width, winkler
 
 

@@ -1,4 +1,4 @@
-"""The online calibration (model/online, routine/calibration) and the ensemble, in the routine:
+"""The online calibration (model/intervals, routine/calibration) and the ensemble, in the routine:
 derived from the database, the same in a backfill and in day-by-day runs, idempotent."""
 
 from collections.abc import Callable, Iterator
@@ -13,9 +13,8 @@ from sqlalchemy import text
 
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
-from forecaster.model.kinds import BASELINES
-from forecaster.model.online import GAMMA, MAX_LOG_SCALE, calibrated, scale, stretch
-from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS
+from forecaster.model.intervals import GAMMA, MAX_LOG_SCALE, MEDIAN, QUANTILE_LEVELS, calibrated, scale, stretch
+from forecaster.model.spec import BASELINES
 from forecaster.routine.backfill import backfill
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from forecaster.model.baselines import drift_forecast, naive_forecast
-from forecaster.model.kinds import BASELINES
+from forecaster.model.spec import BASELINES
 from forecaster.storage.bars import load_bars
 from forecaster.storage.db import transaction
 from forecaster.storage.schema import Bar, Forecast, ModelVersion, Plot

@@ -38,6 +38,9 @@ def choose(**overrides: Any) -> Decision:
         ({}, "finetune", "4 trading day(s) old"),  # 04-20 -> 04-24: Mon -> Fri
         ({"version_as_of": date(2020, 3, 26)}, "retrain", "20 trading days old"),
         ({"version_as_of": date(2020, 3, 27)}, "finetune", "19 trading day(s) old"),
+        # Fine-tuned every day since a retrain 20 trading days ago: as old as that retrain.
+        ({"version_as_of": date(2020, 4, 23), "retrained_as_of": date(2020, 3, 26)}, "retrain", "20 trading days old"),
+        ({"version_as_of": date(2020, 4, 23), "retrained_as_of": date(2020, 3, 27)}, "finetune", "19 trading day(s)"),
         ({"recent_ratio": 1.6}, "retrain", "1.60x naive"),
         ({"recent_ratio": 1.4}, "finetune", "old"),
     ],

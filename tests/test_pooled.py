@@ -104,3 +104,50 @@ def test_a_pooled_fine_tune_takes_the_newest_days_of_every_ticker_about_finetune
     assert sorted(set(fitted.val_tickers)) == ["A.SH", "B.SH", "C.SH"]  # the newest days, of every ticker
     assert len(fitted.val_tickers) == 6  # 10 % of 3 x 20 windows
     assert fitted.val_dates.max() == bars.index[-1]
+
+
+@pytest.mark.slow
+def test_a_universe_named_by_its_index_trains_on_the_constituents_of_the_day(tmp_path):
+    from click.testing import CliRunner
+
+    from forecaster.cli import cli
+    from forecaster.storage.index_members import members_on
+    from tests.tushare_server import FakeTushare, serve
+
+    start, end = date(2024, 1, 2), date(2024, 6, 28)
+    fake = FakeTushare()
+    fake.add_index("000300.SH", start, end, "沪深300")
+    stocks = ["600000.SH", "600036.SH", "000001.SZ", "000002.SZ"]
+    for i, code in enumerate(stocks):
+        fake.add_listing(code, f"stock {i}", date(2001, 1, 1))
+        fake.add_bars(code, start, end, seed=i + 1)
+    fake.add_members("000300.SH", date(2024, 3, 1), stocks[1:3])  # March: two members
+    fake.add_members("000300.SH", date(2024, 6, 3), stocks[1:])  # June: three
+    env = {
+        "TUSHARE_TOKEN": fake.token,
+        "FORECASTER_DATA_DIR": str(tmp_path / "data"),
+        "FORECASTER_TICKERS": stocks[0],
+        "FORECASTER_UNIVERSE": "000300.SH",
+        "FORECASTER_HISTORY_START": str(start),
+        "FORECASTER_MODELS": "gru",
+        "FORECASTER_WINDOW": "10",
+        "FORECASTER_UNITS": "4,4",
+        "FORECASTER_MAX_EPOCHS": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    with serve(fake):
+        env["FORECASTER_TUSHARE_API_URL"] = fake.url
+        ingest = CliRunner().invoke(cli, ["ingest", "--end", str(end)], env=env, catch_exceptions=False)
+        assert ingest.exit_code == 0, ingest.output
+        run = CliRunner().invoke(cli, ["run", "--as-of", "2024-04-30", "--no-ingest"], env=env)
+    assert run.exit_code == 0, run.output
+    assert all(f"{code}:" in ingest.output for code in stocks)  # the members' bars, not the index's
+    settings = tiny_settings(tmp_path)
+    factory = session_factory(open_database(settings.db_url))
+    with factory() as s:
+        assert members_on(s, "000300.SH", date(2024, 4, 30)) == ["000001.SZ", "600036.SH"]  # March's, point in time
+        assert members_on(s, "000300.SH", date(2024, 2, 1)) == ["000001.SZ", "600036.SH"]  # before it: the first
+        versions = s.execute(text("select ticker from model_versions")).scalars().all()
+        forecast = s.execute(text("select distinct ticker from forecasts where model = 'gru'")).scalars().all()
+    assert versions == [universe_key([stocks[0], "000300.SH"])]  # keyed by the universe as named
+    assert forecast == [stocks[0]]

@@ -9,10 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.model.conformal import Calibration, apply, calibrate, conformity_offset, from_scaler_params
-from forecaster.model.networks import build_model
-from forecaster.model.quantile_net import PinballLoss, QuantileHead
-from forecaster.model.quantiles import INTERVALS, MEDIAN, QUANTILE_LEVELS
+from forecaster.model.intervals import (
+    INTERVALS,
+    MEDIAN,
+    QUANTILE_LEVELS,
+    Calibration,
+    apply,
+    calibrate,
+    conformity_offset,
+    from_scaler_params,
+)
+from forecaster.model.networks import PinballLoss, QuantileHead, build_model
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.routine.policy import Decision
 from forecaster.routine.tasks import KindResult, run_model_task

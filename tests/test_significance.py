@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.cli import cli
 from forecaster.market.calendar import trading_days
 from forecaster.model.forecasting import Point
-from forecaster.model.quantiles import QUANTILE_LEVELS
+from forecaster.model.intervals import QUANTILE_LEVELS
 from forecaster.scoring.intervals import pinball, pinball_each
 from forecaster.scoring.significance import (
     christoffersen,

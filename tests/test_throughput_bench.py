@@ -6,7 +6,7 @@ import pytest
 import bench.studies.throughput as study
 from bench.section import Options
 from bench.studies.throughput import BASE, VARIANTS, Measured, knob_section
-from forecaster.model.kinds import MODEL_KINDS
+from forecaster.model.spec import MODEL_KINDS
 from forecaster.model.trainers import FitOptions
 
 

@@ -1,4 +1,4 @@
-"""The train and predict functions traced with the batch left open (model/traced.py): one trace
+"""The train and predict functions traced with the batch left open (model/trainers.py): one trace
 for every batch size, and the same numbers as Keras' own functions."""
 
 from typing import Any
@@ -9,8 +9,7 @@ import pytest
 
 from forecaster.model.networks import build_model
 from forecaster.model.resident import forward
-from forecaster.model.traced import open_predict, open_train
-from forecaster.model.trainers import trainer_for
+from forecaster.model.trainers import open_predict, open_train, trainer_for
 from tests.helpers import count_steps
 
 

@@ -23,7 +23,7 @@ from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import BUILTIN, Day
 from forecaster.model.forecasting import Point
-from forecaster.model.kinds import BASELINES
+from forecaster.model.spec import BASELINES
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
 from forecaster.storage.calendar import correct_target_dates, load_calendar, stored_days, sync_builtin, write_days

@@ -16,6 +16,7 @@ from forecaster.cli import cli
 from forecaster.daemon.jobrun import JobContext
 from forecaster.market.calendar import trading_days
 from forecaster.routine.health import CRITICAL, OK, overall, run_checks
+from forecaster.routine.task_inputs import universe_key
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.schema import ModelVersion
 from forecaster.storage.schema_runs import SmokeRun
@@ -30,7 +31,9 @@ EXTRA = {"models": KINDS, "tickers": [TICKER], "keep_model_versions": 2, "retrai
 
 
 def _files(data_dir: Path) -> dict[str, int]:
-    return {kind: len(list((data_dir / "models" / TICKER / kind).glob("*.keras"))) for kind in KINDS}
+    # One line of versions per (training universe, kind): the universe is the watch-list's one ticker.
+    universe = universe_key([TICKER])
+    return {kind: len(list((data_dir / "models" / universe / kind).glob("*.keras"))) for kind in KINDS}
 
 
 @pytest.mark.slow

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from forecaster.model.online import Interval, widened
-from forecaster.model.quantiles import QUANTILE_LEVELS, widen_with_horizon
+from forecaster.model.intervals import QUANTILE_LEVELS, Interval, widen_with_horizon, widened
 from forecaster.storage.quantiles import QUANTILE_COLUMNS
 from forecaster.storage.schema import Forecast
 from tests.helpers import pipeline_settings, ready_db, routine

@@ -54,6 +54,9 @@ class Fault:
     seconds: float = 0.0
 
 
+INDEX_WEIGHT_FIELDS = ["index_code", "con_code", "trade_date", "weight"]
+
+
 @dataclass
 class FakeTushare:
     token: str = "test-token-0123456789abcdef"
@@ -77,6 +80,8 @@ class FakeTushare:
     # per ticker [ts_code, name, start_date, end_date] (end None: the current name).
     limits: dict[str, list[list[Any]]] = field(default_factory=dict)
     names: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # index_weight: [index_code, con_code, trade_date, weight] rows (`add_members`).
+    members: list[list[Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -139,6 +144,11 @@ class FakeTushare:
         self.refused.discard("namechange")
         self.names[ticker] = [[ticker, n, f"{s:%Y%m%d}", None if e is None else f"{e:%Y%m%d}"] for n, s, e in names]
 
+    def add_members(self, index: str, day: date, codes: Iterable[str]) -> None:
+        """index_weight rows: `codes` in `index` on `day` (a month's weights), equal weights."""
+        codes = list(codes)
+        self.members += [[index, c, f"{day:%Y%m%d}", round(100 / len(codes), 4)] for c in codes]
+
     def set_calendar(self, start: date, end: date, closed: Iterable[date] = ()) -> None:
         """trade_cal answers for [start, end]: weekdays open except `closed`, weekends closed."""
         self.refused.discard("trade_cal")
@@ -169,6 +179,10 @@ class FakeTushare:
             return {"code": 0, "msg": "", "data": {"fields": NAMECHANGE_FIELDS, "items": rows}}
         if api == "index_basic":
             return {"code": 0, "msg": "", "data": {"fields": INDEX_BASIC_FIELDS, "items": self.indexes}}
+        if api == "index_weight":
+            lo, hi = params.get("start_date", "0"), params.get("end_date", "9")
+            rows = [r for r in self.members if r[0] == params.get("index_code") and lo <= r[2] <= hi]
+            return {"code": 0, "msg": "", "data": {"fields": INDEX_WEIGHT_FIELDS, "items": rows}}
         table, fields = {
             "daily": (self.daily, DAILY_FIELDS),
             "index_daily": (self.index_daily, DAILY_FIELDS),

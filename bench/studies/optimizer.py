@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bench.section import QUICK_EPOCHS, QUICK_MODELS, QUICK_NOTE, Options, Section
-from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.model.spec import MODEL_KINDS, ModelKind
 from forecaster.model.trainers import AdamState
 
 VARIANTS = ("fresh", "carried")
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", help="Comma-separated model kinds (default: rnn, lstm, gru).")
     args = parser.parse_args(argv)
     from bench.studies import print_sections
-    from forecaster.model.kinds import model_kinds
+    from forecaster.model.spec import model_kinds
 
     only = model_kinds(args.kinds.split(",")) if args.kinds else None
     print_sections(bench(Options(quick=args.quick), only))

@@ -11,9 +11,9 @@ development market (docs/models.md, "Pooled vs per-ticker, and against garch").
 2. Per-ticker twins: each of `--twins` in a data dir of its own with `FORECASTER_TICKERS=<code>`
    (a training universe of one ticker: the per-ticker network), gru only, same range and settings.
 3. The tables: per model, the mean over tickers of its pinball over `garch`'s and over `naive`'s on
-   the (as_of, target) pairs both have, the share of those tickers at or below `garch` (`garch`
-   needs 250 returns: a ticker listed less than that before the first day has none), the mean coverage
-   of the 80 % and 95 % intervals, the share of tickers whose Kupiec test is not rejected at 5 %,
+   the (as_of, target) pairs both have (`garch` needs 250 returns: a young ticker has it only on
+   its later days), the share of tickers at or below `garch`, the mean coverage of the 80 % and
+   95 % intervals, the share of tickers whose Kupiec test is not rejected at 5 %,
    and the pooled Diebold-Mariano statistic against `garch` (evaluate's ticker "all" rows); then
    the twins' gru against the pooled gru on the same tickers.
 

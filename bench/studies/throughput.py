@@ -32,7 +32,7 @@ from bench.section import Cell, Options, Section
 from bench.training import our_specs, train_samples
 from forecaster.config import Settings
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, load_course_bars
-from forecaster.model.kinds import MODEL_KINDS, ModelKind
+from forecaster.model.spec import MODEL_KINDS, ModelKind
 from forecaster.model.trainers import DEFAULT_FIT, FitOptions, forget_trainers
 from forecaster.model.training import train_new
 

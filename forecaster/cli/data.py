@@ -43,13 +43,11 @@ def ingest(
     from forecaster.ingest.calendar import prepare_calendar
     from forecaster.ingest.calls import calls_line
     from forecaster.ingest.sources import make_source
+    from forecaster.ingest.universe import universe_tickers
     from forecaster.ingest.update import ingest_tickers
     from forecaster.storage.db import session_factory
 
-    # The networks' training universe too, unless a CSV is named here (it holds what it holds).
-    tickers = tickers_from(ticker, tickers_file, settings) or (
-        settings.tickers if csv_path else settings.training_universe()
-    )
+    asked = tickers_from(ticker, tickers_file, settings)
     today = today_in(settings.timezone)
     if start and start > (end or today):  # --end defaults to today: a future --start is a backwards range
         raise click.BadParameter(f"--start {start} is after --end {end or f'{today} (today)'}")
@@ -58,6 +56,10 @@ def ingest(
         factory = session_factory(open_db(settings))
         click.echo(f"source: {bar_source.description}")
         calendar = prepare_calendar(settings, factory, today=today, source=bar_source).calendar
+        # The networks' training universe too (an index: its constituents), unless a CSV is named here.
+        tickers = asked or (
+            settings.tickers if csv_path else universe_tickers(factory, bar_source, settings, None, today)
+        )
         results = ingest_tickers(
             factory,
             bar_source,
@@ -231,7 +233,9 @@ def _echo_models_and_runs(engine: Engine, settings: Settings) -> None:
         models = current_models(session)
         run = last_run(session)
     if models:
-        click.echo(f"{'universe':<10} {'model':<6} {'version':>7} {'versions':>8}  {'as of':<10} {'action':<9} val loss")
+        click.echo(
+            f"{'universe':<10} {'model':<6} {'version':>7} {'versions':>8}  {'as of':<10} {'action':<9} val loss"
+        )
     for version, count in models:
         val = f"{version.val_loss:.4f}" if version.val_loss is not None else "-"
         click.echo(

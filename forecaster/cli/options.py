@@ -10,7 +10,7 @@ import click
 
 from forecaster.config import Settings
 from forecaster.errors import ConfigError
-from forecaster.model.kinds import BASELINES, ENSEMBLE, MODEL_KINDS, ModelKind, model_kinds
+from forecaster.model.spec import BASELINES, ENSEMBLE, MODEL_KINDS, ModelKind, model_kinds
 
 
 class DayType(click.ParamType[date]):

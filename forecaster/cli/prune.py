@@ -16,7 +16,7 @@ PRUNE_TABLE = ["what", "ticker", "label", "path", "bytes"]  # as Removal orders 
 @FORMAT_OPTION
 @click.pass_obj
 def prune(settings: Settings, dry_run: bool, fmt: str) -> None:
-    """Remove model files beyond FORECASTER_KEEP_MODEL_VERSIONS per (ticker, model) and daily plots
+    """Remove model files beyond FORECASTER_KEEP_MODEL_VERSIONS per (universe, kind) and daily plots
     older than FORECASTER_KEEP_PLOT_DAYS; pruned versions' rows stay, marked. Takes the run lock,
     so no running process can be reading a file that goes."""
     from forecaster.cli.runtime import open_db, run_lock

@@ -21,7 +21,7 @@ from forecaster.cli.options import (
 from forecaster.cli.output import echo_rows, echo_scores, say_for
 from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock, stoppable
 from forecaster.config import Settings
-from forecaster.model.kinds import SKIPPED
+from forecaster.model.spec import SKIPPED
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -25,9 +25,8 @@ from forecaster.config import Settings, model_spec, train_spec
 from forecaster.ingest.sources.csvfile import read_bar_csv
 from forecaster.model import baselines
 from forecaster.model.forecasting import window_forecasts
-from forecaster.model.kinds import ModelKind
-from forecaster.model.quantiles import MEDIAN, average
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.intervals import MEDIAN, average
+from forecaster.model.spec import ModelKind, ModelSpec, TrainSpec
 from forecaster.model.training import prepare, train_new
 from forecaster.model.windows import FloatArray
 from forecaster.scoring.intervals import bounds, interval_scores, misses, pinball_each

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.model import garch
-from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS
+from forecaster.model.intervals import MEDIAN, QUANTILE_LEVELS
 from forecaster.model.windows import FloatArray
 
 RETURNS = 500  # overlapping h-day returns behind the naive and drift quantiles

@@ -10,9 +10,7 @@ import pandas as pd
 
 from forecaster.market.calendar import BUILTIN, TradingCalendar
 from forecaster.market.limits import Band, PriceLimits, clip_to
-from forecaster.model.conformal import Calibration, apply
-from forecaster.model.online import Interval
-from forecaster.model.quantiles import MEDIAN, widen_with_horizon
+from forecaster.model.intervals import MEDIAN, Calibration, Interval, apply, widen_with_horizon
 from forecaster.model.scaling import Scaler
 from forecaster.model.spec import ModelSpec
 from forecaster.model.windows import FloatArray, last_window

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from forecaster.model.quantiles import QUANTILE_LEVELS
+from forecaster.model.intervals import QUANTILE_LEVELS
 from forecaster.model.windows import FloatArray
 
 if TYPE_CHECKING:

@@ -23,8 +23,7 @@ import numpy as np
 from forecaster.model.files import model_from_bytes, weights_from_bytes
 from forecaster.model.networks import build_model
 from forecaster.model.spec import ModelSpec
-from forecaster.model.traced import open_predict
-from forecaster.model.trainers import shape_key
+from forecaster.model.trainers import open_predict, shape_key
 from forecaster.model.windows import FloatArray
 
 _NETS: dict[tuple[Any, ...], keras.Model] = {}  # (thread, shape) -> the resident network
@@ -98,7 +97,7 @@ def _resident_of(spec: ModelSpec) -> keras.Model:
 
 
 def _make_resident(key: tuple[Any, ...], net: keras.Model) -> keras.Model:
-    """`net` as the resident network of its shape: its predict function traced once (model/traced)."""
+    """`net` as the resident network of its shape: its predict function traced once (model/trainers)."""
     open_predict(net)
     _NETS[key] = net
     return net

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from forecaster.model.kinds import SCALINGS
+from forecaster.model.spec import SCALINGS
 from forecaster.model.windows import FloatArray
 
 _TINY = 1e-12
@@ -203,7 +203,7 @@ def make_scaler(kind: str, features: tuple[str, ...] = ("close",)) -> Scaler:
 def scaler_from_params(params: dict[str, Any]) -> Scaler:
     values = dict(params)
     kind = values.pop("kind")
-    values.pop("calibration", None)  # stored beside the scaler's own parameters (model/conformal)
+    values.pop("calibration", None)  # stored beside the scaler's own parameters (model/intervals)
     if kind == "minmax":
         return MinMaxScaler(**values)
     if kind == "relative":

@@ -2,7 +2,7 @@
 
 Only data up to the as-of date ever reaches this module (the caller reads with `until=as_of`).
 The validation slice used for early stopping is the newest part of *that* history — never
-anything after the as-of date. A quantile network's conformal calibration (model/conformal) is
+anything after the as-of date. A quantile network's conformal calibration (model/intervals) is
 computed on the same slice, after the best epoch's weights are restored.
 """
 
@@ -18,10 +18,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from forecaster.model.batches import EpochProgress, Loop, fit_by_batches
-from forecaster.model.conformal import Calibration, calibrate
 from forecaster.model.forecasting import point_output
-from forecaster.model.networks import first_seed
-from forecaster.model.quantile_net import PinballLoss
+from forecaster.model.intervals import Calibration, calibrate
+from forecaster.model.networks import PinballLoss, first_seed
 from forecaster.model.resident import forward, network_for
 from forecaster.model.scaling import Scaler, make_scaler
 from forecaster.model.spec import ModelSpec, TrainSpec

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from forecaster.model.kinds import MODEL_KINDS
+from forecaster.model.spec import MODEL_KINDS
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.calendar import load_calendar
 from forecaster.storage.quantiles import champions

@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 
 from forecaster.market.limits import day_limit_pct, limit_prices
 from forecaster.model.forecasting import Point, ValidationSeries
-from forecaster.model.kinds import BASELINES
-from forecaster.model.online import Interval
+from forecaster.model.intervals import Interval
+from forecaster.model.spec import BASELINES
 from forecaster.storage.files import write_atomic
 
 # One colour per model, stable across plots; baselines are grey and dashed.

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecaster.model.kinds import ENSEMBLE, SKIPPED
+from forecaster.model.spec import ENSEMBLE, SKIPPED
 from forecaster.reporting.headline import as_issued, champion, next_day, ticker_failure
 from forecaster.storage.listings import ticker_names
 from forecaster.storage.queries import newest_run

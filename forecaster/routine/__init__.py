@@ -1,1 +1,1 @@
-"""The daily routine: policy, per-(ticker, model) tasks, executors, the model registry, backfill, the run lock."""
+"""The daily routine: policy, one task per network kind, executors, the model registry, backfill, the run lock."""

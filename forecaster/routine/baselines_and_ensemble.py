@@ -20,9 +20,8 @@ from forecaster.model.baselines import (
     naive_quantiles,
 )
 from forecaster.model.forecasting import Point, points
-from forecaster.model.kinds import BASELINES, ENSEMBLE, MODEL_KINDS
-from forecaster.model.online import Interval
-from forecaster.model.quantiles import MEDIAN, QUANTILE_LEVELS, average
+from forecaster.model.intervals import MEDIAN, QUANTILE_LEVELS, Interval, average
+from forecaster.model.spec import BASELINES, ENSEMBLE, MODEL_KINDS
 from forecaster.model.windows import FloatArray
 from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, recorded
 

@@ -1,5 +1,5 @@
 """The routine's online calibration step: each forecast's intervals as issued, from the model's
-quantiles and its matured forecasts' hits and misses (the rule is in model/online.py).
+quantiles and its matured forecasts' hits and misses (the rule is in model/intervals.py).
 
 Per (ticker, model, horizon, interval): the factor is derived from the counts of the forecasts
 whose target day is on or before the as-of date, so it reads nothing the day could not know, and
@@ -11,8 +11,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from forecaster.model.forecasting import Point
-from forecaster.model.online import Interval, calibrated, scale, widened
-from forecaster.model.quantiles import MEDIAN
+from forecaster.model.intervals import MEDIAN, Interval, calibrated, scale, widened
 from forecaster.storage.quantiles import Tally, interval_tallies
 
 

@@ -1,7 +1,8 @@
-"""The routine's driver for one as-of: for each ticker it reads the bars and writes the baselines,
-prepares each (ticker, model) task, submits it to the executor and writes each result as it
-comes back, then closes the ticker (ensemble, actuals, plots). `pipeline.run_routine` opens and
-closes the run around it."""
+"""The routine's driver for one as-of: for each ticker it reads the bars and writes the baselines;
+then it gathers the training universe's bars, prepares one task per network kind, submits it to
+the executor, writes each kind's new version once and each ticker's forecast as the kind comes
+back, and closes each ticker after its last kind (ensemble, actuals, plots).
+`pipeline.run_routine` opens and closes the run around it."""
 
 import logging
 from collections.abc import Callable, Iterator
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import clock
 from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
+from forecaster.ingest.universe import expand_indexes
 from forecaster.market.calendar import TradingCalendar
-from forecaster.model.kinds import BASELINES, ENSEMBLE, ModelKind
+from forecaster.model.spec import BASELINES, ENSEMBLE, ModelKind
 from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor
 from forecaster.routine.limits import forecast_limits
@@ -43,7 +45,7 @@ class RoutineOptions:
     plots: bool = True
     between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
     prune: bool = True  # apply retention at the end (the caller holds the run lock)
-    # Asked between (ticker, model) steps; True stops the routine with `Interrupted` (the daemon's
+    # Asked between tickers and between kinds; True stops the routine with `Interrupted` (the daemon's
     # SIGTERM). A step that has started finishes: every write is its own short transaction.
     should_stop: Callable[[], bool] | None = field(default=None, compare=False)
 
@@ -147,9 +149,11 @@ class Driver:
         assert self.day is not None  # some ticker is open, so some bar is stored
         histories = {t: state.bars for t, state in self.open.items()}
         universe = self.settings.training_universe(self.asked)
-        others = [t for t in universe if t not in histories]
         with timed(self.clock, "load"), self.factory() as session:
-            for code in others:  # suspended or not, its history up to the day is training data
+            others = [t for t in universe if t not in self.asked]
+            members = expand_indexes(session, others, self.day)  # an index there: its constituents of the day
+            # A universe ticker, suspended or not, trains with its history up to the day.
+            for code in [t for t in members if t not in histories]:
                 bars = load_bars(session, code, until=self.day, adjust="qfq")
                 if len(bars):
                     histories[code] = bars

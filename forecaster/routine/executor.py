@@ -45,7 +45,7 @@ class Executor(Protocol):
 
 class LocalExecutor:
     """In-process and in order: a task runs when the driver submits it, and its result is the one
-    handed back, so the driver's stop check between two (ticker, model) steps works exactly as
+    handed back, so the driver's stop check between two kinds' steps works exactly as
     before there were executors."""
 
     @contextmanager

@@ -2,11 +2,11 @@
 → fill actuals → plot → record. The daemon runs it for today; a backfill runs it day by day.
 
 Everything a model sees is read with `until=as_of`. This module opens and closes the run (its
-row, the ingest, the calendar, retention); `driver` works through the tickers, submitting each
-(ticker, model) step as a task to an executor — in this process, or on a Dask cluster (see
-`executor`, `tasks`) — and writing each result as it comes back (see `task_results`). Each write is
-its own short transaction; none is held open while a network trains. One (ticker, model) failing is
-recorded on its run item and the others go on.
+row, the ingest, the calendar, retention); `driver` works through the tickers, then submits each
+network kind's step over the training universe as a task to an executor — in this process, or
+on a Dask cluster (see `executor`, `tasks`) — and writes each result as it comes back (see
+`task_results`). Each write is its own short transaction; none is held open while a network
+trains. One (ticker, model) failing is recorded on its run item and the others go on.
 """
 
 import logging
@@ -24,6 +24,7 @@ from forecaster.errors import Interrupted
 from forecaster.ingest.calendar import prepare_calendar
 from forecaster.ingest.listings import not_listed_yet
 from forecaster.ingest.sources import BarSource
+from forecaster.ingest.universe import universe_tickers
 from forecaster.ingest.update import IngestResult, ingest_tickers
 from forecaster.market.calendar import TradingCalendar
 from forecaster.routine.driver import Driver, RoutineOptions, TickerReport
@@ -96,10 +97,11 @@ def run_routine(
             calendar = prepare_calendar(settings, factory, today=today, source=source).calendar
         if source is not None:
             with timed(timings, "ingest"):
+                universe = universe_tickers(factory, source, settings, tickers, today)
                 ingests = ingest_tickers(
                     factory,
                     source,
-                    settings.training_universe(tickers),  # the networks train over the universe's others too
+                    universe,  # the networks train over the universe's others too (an index's constituents)
                     today=today,
                     overlap_days=settings.ingest_overlap_days,
                     calendar=calendar,

@@ -27,6 +27,7 @@ def decide(
     recent_ratio: float | None,
     drift_threshold: float,
     between: Between = "finetune",
+    retrained_as_of: date | None = None,
 ) -> Decision:
     """The rules, in order:
 
@@ -50,7 +51,9 @@ def decide(
         return Decision("retrain", "model settings changed")
     if force == "finetune":
         return Decision("finetune", "--finetune given")
-    age = len(trading_days(version_as_of, as_of)) - 1  # trading days since it was trained
+    # Trading days since it was trained from scratch: a line fine-tuned every day is as old as its
+    # last retrain, not as its newest version (else the rule would never fire between retrains).
+    age = len(trading_days(retrained_as_of or version_as_of, as_of)) - 1
     if age >= retrain_every:
         return Decision("retrain", f"model is {age} trading days old (retrain every {retrain_every})")
     if recent_ratio is not None and recent_ratio > drift_threshold:

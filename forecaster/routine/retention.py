@@ -1,6 +1,6 @@
 """Retention: a daily job that runs for years keeps a bounded number of model files and plots.
 
-Per (ticker, model) the `FORECASTER_KEEP_MODEL_VERSIONS` newest versions keep their file (the
+Per line of versions (training universe, kind) the `FORECASTER_KEEP_MODEL_VERSIONS` newest versions keep their file (the
 newest is the current one, which the next fine-tune starts from); an older version's file is
 removed and its row stays, marked pruned with the time, so every forecast still cites the
 version that made it. Daily plots older than `FORECASTER_KEEP_PLOT_DAYS` before their ticker's

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings, model_spec
 from forecaster.errors import ModelFileError
 from forecaster.market.calendar import TradingCalendar
-from forecaster.model.kinds import SKIPPED, ModelKind
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import SKIPPED, ModelKind, ModelSpec, TrainSpec
 from forecaster.routine.policy import Between, Decision, Force, decide
 from forecaster.routine.registry import read_parent
 from forecaster.routine.tasks import KindResult, ModelResult, ModelTask, ParentModel, failure_text, fallback
@@ -86,11 +85,13 @@ def _decision(
     kind, as_of = spec.kind, pool.as_of
     with factory() as session:
         version = latest_version(session, pool.universe, kind, as_of)
+        retrain = latest_version(session, pool.universe, kind, as_of, action="retrain")
         ratios = [recent_mae_ratio(session, t, kind, until=as_of, count=settings.drift_window) for t in pool.forecast]
     known = [r for r in ratios if r is not None]
     decision = decide(
         as_of=as_of,
         version_as_of=version.as_of if version else None,
+        retrained_as_of=retrain.as_of if retrain else None,
         spec_changed=version is not None and ModelSpec.from_json(version.spec) != spec,
         force=force,
         retrain_every=settings.retrain_every,

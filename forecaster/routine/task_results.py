@@ -22,7 +22,7 @@ from forecaster.errors import ForecasterError
 from forecaster.market.calendar import TradingCalendar
 from forecaster.market.limits import PriceLimits
 from forecaster.model.forecasting import Point, ValidationSeries, points, within_limits
-from forecaster.model.online import Interval
+from forecaster.model.intervals import Interval
 from forecaster.model.spec import TrainSpec
 from forecaster.model.windows import FloatArray
 from forecaster.routine.calibration import issue

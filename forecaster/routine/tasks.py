@@ -22,13 +22,12 @@ import numpy as np
 import pandas as pd
 
 from forecaster.errors import ForecasterError, ModelFileError
-from forecaster.model.conformal import CALIBRATION_KEY, Calibration, from_scaler_params
 from forecaster.model.files import adam_from_bytes, model_bytes
 from forecaster.model.forecasting import ValidationSeries, window_forecasts
-from forecaster.model.kinds import ModelKind
+from forecaster.model.intervals import CALIBRATION_KEY, Calibration, from_scaler_params
 from forecaster.model.resident import load_version
 from forecaster.model.scaling import Scaler, scaler_from_params
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import ModelKind, ModelSpec, TrainSpec
 from forecaster.model.training import Fitted, TrainingStats, fine_tune, train_new
 from forecaster.model.windows import FloatArray, last_window
 from forecaster.routine.policy import Decision

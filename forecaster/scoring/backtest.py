@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from forecaster.market.limits import limit_pct, limit_prices
-from forecaster.model.quantiles import QUANTILE_LEVELS
+from forecaster.model.intervals import QUANTILE_LEVELS
 from forecaster.model.windows import FloatArray
 from forecaster.scoring.costs import Costs
 from forecaster.scoring.evaluation import matured_forecasts, model_order

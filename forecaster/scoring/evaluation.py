@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecaster.model.kinds import BASELINES
+from forecaster.model.spec import BASELINES
 from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS, Significance, baseline_losses, pooled, significance
 from forecaster.scoring.intervals import coverage, pinball, width, winkler
 from forecaster.scoring.metrics import Scores, naive_scale, score

@@ -5,7 +5,7 @@
 
 import numpy as np
 
-from forecaster.model.quantiles import INTERVALS, QUANTILE_LEVELS
+from forecaster.model.intervals import INTERVALS, QUANTILE_LEVELS
 from forecaster.model.windows import FloatArray
 
 

@@ -12,8 +12,7 @@ from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from forecaster.model.forecasting import Point
-from forecaster.model.online import Interval, calibrated
-from forecaster.model.quantiles import QUANTILE_LEVELS
+from forecaster.model.intervals import QUANTILE_LEVELS, Interval, calibrated
 from forecaster.model.windows import FloatArray
 from forecaster.storage.schema import Bar, Forecast
 

@@ -60,7 +60,7 @@ def failed_ingests_without_bars(session: Session) -> list[IngestLog]:
 
 
 def current_models(session: Session) -> list[tuple[ModelVersion, int]]:
-    """The newest version of each (ticker, kind), with how many versions it has in all."""
+    """The newest version of each (universe, kind), with how many versions it has in all."""
     newest = (
         select(func.max(ModelVersion.id).label("id"), func.count().label("n"))
         .group_by(ModelVersion.ticker, ModelVersion.kind)
@@ -87,12 +87,16 @@ def last_smoke(session: Session) -> SmokeRun | None:
     return session.scalars(select(SmokeRun).order_by(SmokeRun.started_at.desc(), SmokeRun.id.desc()).limit(1)).first()
 
 
-def latest_version(session: Session, ticker: str, kind: str, as_of: date) -> ModelVersion | None:
+def latest_version(
+    session: Session, ticker: str, kind: str, as_of: date, *, action: str | None = None
+) -> ModelVersion | None:
     """The newest version trained with data up to `as_of` at most (never a later one: a
-    backfill replaying an earlier day must not use a model that has seen its future)."""
+    backfill replaying an earlier day must not use a model that has seen its future); with
+    `action`, the newest made that way (`retrain`: the line's last fresh start)."""
+    made = [ModelVersion.action == action] if action else []
     return session.scalars(
         select(ModelVersion)
-        .where(ModelVersion.ticker == ticker, ModelVersion.kind == kind, ModelVersion.as_of <= as_of)
+        .where(ModelVersion.ticker == ticker, ModelVersion.kind == kind, ModelVersion.as_of <= as_of, *made)
         .order_by(ModelVersion.as_of.desc(), ModelVersion.id.desc())
         .limit(1)
     ).first()

@@ -10,8 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from forecaster.model.forecasting import Point
-from forecaster.model.kinds import BASELINES, ENSEMBLE, SKIPPED
-from forecaster.model.online import Interval
+from forecaster.model.intervals import Interval
+from forecaster.model.spec import BASELINES, ENSEMBLE, SKIPPED
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, interval_values
 from forecaster.storage.schema import Bar, Base, Forecast, Plot

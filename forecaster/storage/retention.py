@@ -17,7 +17,7 @@ DAILY_PLOT_KINDS = ("forecast", "validation")
 
 
 def versions_past_keeping(session: Session, keep: int, *, protect: Collection[int] = ()) -> list[ModelVersion]:
-    """Versions whose file may go: beyond the `keep` newest of their (ticker, kind) by (as_of, id)
+    """Versions whose file may go: beyond the `keep` newest of their (universe, kind) by (as_of, id)
     — the newest is the current one — and not in `protect` (versions a run still reads), and not
     pruned already."""
     rank = (

@@ -135,7 +135,7 @@ class Forecast(Base):
     last_close: Mapped[float] = mapped_column(Float)  # close at as_of: the naive forecast
     actual: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Migration 0010. The model's quantiles (prices at model/quantiles.QUANTILE_LEVELS; NULL for
+    # Migration 0010. The model's quantiles (prices at model/intervals.QUANTILE_LEVELS; NULL for
     # a forecast without them), then its intervals as issued after the online calibration and
     # the factor that calibration applied (storage/quantiles.py names them all).
     q025: Mapped[float | None] = mapped_column(Float)
@@ -236,6 +236,18 @@ class Listing(Base):
     delist_date: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(32))  # tushare | bundled
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IndexMember(Base):
+    """One constituent of an index on one day of tushare's `index_weight` (monthly): what a
+    training universe named by its index holds on a day (migration 0017)."""
+
+    __tablename__ = "index_members"
+
+    index_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    trade_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    con_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    weight: Mapped[float | None] = mapped_column(Float)
 
 
 class ListingFetch(Base):

@@ -31,8 +31,7 @@ import pandas as pd
 from bench.studies.search.space import START, Candidate, Stage, stages
 from forecaster.config import Settings, model_spec, train_spec
 from forecaster.course.experiment import COURSE_TRAIN_ROWS, holdout, load_course_bars
-from forecaster.model.kinds import MODEL_KINDS, ModelKind
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import MODEL_KINDS, ModelKind, ModelSpec, TrainSpec
 from forecaster.scoring.metrics import score
 
 SEARCH_END = date(2019, 1, 28)  # the course's last training day: nothing later is read
