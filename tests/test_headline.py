@@ -38,6 +38,19 @@ def test_recent_mae_ratio_of_one_horizon_is_not_pooled_with_the_others(seeded):
         assert pooled is not None and _mae_ratio(RNN_BIAS, 2) < pooled < _mae_ratio(RNN_BIAS, 1)
 
 
+def test_recent_mae_ratio_after_a_day_reads_only_the_forecasts_made_after_it(seeded):
+    # The drift rule after a retrain: the forecasts of the version it replaced no longer count.
+    with seeded() as session:
+        whole = recent_mae_ratio(session, TICKER, "rnn", until=date.max, count=RECENT, horizon=1)
+        day = DAYS[BARS - 10]  # 8 one-day forecasts made after it have matured
+        recent = recent_mae_ratio(session, TICKER, "rnn", until=date.max, count=4, horizon=1, after=day)
+        too_few = recent_mae_ratio(session, TICKER, "rnn", until=date.max, count=RECENT, horizon=1, after=day)
+    closes = np.array([close_of(TICKER, i) for i in range(BARS)])
+    moves = (closes[1:] - closes[:-1])[-4:]
+    assert whole is not None and recent == pytest.approx(np.mean(np.abs(moves - RNN_BIAS)) / np.mean(np.abs(moves)))
+    assert too_few is None  # fewer than half the window made since: no verdict yet, so no retrain
+
+
 @pytest.fixture
 def seeded(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     with transaction(factory) as session:

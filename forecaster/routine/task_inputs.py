@@ -86,7 +86,10 @@ def _decision(
     with factory() as session:
         version = latest_version(session, pool.universe, kind, as_of)
         retrain = latest_version(session, pool.universe, kind, as_of, action="retrain")
-        ratios = [recent_mae_ratio(session, t, kind, until=as_of, count=settings.drift_window) for t in pool.forecast]
+        # Only the forecasts since the line's last retrain: the old version's drift is answered.
+        after = retrain.as_of if retrain else None
+        window = settings.drift_window
+        ratios = [recent_mae_ratio(session, t, kind, until=as_of, count=window, after=after) for t in pool.forecast]
     known = [r for r in ratios if r is not None]
     decision = decide(
         as_of=as_of,

@@ -115,11 +115,19 @@ def fill_actuals(session: Session, ticker: str, *, revisit_days: int = 15) -> in
 
 
 def recent_mae_ratio(
-    session: Session, ticker: str, model: str, *, until: date, count: int, horizon: int | None = None
+    session: Session,
+    ticker: str,
+    model: str,
+    *,
+    until: date,
+    count: int,
+    horizon: int | None = None,
+    after: date | None = None,
 ) -> float | None:
     """The model's MAE over its last `count` matured forecasts (target day <= `until`, so this is
     known at `until`) divided by naive's MAE on the same (as_of, target_date) pairs; only those of
-    `horizon` when given (None: every horizon, pooled)."""
+    `horizon` when given (None: every horizon, pooled), and only those made after `after` when
+    given (a retrain's day: the forecasts of the version that replaced the drifting one)."""
     naive = aliased(Forecast)
     rows = session.execute(
         select(Forecast.yhat, naive.yhat, Forecast.actual)
@@ -138,6 +146,7 @@ def recent_mae_ratio(
             Forecast.target_date <= until,
             Forecast.actual.is_not(None),
             *([Forecast.horizon == horizon] if horizon is not None else []),
+            *([Forecast.as_of > after] if after is not None else []),
         )
         .order_by(Forecast.target_date.desc())
         .limit(count)
