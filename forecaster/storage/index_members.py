@@ -8,15 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecaster.storage.records import upsert
-from forecaster.storage.schema import IndexMember
+from forecaster.storage.schema import Base, IndexMember
 
 
 def store_members(session: Session, rows: Iterable[tuple[str, date, str, float | None]]) -> int:
     """(index_code, trade_date, con_code, weight) rows, idempotent; returns how many were given."""
     values = [{"index_code": i, "trade_date": d, "con_code": c, "weight": w} for i, d, c, w in rows]
-    table = IndexMember.__table__
-    for start in range(0, len(values), 2000):  # within SQLite's bound parameters a statement
-        upsert(session, table, values[start : start + 2000], ("index_code", "trade_date", "con_code"))  # type: ignore[arg-type]
+    upsert(session, Base.metadata.tables["index_members"], values, ("index_code", "trade_date", "con_code"))
     return len(values)
 
 

@@ -13,10 +13,6 @@ from forecaster.market.limits import NameSpan
 from forecaster.storage.records import upsert
 from forecaster.storage.schema import Base, LimitPrice, NamePeriod
 
-# One multi-row INSERT holds this many rows: 6 values each stays under SQLite's bound on
-# parameters a statement (32,766), where a backfill writes years of days at once.
-_ROWS_A_STATEMENT = 1000
-
 
 def replace_name_periods(session: Session, ticker: str, spans: Iterable[NameSpan], now: datetime) -> int:
     """Store `spans` as `ticker`'s names, replacing the stored ones (an answer is the whole history)."""
@@ -44,9 +40,7 @@ def upsert_limit_prices(session: Session, ticker: str, limits: pd.DataFrame, sou
         for day, up, down in zip(limits["trade_date"], limits["up_limit"], limits["down_limit"], strict=True)
     ]
     table = Base.metadata.tables["limit_prices"]
-    for first in range(0, len(rows), _ROWS_A_STATEMENT):
-        chunk = rows[first : first + _ROWS_A_STATEMENT]
-        upsert(session, table, chunk, ("ticker", "trade_date"), when_changed=("up_limit", "down_limit"))
+    upsert(session, table, rows, ("ticker", "trade_date"), when_changed=("up_limit", "down_limit"))
     return len(rows)
 
 

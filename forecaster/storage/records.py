@@ -17,6 +17,10 @@ from forecaster.storage.quantiles import INTERVAL_COLUMNS, QUANTILE_COLUMNS, int
 from forecaster.storage.schema import Bar, Base, Forecast, Plot
 from forecaster.storage.schema_runs import Run, RunItem
 
+# One multi-row INSERT holds this many rows: a row's values stay under SQLite's bound on
+# parameters a statement (32,766) up to 32 columns, where a backfill writes years of days at once.
+ROWS_A_STATEMENT = 1000
+
 
 def upsert(
     session: Session, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], *, when_changed: Sequence[str] = ()
@@ -25,15 +29,15 @@ def upsert(
 
     With `when_changed`, an existing row is only rewritten when one of those columns differs,
     so re-running the same day leaves its rows exactly as they were (created_at included).
+    Many rows go in statements of at most `ROWS_A_STATEMENT` each, all in the caller's transaction.
     """
-    if not rows:
-        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(rows)
-    changing = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*keys, "id")}
-    where = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in when_changed)) if when_changed else None
-    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changing, where=where))
+    for first in range(0, len(rows), ROWS_A_STATEMENT):
+        stmt = insert(table).values(rows[first : first + ROWS_A_STATEMENT])
+        changing = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*keys, "id")}
+        where = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in when_changed)) if when_changed else None
+        session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changing, where=where))
 
 
 def write_forecasts(
