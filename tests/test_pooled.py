@@ -127,7 +127,7 @@ def test_a_universe_named_by_its_index_trains_on_the_constituents_of_the_day(tmp
         "TUSHARE_TOKEN": fake.token,
         "FORECASTER_DATA_DIR": str(tmp_path / "data"),
         "FORECASTER_TICKERS": stocks[0],
-        "FORECASTER_UNIVERSE": "000300.SH",
+        "FORECASTER_UNIVERSE": "000300.SH,600036.SH",  # a stock beside the index: its names are asked
         "FORECASTER_HISTORY_START": str(start),
         "FORECASTER_MODELS": "gru",
         "FORECASTER_WINDOW": "10",
@@ -139,6 +139,9 @@ def test_a_universe_named_by_its_index_trains_on_the_constituents_of_the_day(tmp
         env["FORECASTER_TUSHARE_API_URL"] = fake.url
         ingest = CliRunner().invoke(cli, ["ingest", "--end", str(end)], env=env, catch_exceptions=False)
         assert ingest.exit_code == 0, ingest.output
+        asked = [c["api"] for c in fake.calls]
+        # The listings told which code is an index once; the refused namechange was asked once too.
+        assert asked.count("stock_basic") == 4 and asked.count("namechange") == 1  # four list statuses, one ask
         run = CliRunner().invoke(cli, ["run", "--as-of", "2024-04-30", "--no-ingest"], env=env)
     assert run.exit_code == 0, run.output
     assert all(f"{code}:" in ingest.output for code in stocks)  # the members' bars, not the index's
@@ -149,5 +152,5 @@ def test_a_universe_named_by_its_index_trains_on_the_constituents_of_the_day(tmp
         assert members_on(s, "000300.SH", date(2024, 2, 1)) == ["000001.SZ", "600036.SH"]  # before it: the first
         versions = s.execute(text("select ticker from model_versions")).scalars().all()
         forecast = s.execute(text("select distinct ticker from forecasts where model = 'gru'")).scalars().all()
-    assert versions == [universe_key([stocks[0], "000300.SH"])]  # keyed by the universe as named
+    assert versions == [universe_key([stocks[0], "000300.SH", "600036.SH"])]  # keyed by the universe as named
     assert forecast == [stocks[0]]

@@ -74,9 +74,7 @@ def prepare_listings(
 ) -> ListingCheck:
     """Refresh the stored listings when due (tushare) or store the bundled ones when none are,
     and tell a tushare source which codes are indexes."""
-    warnings: list[str] = []
-    if isinstance(source, TushareSource) and not asked_today(factory, today, last_listing_fetch):
-        warnings += _refresh_from_tushare(factory, source, today)
+    warnings = refresh_listings(factory, source, today)
     with transaction(factory) as session:
         stored_from = listings_source(session)
         if stored_from is None:
@@ -88,6 +86,13 @@ def prepare_listings(
     if isinstance(source, TushareSource):
         warnings += refresh_names(factory, source, listings)
     return ListingCheck(listings, stored_from == "tushare", warnings)
+
+
+def refresh_listings(factory: sessionmaker[Session], source: BarSource, today: date) -> list[str]:
+    """Ask tushare for the listings when due (at most once a day); the warnings of a failed ask."""
+    if isinstance(source, TushareSource) and not asked_today(factory, today, last_listing_fetch):
+        return _refresh_from_tushare(factory, source, today)
+    return []
 
 
 def _refresh_from_tushare(factory: sessionmaker[Session], source: TushareSource, today: date) -> list[str]:

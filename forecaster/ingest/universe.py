@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.errors import SourceError
-from forecaster.ingest.listings import prepare_listings
+from forecaster.ingest.listings import refresh_listings
 from forecaster.ingest.sources import BarSource
 from forecaster.ingest.sources.tushare_pro import TushareSource
 from forecaster.storage.db import transaction
@@ -36,11 +36,10 @@ def refresh_members(
     index whose ask failed (its stored months stay)."""
     if not isinstance(source, TushareSource):
         return []
-    prepare_listings(factory, source, codes, today=today)  # which codes are indexes (asked once a day)
+    warnings = refresh_listings(factory, source, today)  # which codes are indexes (asked once a day)
     with factory() as session:
         indexes = [c for c, listing in listings_of(session, codes).items() if listing.kind == "index"]
         newest = {i: newest_month(session, i) for i in indexes}
-    warnings = []
     for index in indexes:
         last = newest[index]
         if last is not None and (today - last).days < STALE_DAYS:
