@@ -45,8 +45,8 @@ BUCKETS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "tf.function tracing, in training or in model calls (inside other rows)",
         (("tracing_compilation.py", "trace_function"),),
     ),
-    # model_quantiles: what a task calls (model_forecast goes through it, so it is not added again).
-    ("forecasts from the networks", (("forecaster/model/forecasting.py", "model_quantiles"),)),
+    # window_forecasts: the one batched predict each kind's task makes for every ticker.
+    ("forecasts from the networks", (("forecaster/model/forecasting.py", "window_forecasts"),)),
     ("plots: draw + PNG", ((PLOTTING, "forecast_figure"), (PLOTTING, "validation_figure"), (PLOTTING, "save_png"))),
     ("HTML report", (("forecaster/reporting/html.py", "refresh_report"),)),
     # Keras's own (de)serialisation: where forecaster's model-file functions spend their time,

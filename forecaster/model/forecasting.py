@@ -43,11 +43,6 @@ def target_dates(as_of: date, horizon: int, calendar: TradingCalendar | None = N
     return (calendar or BUILTIN).next_trading_days(as_of, horizon)
 
 
-def model_forecast(model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec) -> FloatArray:
-    """(horizon,) forecasts in price units from the newest `window` rows of `bars`."""
-    return model_quantiles(model, scaler, bars, spec)[0]
-
-
 def model_quantiles(
     model: "keras.Model", scaler: Scaler, bars: pd.DataFrame, spec: ModelSpec, calibration: Calibration | None = None
 ) -> tuple[FloatArray, FloatArray | None]:
@@ -55,9 +50,17 @@ def model_quantiles(
     quantiles, in price units, from the newest `window` rows of `bars`."""
     x = last_window(bars[list(spec.features)].to_numpy(dtype="float64"), window=spec.window)
     values, quantiles = window_forecasts(model, scaler, x, calibration)
-    if not np.all(np.isfinite(values)) or (quantiles is not None and not np.all(np.isfinite(quantiles))):
-        raise ValueError(f"{spec.kind} produced a non-finite forecast: {values.tolist()}")
-    return values[0], None if quantiles is None else quantiles[0]
+    quantiles = None if quantiles is None else quantiles[0]
+    if (error := non_finite(spec.kind, values[0], quantiles)) is not None:
+        raise ValueError(error)
+    return values[0], quantiles
+
+
+def non_finite(kind: str, values: FloatArray, quantiles: FloatArray | None) -> str | None:
+    """Why one window's forecast cannot be stored (a NaN or an infinity in it), or None."""
+    if np.all(np.isfinite(values)) and (quantiles is None or np.all(np.isfinite(quantiles))):
+        return None
+    return f"{kind} produced a non-finite forecast: {values.tolist()}"
 
 
 def point_output(raw: FloatArray) -> FloatArray:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from forecaster.errors import ForecasterError, ModelFileError
 from forecaster.model.files import adam_from_bytes, model_bytes
-from forecaster.model.forecasting import ValidationSeries, window_forecasts
+from forecaster.model.forecasting import ValidationSeries, non_finite, window_forecasts
 from forecaster.model.intervals import CALIBRATION_KEY, Calibration, from_scaler_params
 from forecaster.model.resident import load_version
 from forecaster.model.scaling import Scaler, scaler_from_params
@@ -184,9 +184,8 @@ def _forecasts(task: ModelTask, result: KindResult, usable: Usable, fitted: Fitt
     for i, code in enumerate(codes):
         one = ModelResult(code, task.kind, task.as_of, result.action, result.reason, spec=spec)
         one.version_id = result.version_id
-        if not np.all(np.isfinite(values[i])) or (quantiles is not None and not np.all(np.isfinite(quantiles[i]))):
-            one.error = f"{spec.kind} produced a non-finite forecast: {values[i].tolist()}"
-        else:
+        one.error = non_finite(spec.kind, values[i], None if quantiles is None else quantiles[i])
+        if one.error is None:
             one.forecast = [float(v) for v in values[i]]
             one.quantiles = None if quantiles is None else quantiles[i].tolist()
         if fitted is not None:
