@@ -10,7 +10,7 @@ process per variant:
 
 - warm: as the product runs: one compiled trainer per network shape (model/trainers), one resident
   network per shape with its predict function traced once (model/resident, model/trainers);
-- cold: every cache emptied before each day (`forget_trainers`, the resident networks dropped,
+- cold: every cache emptied before each day (`forget_trainers`, `forget_residents`,
   Keras' session cleared), so each day compiles, traces and builds afresh, as a product without
   them would.
 
@@ -60,13 +60,11 @@ def _setup(folder: Path) -> "tuple[Settings, sessionmaker[Session], list[date]]"
 def _empty_caches() -> None:
     import keras
 
-    from forecaster.model import resident
+    from forecaster.model.resident import forget_residents
     from forecaster.model.trainers import forget_trainers
 
     forget_trainers()
-    resident._NETS.clear()
-    resident._BY_SPEC.clear()
-    resident._LOADED.clear()
+    forget_residents()
     keras.backend.clear_session()
 
 

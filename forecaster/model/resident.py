@@ -107,3 +107,10 @@ def forward(model: keras.Model, x: FloatArray) -> FloatArray:
     """The network's raw output for windows `x` (already scaled), through the resident network's
     traced predict function: (samples, horizon[, levels]) as float64."""
     return np.asarray(resident(model).predict_on_batch(x), dtype=np.float64)
+
+
+def forget_residents() -> None:
+    """Drop every resident network: the next forecast of each shape builds and traces afresh."""
+    _NETS.clear()
+    _BY_SPEC.clear()
+    _LOADED.clear()
