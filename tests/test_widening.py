@@ -45,12 +45,12 @@ def test_issued_intervals_keep_their_factors_and_widen() -> None:
 
 @pytest.mark.slow
 def test_stored_intervals_never_narrow_with_the_horizon(tmp_path: Path) -> None:
-    """Five-day forecasts from a trained and then a fine-tuned network (its conformal offsets
-    from a few validation samples per horizon), the baselines and the ensemble."""
+    """Five-day forecasts from a trained and then a fine-tuned network (the parent's conformal
+    offsets on moved weights), the baselines and the ensemble."""
     settings = pipeline_settings(tmp_path, horizon=5)
     factory = ready_db(settings)
     first = routine(settings, factory, kinds=("gru",), plots=False)
-    second = routine(settings, factory, as_of=NEXT_DAY, kinds=("gru",), plots=False)
+    second = routine(settings, factory, as_of=NEXT_DAY, kinds=("gru",), plots=False, between="finetune")
     assert [o.action for o in first.tickers[0].outcomes + second.tickers[0].outcomes if o.model == "gru"] == [
         "retrain",
         "finetune",

@@ -202,7 +202,7 @@ def _model_for(
     task: ModelTask, result: KindResult
 ) -> tuple[keras.Model, Scaler, ModelSpec, Calibration | None, Fitted | None]:
     """Reuse, fine-tune or retrain as decided; a new version's bytes go into `result.trained`.
-    A reused version keeps its stored calibration; a new one brings its own."""
+    A reused or fine-tuned version keeps its stored calibration; a retrained one brings its own."""
     parent = task.parent
     if parent is not None and task.decision.action != "retrain":
         try:
@@ -223,6 +223,10 @@ def _model_for(
                 fitted = fine_tune(
                     model, scaler, task.histories, parent.spec, task.train, label=f"{task.label} fine-tune", adam=adam
                 )
+            # The parent's offsets, not the fine-tune's own: its validation slice is a few newest
+            # days (all tickers share them), too few and too alike to set an interval's width;
+            # recomputed there they widened the pooled bands (docs/models.md measures it).
+            fitted.calibration = from_scaler_params(parent.scaler)
             _add_new_version(result, fitted, parent.spec, "finetune", parent.version_id)
             return fitted.model, fitted.scaler, parent.spec, fitted.calibration, fitted
     with timed(result.timings, "train"):
