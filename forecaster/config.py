@@ -30,6 +30,7 @@ from forecaster.model.spec import (
     MEMBERS_MAX,
     MODEL_KINDS,
     WINDOW_MIN,
+    Between,
     Feature,
     ModelKind,
     ModelSpec,
@@ -45,8 +46,7 @@ BUNDLED_CSV = Path(__file__).resolve().parent.parent / "data" / "SH600519.csv"
 BUNDLED_MARKET, BUNDLED_UNIVERSE = BUNDLED_CSV.parent / "market", BUNDLED_CSV.parent / "universe.txt"
 # FORECASTER_* variables that are not settings fields: the file's name, and the tests' server.
 NOT_FIELDS = frozenset({"FORECASTER_CONFIG", "FORECASTER_TEST_PG_URL"})
-_MODEL = ModelSpec(kind="rnn")
-_TRAIN = TrainSpec()
+_MODEL, _TRAIN = ModelSpec(kind="rnn"), TrainSpec()
 
 
 class Settings(BaseSettings):
@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     finetune_learning_rate: float = Field(default=_TRAIN.finetune_learning_rate, gt=0)
     finetune_days: int = Field(default=_TRAIN.finetune_days, ge=20)
     epoch_windows: int = Field(default=_TRAIN.epoch_windows, ge=0)  # 0: every training window each epoch
-    # Retrain when the version is `retrain_every` trading days old or its recent MAE drifts (docs/models.md).
+    # Retrain when `retrain_every` trading days old or drifting; in between, predict or fine-tune (docs/models.md).
     retrain_every: int = Field(default=20, ge=1)
+    between_retrains: Between = "predict"
     drift_window: int = Field(default=20, ge=5)
     drift_threshold: float = Field(default=1.5, gt=0)
 
@@ -204,9 +205,7 @@ class Settings(BaseSettings):
 
     def token(self) -> str | None:
         """The tushare token in clear, for the client only — never log or store it."""
-        if self.tushare_token is None:
-            return None
-        value = self.tushare_token.get_secret_value().strip()
+        value = self.tushare_token.get_secret_value().strip() if self.tushare_token is not None else ""
         return value or None
 
 

@@ -60,7 +60,7 @@ def daily_job(folder: Path, executor: Executor | None) -> tuple[sessionmaker[Ses
             settings,
             factory,
             tickers=TICKERS,
-            options=RoutineOptions(kinds=KINDS, as_of=day, plots=False),
+            options=RoutineOptions(kinds=KINDS, as_of=day, plots=False, between="finetune"),
             source=source if day == DAYS[0] else None,
             today=TODAY,
             executor=executor,

@@ -87,7 +87,7 @@ def test_the_same_run_twice_leaves_the_same_rows(settings, factory):
 @pytest.mark.slow
 def test_fine_tune_makes_a_child_version_and_retrain_a_new_root(settings, factory):
     assert routine(settings, factory).ok
-    nxt = routine(settings, factory, as_of=date(2011, 7, 1), kinds=("gru",))
+    nxt = routine(settings, factory, as_of=date(2011, 7, 1), kinds=("gru",), between="finetune")
     (o,) = [o for o in nxt.tickers[0].outcomes if o.model == "gru"]
     assert o.action == "finetune"
     with factory() as s:
@@ -105,6 +105,20 @@ def test_fine_tune_makes_a_child_version_and_retrain_a_new_root(settings, factor
         # One forecast per (ticker, model, as_of, target_date): the newest version's.
         rows = s.scalars(select(Forecast).where(Forecast.model == "gru", Forecast.as_of == date(2011, 7, 1))).all()
         assert len(rows) == 2 and {r.model_version_id for r in rows} == {f.version_id}
+
+
+@pytest.mark.slow
+def test_between_retrains_a_later_day_predicts_with_the_version_as_it_is_by_default(settings, factory):
+    assert settings.between_retrains == "predict"
+    first = routine(settings, factory, kinds=("gru",))
+    (trained,) = [o for o in first.tickers[0].outcomes if o.model == "gru"]
+    nxt = routine(settings, factory, as_of=date(2011, 7, 1), kinds=("gru",))
+    (o,) = [o for o in nxt.tickers[0].outcomes if o.model == "gru"]
+    assert (o.action, o.version_id) == ("reuse", trained.version_id) and "predicting with the version" in o.reason
+    with factory() as s:
+        assert s.scalar(text("select count(*) from model_versions")) == 1
+        rows = s.scalars(select(Forecast).where(Forecast.model == "gru", Forecast.as_of == date(2011, 7, 1))).all()
+        assert rows and {r.model_version_id for r in rows} == {trained.version_id}
 
 
 @pytest.mark.slow

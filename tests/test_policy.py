@@ -19,6 +19,7 @@ def choose(**overrides: Any) -> Decision:
         "retrain_every": 20,
         "recent_ratio": None,
         "drift_threshold": 1.5,
+        "between": "finetune",
     }
     args.update(overrides)
     return decide(**args)

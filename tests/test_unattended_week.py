@@ -27,7 +27,9 @@ from tests.invariants import check_invariants
 
 KINDS = ["rnn", "gru"]
 WEEK = trading_days(date(2023, 8, 25), date(2023, 8, 31))  # five runs: the first trains, four fine-tune
+# Fine-tuned daily (not the default), so that each day makes a version for retention to prune.
 EXTRA = {"models": KINDS, "tickers": [TICKER], "keep_model_versions": 2, "retrain_every": 50, "finetune_days": 60}
+EXTRA["between_retrains"] = "finetune"
 
 
 def _files(data_dir: Path) -> dict[str, int]:

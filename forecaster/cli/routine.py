@@ -21,7 +21,7 @@ from forecaster.cli.options import (
 from forecaster.cli.output import echo_rows, echo_scores, say_for
 from forecaster.cli.runtime import CliError, load_training_stack, open_db, run_lock, stoppable
 from forecaster.config import Settings
-from forecaster.model.spec import SKIPPED
+from forecaster.model.spec import BETWEEN, SKIPPED, Between
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -106,9 +106,10 @@ def run(
     no_plots: bool,
     fmt: str,
 ) -> None:
-    """Run the daily routine once: ingest, retrain or fine-tune, forecast, fill actuals, plot.
+    """Run the daily routine once: ingest, retrain or predict (or fine-tune), forecast, fill actuals, plot.
 
-    Which models retrain and which fine-tune is decided by the policy (docs/models.md); the
+    Whether a model retrains is decided by the policy (docs/models.md), and in between it predicts
+    as it is or is fine-tuned first (FORECASTER_BETWEEN_RETRAINS); the
     run, each model's outcome and every forecast are recorded in the database. Exits 1 if any
     ticker or model failed (the others still ran).
     """
@@ -175,10 +176,9 @@ def run(
 )
 @click.option(
     "--between",
-    type=click.Choice(["predict", "finetune"]),
-    default="predict",
-    show_default=True,
-    help="Between retrains: forecast with the current version as it is, or fine-tune it every day.",
+    type=click.Choice(BETWEEN),
+    help="Between retrains: forecast with the current version as it is, or fine-tune it every day "
+    "(default: the between_retrains setting, predict).",
 )
 @click.option(
     "--finetune-epochs", type=click.IntRange(min=1), help="Epochs of each fine-tune (with --between finetune)."
@@ -196,7 +196,7 @@ def backfill(
     tickers_file: Path | None,
     models: tuple[str, ...] | None,
     retrain_every: int | None,
-    between: str,
+    between: Between | None,
     finetune_epochs: int | None,
     source: str,
     no_ingest: bool,
@@ -238,7 +238,7 @@ def backfill(
                 say(result.summary())
             if (calls := calls_line(bar_source)) is not None:
                 say(calls)
-        options = RoutineOptions(kinds=kinds, seed=seed, between=between, should_stop=stop.requested)  # type: ignore[arg-type]
+        options = RoutineOptions(kinds=kinds, seed=seed, between=between, should_stop=stop.requested)
         report = _replay_with_progress(settings, factory, tickers, start, end, options, today)
         if not report.days:
             raise CliError(f"no stored trading day of {', '.join(tickers)} in {start}..{end}; nothing to replay")

@@ -30,6 +30,10 @@ FEATURE_COLUMNS: Final[tuple[Feature, ...]] = get_args(Feature)
 # point: one output per horizon, MSE (the course's, and every version stored before the quantile head).
 Head = Literal["quantile", "point"]
 HEADS: Final[tuple[Head, ...]] = get_args(Head)
+# What the routine does with a network between two retrains: forecast with it as it is, or fine-tune
+# it on the newest days first (docs/models.md measures both).
+Between = Literal["predict", "finetune"]
+BETWEEN: Final[tuple[Between, ...]] = get_args(Between)
 Scaling = Literal["logret", "relative", "minmax"]
 SCALINGS: Final[tuple[Scaling, ...]] = get_args(Scaling)
 

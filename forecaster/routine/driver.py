@@ -17,12 +17,12 @@ from forecaster.config import Settings, train_spec
 from forecaster.errors import Interrupted
 from forecaster.ingest.universe import expand_indexes
 from forecaster.market.calendar import TradingCalendar
-from forecaster.model.spec import BASELINES, ENSEMBLE, ModelKind
+from forecaster.model.spec import BASELINES, ENSEMBLE, Between, ModelKind
 from forecaster.routine.baselines_and_ensemble import baseline_points, write_ensemble
 from forecaster.routine.executor import Executor
 from forecaster.routine.limits import forecast_limits
 from forecaster.routine.plots import draw_plots
-from forecaster.routine.policy import Between, Force
+from forecaster.routine.policy import Force
 from forecaster.routine.staleness import delisted_on, gap_since, suspended_since
 from forecaster.routine.task_inputs import Pool, prepare_task, universe_key, young
 from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, save_version, store_result
@@ -43,7 +43,7 @@ class RoutineOptions:
     force: Force = None
     seed: int | None = None  # None: the settings' seed
     plots: bool = True
-    between: Between = "finetune"  # between retrains: fine-tune, or predict with the version as is
+    between: Between | None = None  # between retrains (predict or fine-tune); None: the settings' between_retrains
     prune: bool = True  # apply retention at the end (the caller holds the run lock)
     # Asked between tickers and between kinds; True stops the routine with `Interrupted` (the daemon's
     # SIGTERM). A step that has started finishes: every write is its own short transaction.
@@ -134,7 +134,7 @@ class Driver:
                     kind,
                     pool,
                     force=self.options.force,
-                    between=self.options.between,
+                    between=self.options.between or self.settings.between_retrains,
                     train=self.train,
                 )  # a task that cannot be prepared: its failed result
                 self._record(in_flight.submit(task) if isinstance(task, ModelTask) else iter([task]))

@@ -5,10 +5,10 @@ from datetime import date
 from typing import Literal
 
 from forecaster.market.calendar import trading_days
+from forecaster.model.spec import Between
 
 Action = Literal["retrain", "finetune", "reuse"]
 Force = Literal["retrain", "finetune"] | None
-Between = Literal["finetune", "predict"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def decide(
     retrain_every: int,
     recent_ratio: float | None,
     drift_threshold: float,
-    between: Between = "finetune",
+    between: Between,
     retrained_as_of: date | None = None,
 ) -> Decision:
     """The rules, in order:
@@ -38,8 +38,8 @@ def decide(
     4. forced fine-tune -> fine-tune;
     5. the model is `retrain_every` trading days old or more -> retrain;
     6. its MAE over recent matured forecasts is above `drift_threshold` x naive's -> retrain;
-    7. otherwise fine-tune on the newest days — or, with between="predict" (a backfill's
-       cheaper mode), forecast with the current version as it is.
+    7. otherwise, with between="predict" (the `between_retrains` default), forecast with the
+       current version as it is; with between="finetune", fine-tune it on the newest days first.
     """
     if version_as_of is None:
         return Decision("retrain", "no model yet")

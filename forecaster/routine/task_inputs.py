@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings, model_spec
 from forecaster.errors import ModelFileError
 from forecaster.market.calendar import TradingCalendar
-from forecaster.model.spec import SKIPPED, ModelKind, ModelSpec, TrainSpec
-from forecaster.routine.policy import Between, Decision, Force, decide
+from forecaster.model.spec import SKIPPED, Between, ModelKind, ModelSpec, TrainSpec
+from forecaster.routine.policy import Decision, Force, decide
 from forecaster.routine.registry import read_parent
 from forecaster.routine.tasks import KindResult, ModelResult, ModelTask, ParentModel, failure_text, fallback
 from forecaster.storage.queries import latest_version
