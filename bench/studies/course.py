@@ -1,17 +1,16 @@
 """The course test period replayed as production runs it, pooled, from the offline default
 (docs/models.md, "The course test period, pooled, as production runs it").
 
-    python -m bench.studies.course [--work DIR] [--seeds 7,8,9] [--retrain-every 20] [--forced]
-        [--no-run] [--markdown]
+    python -m bench.studies.course [--work DIR] [--seeds 7,8,9] [--retrain-every 20]
+        [--between predict|finetune] [--no-run] [--markdown]
 
 Per seed, a fresh data dir with no tushare token, no FORECASTER_CSV_PATH and no other FORECASTER_*
 setting (the offline default: the networks train over 600519.SH and the bundled universe of
 data/universe.txt, bars from data/market/): `ingest`, then `backfill --start 2019-04-30
---end 2020-04-23 --between finetune --retrain-every N --no-ingest --seed S` (each as-of day
+--end 2020-04-23 --retrain-every N [--between B] --no-ingest --seed S` (each as-of day
 forecasts the next trading day: the targets 2019-05-06..2020-04-24), then `evaluate --ticker
-600519.SH --since 2019-05-06 --until 2020-04-24 --format json` into the data dir. With
-`--forced`, every N-th as-of day is first run with `run --retrain` and the backfill goes in
-N-day pieces: the scheduled retrain made explicit, whatever backfill's own age rule does.
+600519.SH --since 2019-05-06 --until 2020-04-24 --format json` into the data dir. Without
+`--between`, the days between retrains do what the product's default does (predict).
 
 The table: per model, its pinball over naive's and over garch's on the (as_of, target) pairs both
 have, per seed and their mean; coverage of the 80 % and 95 % intervals (min..max over seeds); the
@@ -25,12 +24,10 @@ import json
 import os
 import statistics
 import sys
-from datetime import date
 from pathlib import Path
 
 from bench.section import Cell, Section
 from bench.studies.pooled import forecaster, paired_ratios
-from forecaster.market.calendar import trading_days
 
 START, END = "2019-04-30", "2020-04-23"  # as-of days; the targets are the next trading days
 FIRST_TARGET, LAST_TARGET = "2019-05-06", "2020-04-24"
@@ -45,20 +42,15 @@ def offline_environment() -> None:
         del os.environ[key]
 
 
-def walk(data_dir: Path, seed: int, retrain_every: int, *, forced: bool = False) -> None:
-    """Ingest, backfill with daily fine-tunes and evaluate into a fresh `data_dir`. `forced`: first
-    `run --retrain` on every `retrain_every`-th as-of day, then backfill up to the next one (an age
-    rule that counts from the newest version never fires while a fine-tune runs every day)."""
+def walk(data_dir: Path, seed: int, retrain_every: int, between: str | None = None) -> None:
+    """Ingest, backfill and evaluate into a fresh `data_dir`; between retrains as `between` says
+    (None: the product's default, the `between_retrains` setting)."""
     env = {"FORECASTER_DATA_DIR": str(data_dir)}
     data_dir.mkdir(parents=True, exist_ok=True)
     forecaster(["ingest"], env)
-    days = [str(day) for day in trading_days(date.fromisoformat(START), date.fromisoformat(END))]
-    chunks = [days[i : i + retrain_every] for i in range(0, len(days), retrain_every)] if forced else [days]
-    for chunk in chunks:
-        if forced:
-            forecaster(["run", "--as-of", chunk[0], "--retrain", "--no-ingest", "--no-plots", "--seed", str(seed)], env)
-        backfill = ["backfill", "--start", chunk[0], "--end", chunk[-1], "--between", "finetune"]
-        forecaster([*backfill, "--retrain-every", str(retrain_every), "--no-ingest", "--seed", str(seed)], env)
+    backfill = ["backfill", "--start", START, "--end", END, "--retrain-every", str(retrain_every)]
+    backfill += ["--between", between] if between else []
+    forecaster([*backfill, "--no-ingest", "--seed", str(seed)], env)
     evaluate = ["evaluate", "--ticker", TICKER, "--since", FIRST_TARGET, "--until", LAST_TARGET]
     forecaster([*evaluate, "--format", "json"], env, out=data_dir / "evaluate.json")
 
@@ -160,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="7,8,9", help="Training seeds, comma-separated (default 7,8,9).")
     parser.add_argument("--retrain-every", type=int, default=20, help="backfill --retrain-every (default 20).")
     parser.add_argument(
-        "--forced", action="store_true", help="Retrain every --retrain-every days with `run --retrain` (see walk)."
+        "--between", choices=("predict", "finetune"), help="backfill --between (default: the product's, predict)."
     )
     parser.add_argument("--no-run", action="store_true", help="Only print the table of the data dirs in --work.")
     parser.add_argument("--markdown", action="store_true", help="Print the table as Markdown (for docs/).")
@@ -169,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_run:
         offline_environment()
         for seed in seeds:
-            walk(args.work / f"seed-{seed}", seed, args.retrain_every, forced=args.forced)
+            walk(args.work / f"seed-{seed}", seed, args.retrain_every, args.between)
     section = course_table(args.work, seeds)
     from bench.markdown import render_section
     from bench.studies import print_sections
