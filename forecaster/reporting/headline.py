@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from forecaster.market.calendar import TradingCalendar
 from forecaster.model.spec import MODEL_KINDS
 from forecaster.storage.bars import newest_bar_date
 from forecaster.storage.calendar import load_calendar
@@ -27,6 +28,7 @@ from forecaster.storage.schema_runs import Run
 
 RECENT = 60  # matured forecasts the champion is judged on
 MIN_MATURED = 20  # v_champion's minimum before a model can replace naive
+_CALENDAR = "forecaster.calendar"  # the key of the calendar read once per session (Session.info)
 
 Band = tuple[float, float]
 
@@ -128,11 +130,20 @@ def _last_run(session: Session, ticker: str) -> str:
     return f"{run.command} {run.status}, {when:%Y-%m-%d %H:%M} UTC"
 
 
+def _calendar(session: Session) -> TradingCalendar:
+    """The stored calendar, read once per session: a report's headlines share one read-only
+    session, and reading the calendar for every ticker was a fixed cost per ticker."""
+    if _CALENDAR not in session.info:
+        session.info[_CALENDAR] = load_calendar(session)
+    calendar: TradingCalendar = session.info[_CALENDAR]
+    return calendar
+
+
 def _warnings(session: Session, ticker: str, today: date | None) -> list[str]:
     """Plain sentences: the newest bar is older than the last trading day; the last run failed."""
     found = []
     newest = newest_bar_date(session, ticker)
-    last_day = load_calendar(session).previous_trading_days(today, 1) if today else []
+    last_day = _calendar(session).previous_trading_days(today, 1) if today else []
     if newest is not None and last_day and newest < last_day[0]:
         found.append(
             f"The newest bar is from {newest}, older than the last trading day ({last_day[0]}): "
