@@ -93,7 +93,7 @@ def test_a_pooled_fine_tune_takes_the_newest_days_of_every_ticker_about_finetune
     from forecaster.model.training import fine_tune, prepare
     from tests.helpers import bundled_bars
 
-    spec = ModelSpec(kind="rnn", window=10, units=(2, 2), adjust="none")
+    spec = ModelSpec(kind="rnn", window=10, units=(2, 2), adjust="none", features=("close",))
     train = TrainSpec(finetune_epochs=1, finetune_days=60, val_fraction=0.1, batch_size=64)
     bars = bundled_bars(200)
     histories = {"A.SH": bars, "B.SH": bars * 2, "C.SH": bars * 3}  # three tickers: 20 days each

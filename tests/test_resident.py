@@ -19,7 +19,7 @@ from forecaster.model.spec import ModelSpec
 from forecaster.model.trainers import trainer_for
 from tests.helpers import count_steps
 
-SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 3))
+SPEC = ModelSpec(kind="gru", window=10, horizon=2, units=(4, 3), features=("close",))
 X = np.random.default_rng(3).normal(size=(5, 10, 1)).astype("float32")
 
 
@@ -74,7 +74,7 @@ def test_a_damaged_file_or_one_of_another_shape_is_refused():
     broken = data[: len(data) // 2]
     with pytest.raises(ModelFileError, match="damaged"):
         load_version(SPEC, broken, hashlib.sha256(broken).hexdigest(), name="v1")
-    wider, wider_sha = _file(1, ModelSpec(kind="gru", window=10, horizon=2, units=(6, 3)))
+    wider, wider_sha = _file(1, ModelSpec(kind="gru", window=10, horizon=2, units=(6, 3), features=("close",)))
     with pytest.raises(ModelFileError):
         load_version(SPEC, wider, wider_sha, name="wider")
 
