@@ -31,12 +31,13 @@ _LOADED: dict[int, tuple[str, str]] = {}  # id(resident) -> (sha256 of the file 
 _BY_SPEC: dict[tuple[Any, ...], keras.Model] = {}  # (thread, spec's architecture) -> the same networks
 
 
-def network_for(spec: ModelSpec, seed: int | None = None) -> keras.Model:
-    """A fresh network of the shape `spec` describes (one member of it)."""
+def network_for(spec: ModelSpec, seed: int | None = None, n_features: int | None = None) -> keras.Model:
+    """A fresh network of the shape `spec` describes (one member of it); `n_features` inputs per
+    day instead of `len(spec.features)`, for windows with inputs of a study's own."""
     return build_model(
         spec.kind,
         window=spec.window,
-        n_features=len(spec.features),
+        n_features=len(spec.features) if n_features is None else n_features,
         units=spec.units,
         dropout=spec.dropout,
         outputs=spec.horizon,
