@@ -148,19 +148,20 @@ def train_new(
     with its own early stop, and joined into one model whose output is their mean: averaging
     independent fits cancels part of each one's noise around the naive forecast.
     Windows already made and a `scaler` (fit here) of a study's own: the network takes as many
-    inputs per day as the windows have, so a study can append inputs (bench/studies/inputs).
+    inputs per day as the scaled windows have, so a study can append inputs (bench/studies/inputs).
     """
     data = bars if isinstance(bars, Prepared) else prepare(bars, spec)
     split = split_of(data, train)
     scaler = (make_scaler(spec.scaling, spec.features) if scaler is None else scaler).fit(
         data.x[split.train], data.y[split.train], spec.target_index
     )
+    width = scaler.transform_x(data.x[:1]).shape[-1]
     fits: list[Fitted] = []
     for member in range(spec.members):
         seed_everything(train.seed + member)
         # The draw build_model would take from the global generator after seed_everything, but from
         # a generator of its own: two fits on two threads cannot take each other's draws.
-        model = network_for(spec, seed=first_seed(train.seed + member), n_features=data.x.shape[-1])
+        model = network_for(spec, seed=first_seed(train.seed + member), n_features=width)
         epochs, rate = train.max_epochs, train.learning_rate
         fit = _fit(model, scaler, data, split, spec, train, epochs, rate, label, options, seed=train.seed + member)
         fits.append(fit)
