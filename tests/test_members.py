@@ -14,7 +14,7 @@ from forecaster.model.files import load_model
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import train_new
 
-TINY_SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none")
+TINY_SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none", features=("close",))
 TINY_TRAIN = TrainSpec(max_epochs=1, patience=1)
 
 

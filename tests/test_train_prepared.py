@@ -13,7 +13,7 @@ from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import prepare, train_new
 from forecaster.model.windows import FloatArray
 
-SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none")
+SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none", features=("close",))
 TRAIN = TrainSpec(max_epochs=1, patience=1)
 
 
