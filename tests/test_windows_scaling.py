@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from forecaster.model import scaling
 from forecaster.model.scaling import LogReturnScaler, MinMaxScaler, RelativeScaler, make_scaler, scaler_from_params
 from forecaster.model.windows import last_window, make_windows, train_val_split
 
@@ -126,3 +127,18 @@ def test_logret_scaler_anchors_on_the_last_close_so_zero_means_the_naive_forecas
 def test_unknown_scaling_is_refused():
     with pytest.raises(ValueError, match="unknown scaling"):
         make_scaler("zscore")
+
+
+def test_training_rows_are_scaled_a_chunk_at_a_time_to_what_the_whole_array_gives(monkeypatch):
+    rng = np.random.default_rng(5)
+    x = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, size=(50, 8, 2)), axis=1))  # 50 windows of two price columns
+    y = x[:, -1:, 1] * np.exp(rng.normal(0, 0.01, size=(50, 1)))
+    scaler = make_scaler("logret", ("open", "close")).fit(x, y, 1)
+    rows = np.arange(3, 47)
+    monkeypatch.setattr(scaling, "SCALE_CHUNK", 7)  # 44 rows: six full chunks and a part
+    got_x, got_y = scaling.scaled_rows(scaler, x, y, rows)
+    assert got_x.dtype == np.float32 and got_y.dtype == np.float32
+    np.testing.assert_array_equal(got_x, scaler.transform_x(x[rows]).astype(np.float32))
+    np.testing.assert_array_equal(got_y, scaler.transform_y(x[rows], y[rows]).astype(np.float32))
+    none_x, none_y = scaling.scaled_rows(scaler, x, y, rows[:0])
+    assert none_x.shape == (0, 8, 2) and none_y.shape == (0, 1)

@@ -67,7 +67,7 @@ class Loop:
 def fit_by_batches(
     trainer: keras.Model,
     network: keras.Model,
-    train: tuple[FloatArray, FloatArray],
+    train: tuple[Float32Array | FloatArray, Float32Array | FloatArray],  # cast to float32 here
     val: tuple[FloatArray, FloatArray],
     loss: keras.losses.Loss,
     loop: Loop,

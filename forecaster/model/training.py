@@ -22,7 +22,7 @@ from forecaster.model.forecasting import point_output
 from forecaster.model.intervals import Calibration, calibrate
 from forecaster.model.networks import PinballLoss, first_seed
 from forecaster.model.resident import forward, network_for
-from forecaster.model.scaling import Scaler, make_scaler
+from forecaster.model.scaling import Scaler, make_scaler, scaled_rows
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.trainers import DEFAULT_FIT, AdamState, FitOptions, adam_state, trainer_for, weights_back
 from forecaster.model.windows import DateArray, FloatArray, IndexArray, Split, make_windows, train_val_split
@@ -256,7 +256,7 @@ def _fit(
     adam: AdamState | None = None,
 ) -> Fitted:
     tr, va = split.train, split.val
-    x_tr, y_tr = scaler.transform_x(data.x[tr]), scaler.transform_y(data.x[tr], data.y[tr])
+    x_tr, y_tr = scaled_rows(scaler, data.x, data.y, tr)
     x_va, y_va = scaler.transform_x(data.x[va]), scaler.transform_y(data.x[va], data.y[va])
     loss = _loss(spec)
     trainer = trainer_for(model, learning_rate, loss, options, adam)
