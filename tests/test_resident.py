@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from forecaster.errors import ModelFileError
+from forecaster.model import resident as resident_module
 from forecaster.model.batches import Loop, fit_by_batches
 from forecaster.model.files import model_bytes, model_from_bytes
 from forecaster.model.resident import forward, load_version, network_for, resident
@@ -124,3 +125,12 @@ def test_a_fit_leaves_the_resident_uncompiled_and_a_later_load_quiet():
     thread.join()
     assert out["compiled"] is False
     np.testing.assert_array_equal(out["y"], whole)
+
+
+def test_many_windows_go_through_in_chunks_with_the_outputs_of_one_pass(monkeypatch):
+    net = network_for(SPEC, seed=4)
+    many = np.random.default_rng(6).normal(size=(23, 10, 1))
+    whole = forward(net, many)  # 23 windows: within the chunk, one call
+    monkeypatch.setattr(resident_module, "FORWARD_CHUNK", 5)  # five calls of 5 and one of 3
+    np.testing.assert_allclose(forward(net, many), whole, rtol=1e-6, atol=1e-7)
+    assert forward(net, many).shape == (23, SPEC.horizon, whole.shape[-1])
