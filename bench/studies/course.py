@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.section import Cell, Section
 from bench.studies.pooled import forecaster, paired_ratios
+from forecaster.model.spec import BETWEEN
 
 START, END = "2019-04-30", "2020-04-23"  # as-of days; the targets are the next trading days
 FIRST_TARGET, LAST_TARGET = "2019-05-06", "2020-04-24"
@@ -151,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/course-study"), help="Where the data dirs go.")
     parser.add_argument("--seeds", default="7,8,9", help="Training seeds, comma-separated (default 7,8,9).")
     parser.add_argument("--retrain-every", type=int, default=20, help="backfill --retrain-every (default 20).")
-    parser.add_argument(
-        "--between", choices=("predict", "finetune"), help="backfill --between (default: the product's, predict)."
-    )
+    parser.add_argument("--between", choices=BETWEEN, help="backfill --between (default: the product's, predict).")
     parser.add_argument("--no-run", action="store_true", help="Only print the table of the data dirs in --work.")
     parser.add_argument("--markdown", action="store_true", help="Print the table as Markdown (for docs/).")
     args = parser.parse_args(argv)

@@ -187,8 +187,8 @@ class LogReturnScaler:
         }
 
 
-# Windows scaled at a time for training: all of a large universe's at once took several times their
-# size in float64 temporaries (a 300-ticker, ten-year universe's retrain peaked at 15 GB).
+# Windows scaled at a time for training: all of a large universe's at once make several float64
+# temporaries of the windows' size (1.6 GB each for 300 tickers of ten years, five inputs).
 SCALE_CHUNK = 50_000
 
 
