@@ -284,6 +284,9 @@ def test_sigterm_during_a_run_stops_cleanly_and_the_next_run_completes(tmp_path)
         FORECASTER_LOG_FORMAT="json",
         FORECASTER_MAX_EPOCHS="40",
         FORECASTER_PATIENCE="40",
+        # A one-second grace: started within six hours of a real fire time (Saturday 09:00 CST for the
+        # weekly retrain), the daemon would also queue that job's catch-up run beside --run-now.
+        FORECASTER_MISFIRE_GRACE_S="1",
     )
     db = tmp_path / "data" / "forecaster.db"
     daemon = subprocess.Popen(
