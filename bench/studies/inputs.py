@@ -22,7 +22,8 @@ market's last year (from 2019-04-25) is never used.
   log returns up to that day), `embed` (a one-hot of the ticker, constant along the window, into
   the first recurrent layer: a learned linear embedding, not a Keras Embedding layer, left
   unstandardised); `base s8` is `base` with seed 8, the seed's own noise; `ohlcv s8` and
-  `sigma s8` repeat the two that beat base on seed 8, and `ohlcv+sigma` takes both.
+  `sigma s8` repeat the two that beat base on seed 8, and `ohlcv+sigma` takes both;
+  `ohlcv every window` trains `ohlcv` on every training window each epoch instead of 8192 drawn.
 - scores on each (ticker, target): the pinball loss over the product's quantile levels divided
   by the as-of close (scale-free), whether the 80 % / 95 % intervals held the close; naive's
   (the product's baseline quantiles) beside them. Ratios are on the pairs both have.
@@ -81,6 +82,7 @@ class Variant:
     model: tuple[tuple[str, Any], ...] = ()  # ModelSpec fields changed from the defaults
     extras: tuple[str, ...] = ()  # appended input columns (inputs_data.with_extras)
     seed: int = SEED
+    epoch_windows: int = EPOCH_WINDOWS  # windows drawn per epoch; 0: every training window
 
 
 OHLCV = (("features", ("open", "high", "low", "close", "volume")),)
@@ -97,12 +99,14 @@ VARIANTS = (
     Variant("ohlcv s8", model=OHLCV, seed=8),
     Variant("sigma s8", extras=("sigma",), seed=8),
     Variant("ohlcv+sigma", model=OHLCV, extras=("sigma",)),
+    # What drawing windows per epoch costs: the adopted inputs on every training window, each epoch.
+    Variant("ohlcv every window", model=OHLCV, epoch_windows=0),
 )
 
 
 def specs(variant: Variant, quick: bool) -> tuple[ModelSpec, TrainSpec]:
     """The product's gru spec and training spec with the study's sizes and the variant's change."""
-    settings = Settings(epoch_windows=512 if quick else EPOCH_WINDOWS, max_epochs=1 if quick else MAX_EPOCHS)
+    settings = Settings(epoch_windows=512 if quick else variant.epoch_windows, max_epochs=1 if quick else MAX_EPOCHS)
     spec = replace(model_spec(settings, "gru"), **dict(variant.model))
     return spec, train_spec(settings, seed=variant.seed)
 
