@@ -1,5 +1,6 @@
 """The backtest's rules on small hand-made series, each right answer worked out by hand here."""
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from forecaster.market.limits import limit_pct, limit_prices
-from forecaster.scoring.backtest import Plan, p_rise, signals
+from forecaster.scoring.backtest import Backtest, Plan, first_per_ticker, p_rise, pooled_curves, signals
 from forecaster.scoring.costs import Costs
 from forecaster.scoring.ic import ic_rows
 from forecaster.scoring.performance import curve_stats, max_drawdown, wilson
@@ -138,3 +139,15 @@ def test_ic_needs_five_tickers_and_ranks_them() -> None:
     assert row["rank_ic"] == pytest.approx(0.0)  # +1 on the first day, -1 on the second
     assert row["rank_ic_positive"] == pytest.approx(0.5)
     assert ic_rows(frame[frame["ticker"] != "E"]) == []  # four tickers: no IC
+
+
+def test_accounts_pooled_from_each_ones_first_day_holding_the_last_equity_after_its_last() -> None:
+    days = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"])
+    # a: 100 -> 110 -> 121 over all three days; b (notional 50) joins on day 2 and stops after it.
+    a = Backtest("A", "gru", [], {"median": pd.Series([100.0, 110.0, 121.0], index=days)}, 100.0)
+    b = Backtest("B", "gru", [], {"median": pd.Series([40.0], index=days[1:2])}, 50.0)
+    curve = pooled_curves([a, b])["median"]
+    # day 1: 100 / 100; day 2: (110 + 40) / 150; day 3: b holds 40: (121 + 40) / 150
+    assert curve.tolist() == pytest.approx([1.0, 1.0, 161 / 150])
+    assert pooled_curves([a])["median"].tolist() == pytest.approx([1.0, 1.1, 1.21])
+    assert first_per_ticker([a, replace(a, model="rnn"), b]) == [a, b]

@@ -64,17 +64,19 @@ def test_report_has_the_tables_and_copies_the_images(reported, settings, tmp_pat
     assert champion and champion.group(1).count("<td>naive</td>") == len(TICKERS) * 2
     assert "<th>lo80</th>" in html and "<th>coverage_80</th>" in html and "<th>rel_pinball</th>" in html
     images = re.findall(r'<img src="([^"]+)"', html)
-    # Each ticker: its forecast plot, rolling error and backtest; the first also its backfill plot.
+    # Each ticker: its forecast plot and rolling error; the first also its backfill plot; then one
+    # equity figure of every ticker's accounts together.
     assert table_rows(html, "backtest") == len(TICKERS) * len(MODELS) * 5  # 3 rules, buy-and-hold, flat
-    assert len(images) == 3 * len(TICKERS) + 1 and all(src.startswith("img/") for src in images)
+    assert len(images) == 2 * len(TICKERS) + 1 + 1 and all(src.startswith("img/") for src in images)
+    assert images[-1] == "img/backtest.png" and f"{len(TICKERS)} tickers, " in html
     for src in images:
         assert (page.parent / src).read_bytes().startswith(PNG_MAGIC)
     with reported() as session:  # a narrower report drops the other ticker's images
         write_report(session, settings.data_dir, tmp_path / "out", tickers=[TICKERS[1]])
     assert sorted(p.name for p in (tmp_path / "out" / "img").iterdir()) == [
-        f"{TICKERS[1]}-backtest.png",
         f"{TICKERS[1]}-forecast.png",
         f"{TICKERS[1]}-rolling-error.png",
+        "backtest.png",
     ]
 
 
@@ -141,7 +143,7 @@ def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_
     match = re.search(r'<pre id="probe">widths:([\d,]*) rows:([^<]*)</pre>', result.stdout)
     assert match, f"no probe output; chromium said: {result.stderr[-2000:]}"
     widths = [int(w) for w in match.group(1).split(",") if w]
-    assert len(widths) == 3 * len(TICKERS) + 1 and all(w > 0 for w in widths), widths  # with the backtests
+    assert len(widths) == 2 * len(TICKERS) + 1 + 1 and all(w > 0 for w in widths), widths  # with the backtest
     rows = dict(item.split("=") for item in match.group(2).split(","))
     n = len(TICKERS) * len(MODELS) * 2
     pooled = len(MODELS) * 2  # the significance table adds a row per (model, horizon) with ticker "all"

@@ -53,7 +53,11 @@ _COSTS = Costs()
     show_default=True,
     help="Slippage per side, in basis points of the value traded.",
 )
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write the equity curves to this PNG.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the equity curves to this PNG (each ticker's first model; several tickers: their accounts together).",
+)
 @FORMAT_OPTION
 @click.pass_obj
 def backtest(
@@ -100,6 +104,7 @@ def backtest(
     if plot is not None and results:
         from forecaster.reporting.backtest_plot import equity_figure
         from forecaster.reporting.plotting import save_png
+        from forecaster.scoring.backtest import first_per_ticker
 
-        save_png(equity_figure(results[0]), plot)
+        save_png(equity_figure(first_per_ticker(results)), plot)
         say_for(fmt)(f"plot: {plot}")

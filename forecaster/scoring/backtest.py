@@ -149,6 +149,28 @@ def backtests(
     return out
 
 
+def first_per_ticker(results: Sequence[Backtest]) -> list[Backtest]:
+    """Each ticker's first result (`backtests` lists a ticker's models networks first)."""
+    firsts: dict[str, Backtest] = {}
+    for result in results:
+        firsts.setdefault(result.ticker, result)
+    return list(firsts.values())
+
+
+def pooled_curves(results: Sequence[Backtest]) -> dict[str, pd.Series]:
+    """Each rule's and benchmark's equity over `results` together, in notionals: the sum of the
+    accounts' equity over the sum of their notionals, each account from its first day (it holds
+    its last equity after its last day, as a stale or suspended stock's account would). One
+    result: its own curves over its notional."""
+    pooled: dict[str, pd.Series] = {}
+    for name in dict.fromkeys(n for r in results for n in r.curves):
+        held = [r for r in results if name in r.curves]
+        equity = pd.concat([r.curves[name] for r in held], axis=1, ignore_index=True).sort_index().ffill()
+        notional = equity.notna().mul([r.notional for r in held], axis=1).sum(axis=1)
+        pooled[name] = equity.sum(axis=1) / notional
+    return pooled
+
+
 def _from_day_before(bars: pd.DataFrame, first: date) -> pd.DataFrame:
     """`bars` from the trading day before `first` (whose close sets `first`'s limits) on."""
     before = bars.index[bars.index < pd.Timestamp(first)]
