@@ -10,6 +10,7 @@ import pytest
 import statsmodels.api as sm
 from click.testing import CliRunner
 from scipy import stats
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
@@ -29,7 +30,7 @@ from forecaster.scoring.significance import (
 )
 from forecaster.storage.db import transaction
 from forecaster.storage.records import fill_actuals, write_forecasts
-from forecaster.storage.schema import Bar
+from forecaster.storage.schema import Bar, Forecast
 
 
 def test_dm_of_iid_differential_with_lag_0_is_the_plain_t_statistic() -> None:
@@ -184,3 +185,22 @@ def test_evaluate_json_carries_the_tests_per_ticker_and_pooled(factory: sessionm
         assert rows[("all", "rnn")][f"dm_{name}"] == pytest.approx(expected.statistic)
         assert rows[("all", "rnn")][f"dm_{name}_p"] == pytest.approx(expected.p_value)
     assert rows[("all", "rnn")]["n"] == N - 1 and rows[("all", "rnn")]["mae"] is None
+
+
+def test_the_pairs_a_baseline_lacks_are_left_out_in_target_order(factory: sessionmaker[Session]) -> None:
+    issued = _seed(factory)
+    young, gaps = 30, list(range(5, N - 1, 7))  # garch has none of the first 30 days; naive misses every 7th
+    with transaction(factory) as s:
+        s.execute(delete(Forecast).where(Forecast.model == "garch", Forecast.as_of < DAYS[young]))
+        s.execute(delete(Forecast).where(Forecast.model == "naive", Forecast.as_of.in_([DAYS[i] for i in gaps])))
+    out = CliRunner().invoke(cli, ["evaluate", "--format", "json", "--ticker", TICKERS[1]], catch_exceptions=False)
+    row = next(r for r in json.loads(out.stdout) if r["model"] == "rnn")
+    c = _closes(1)
+    losses = {m: pinball_each(issued[(TICKERS[1], m)], c[1:]) for m in SPREADS}
+    kept = np.setdiff1d(np.arange(N - 1), gaps)
+    expected = diebold_mariano((losses["rnn"] - losses["garch"])[young:], 1)
+    assert row["dm_garch"] == pytest.approx(expected.statistic)
+    expected = diebold_mariano((losses["rnn"] - losses["naive"])[kept], 1)
+    assert row["dm_naive"] == pytest.approx(expected.statistic)
+    assert row["rel_pinball"] == pytest.approx(losses["rnn"][kept].mean() / losses["naive"][kept].mean())
+    assert row["pinball"] == pytest.approx(losses["rnn"].mean()) and row["n"] == N - 1

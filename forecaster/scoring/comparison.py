@@ -12,6 +12,7 @@ correlated tickers as independent evidence.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from forecaster.model.windows import FloatArray
@@ -64,11 +65,34 @@ def differential(model: pd.Series, baseline: pd.Series) -> pd.Series:
     return (joined["model"] - joined["baseline"]).sort_index(level="target_date")
 
 
+def with_losses(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (matured forecasts) with `pair`, an integer per (target_date, as_of) that sorts as
+    they do, and `loss`, each forecast's pinball loss (NaN without every quantile): computed once
+    for the frame, so that a score table pairs a model with a baseline by an integer index (the
+    per-model joins on dates were most of a daily report's scoring time)."""
+    quantiles = quantile_array(frame)
+    whole = ~np.isnan(quantiles).any(axis=1)
+    loss = np.full(len(frame), np.nan)
+    loss[whole] = pinball_each(quantiles[whole], frame["actual"].to_numpy(float)[whole])
+    pair = _days(frame["target_date"]) * 100_000 + _days(frame["as_of"])
+    return frame.assign(pair=pair, loss=loss)
+
+
+def _days(dates: pd.Series) -> FloatArray:
+    return np.asarray(pd.to_datetime(dates).to_numpy("datetime64[D]").astype(np.int64))
+
+
+def paired_losses(rows: pd.DataFrame) -> pd.Series:
+    """The `loss` of `rows` (one ticker, model and horizon; from with_losses) by `pair`, NaN dropped."""
+    return rows.set_index("pair")["loss"].dropna()
+
+
 def significance(rows: pd.DataFrame, baselines: Mapping[str, pd.Series], horizon: int) -> Significance:
-    """`rows`: one model's matured forecasts of one (ticker, horizon); `baselines`: pinball_losses
-    of each of DM_BASELINES on the same ticker and horizon (empty where it has none)."""
-    losses = pinball_losses(rows)
-    dm = {name: diebold_mariano(differential(losses, base).to_numpy(), horizon) for name, base in baselines.items()}
+    """`rows`: one model's matured forecasts of one (ticker, horizon), from with_losses;
+    `baselines`: paired_losses of each of DM_BASELINES on the same ticker and horizon (empty
+    where it has none)."""
+    losses = paired_losses(rows)
+    dm = {name: diebold_mariano(_differential(losses, base), horizon) for name, base in baselines.items()}
     ordered = rows[rows["lo80"].notna()].sort_values("target_date")
     miss80, miss95 = (_misses(ordered, level) for level in ("80", "95"))
     # Overlapping h-step forecasts miss together by construction: independence only for h = 1.
@@ -89,9 +113,20 @@ def _misses(rows: pd.DataFrame, level: str) -> FloatArray:
     )
 
 
-def baseline_losses(group: pd.DataFrame) -> dict[str, pd.Series]:
-    """pinball_losses of each of DM_BASELINES within one (ticker, horizon) group."""
-    return {name: pinball_losses(group[group["model"] == name]) for name in DM_BASELINES}
+def _differential(losses: pd.Series, baseline: pd.Series) -> FloatArray:
+    """model − baseline on the pairs both have (Series by `pair`), in target order."""
+    base = baseline.reindex(losses.index).to_numpy(float)
+    both = ~np.isnan(base)
+    order = np.argsort(losses.index.to_numpy()[both], kind="stable")
+    return np.asarray((losses.to_numpy(float)[both] - base[both])[order])
+
+
+def baseline_losses(by_model: Mapping[str, pd.DataFrame]) -> dict[str, pd.Series]:
+    """paired_losses of each of DM_BASELINES within one (ticker, horizon) group, split by model."""
+    return {name: paired_losses(by_model[name]) if name in by_model else _NONE for name in DM_BASELINES}
+
+
+_NONE = pd.Series([], dtype=float)
 
 
 def pooled_differential(rows: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series:

@@ -18,11 +18,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.model.spec import BASELINES
-from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS, Significance, baseline_losses, pooled, significance
-from forecaster.scoring.intervals import coverage, pinball, width, winkler
+from forecaster.scoring.comparison import (
+    SIGNIFICANCE_COLUMNS,
+    Significance,
+    baseline_losses,
+    pooled,
+    significance,
+    with_losses,
+)
+from forecaster.scoring.intervals import coverage, width, winkler
 from forecaster.scoring.metrics import Scores, naive_scale, score
 from forecaster.storage.bars import load_bars
-from forecaster.storage.quantiles import BAND_COLUMNS, QUANTILE_COLUMNS, quantile_array
+from forecaster.storage.quantiles import BAND_COLUMNS, QUANTILE_COLUMNS
 from forecaster.storage.schema import Forecast
 
 # The columns a score table shows, in order (CSV / JSON carry every field of as_dict()).
@@ -50,27 +57,25 @@ class IntervalScores:
         return {"n_intervals": self.n, **{name: getattr(self, name) for name in INTERVAL_SCORES}}
 
 
-def interval_scores(rows: pd.DataFrame, naive: pd.DataFrame) -> IntervalScores:
-    """`rows`: one model's matured forecasts; `naive`: naive's, indexed by (as_of, target_date)."""
+def interval_scores(rows: pd.DataFrame, naive: pd.Series) -> IntervalScores:
+    """`rows`: one model's matured forecasts, from with_losses; `naive`: naive's paired_losses."""
     rows = rows[rows["lo80"].notna() & rows["q500"].notna()]
     if rows.empty:
         return IntervalScores()
     actual = rows["actual"].to_numpy(float)
     lo80, hi80 = rows["lo80"].to_numpy(float), rows["hi80"].to_numpy(float)
-    paired = rows.set_index(["as_of", "target_date"]).join(naive.add_suffix("_naive"), how="inner")
-    naive_q = paired[[f"{c}_naive" for c in QUANTILE_COLUMNS]].to_numpy(float)
-    has_naive = ~np.isnan(naive_q).any(axis=1)
-    pair_actual = paired["actual"].to_numpy(float)[has_naive]
-    model_q = quantile_array(paired)[has_naive]
-    naive_pinball = pinball(naive_q[has_naive], pair_actual) if has_naive.any() else NAN
+    loss = rows["loss"].to_numpy(float)
+    naive_loss = naive.reindex(rows["pair"]).to_numpy(float)  # NaN: no naive quantiles on that pair
+    has_naive = ~np.isnan(naive_loss)
+    naive_pinball = float(np.mean(naive_loss[has_naive])) if has_naive.any() else NAN
     return IntervalScores(
         n=len(rows),
         coverage_80=coverage(lo80, hi80, actual),
         coverage_95=coverage(rows["lo95"].to_numpy(float), rows["hi95"].to_numpy(float), actual),
         width_80=width(lo80, hi80),
         winkler_80=winkler(lo80, hi80, actual, 0.80),
-        pinball=pinball(quantile_array(rows), actual),
-        rel_pinball=pinball(model_q, pair_actual) / naive_pinball if naive_pinball > 0 else NAN,
+        pinball=float(np.mean(loss)),
+        rel_pinball=float(np.mean(loss[has_naive])) / naive_pinball if naive_pinball > 0 else NAN,
     )
 
 
@@ -156,18 +161,17 @@ def accuracy(
 def accuracy_of(session: Session, frame: pd.DataFrame) -> list[AccuracyRow]:
     """The rows of `accuracy` for a frame of matured forecasts (the session gives MASE's scale)."""
     out: list[AccuracyRow] = []
-    for (ticker, horizon), group in frame.groupby(["ticker", "horizon"], sort=True):
-        scale = training_scale(session, str(ticker), str(group["target"].iloc[0]), min(group["as_of"]))
-        naive_rows = group[group["model"] == "naive"].set_index(["as_of", "target_date"])
-        naive = naive_rows["yhat"]
-        naive_q = naive_rows[list(QUANTILE_COLUMNS)]
-        bases = baseline_losses(group)
-        for model in model_order(group["model"]):
-            rows = group[group["model"] == model]
+    scales: dict[tuple[str, str, date], float] = {}  # a ticker's horizons mostly share their first day
+    for (ticker, horizon), group in with_losses(frame).groupby(["ticker", "horizon"], sort=True):
+        first = (str(ticker), str(group["target"].iloc[0]), min(group["as_of"]))
+        scale = scales[first] = scales[first] if first in scales else training_scale(session, *first)
+        by_model = {str(m): rows for m, rows in group.groupby("model", sort=False)}
+        naive = by_model["naive"].set_index("pair")["yhat"] if "naive" in by_model else _NONE
+        bases = baseline_losses(by_model)
+        for model in model_order(by_model):
+            rows = by_model[model]
             yhat, actual = rows["yhat"].to_numpy(float), rows["actual"].to_numpy(float)
-            paired = rows.set_index(["as_of", "target_date"]).join(naive.rename("naive"), how="inner")
-            naive_mae = float(np.mean(np.abs(paired["naive"] - paired["actual"]))) if len(paired) else float("nan")
-            model_mae = float(np.mean(np.abs(paired["yhat"] - paired["actual"]))) if len(paired) else float("nan")
+            naive_mae, model_mae = _paired_mae(rows, naive)
             out.append(
                 AccuracyRow(
                     ticker=str(ticker),
@@ -177,11 +181,26 @@ def accuracy_of(session: Session, frame: pd.DataFrame) -> list[AccuracyRow]:
                     last=max(rows["target_date"]),
                     scores=score(yhat, actual, rows["last_close"].to_numpy(float), scale),
                     rel_mae=model_mae / naive_mae if naive_mae > 0 else float("nan"),
-                    intervals=interval_scores(rows, naive_q),
+                    intervals=interval_scores(rows, bases["naive"]),
                     significance=significance(rows, bases, int(horizon)),  # type: ignore[call-overload]
                 )
             )
     return out
+
+
+def _paired_mae(rows: pd.DataFrame, naive: pd.Series) -> tuple[float, float]:
+    """naive's and the model's MAE on the pairs both have (`naive`: naive's yhat by pair)."""
+    paired = rows["pair"].isin(naive.index).to_numpy()
+    if not paired.any():
+        return NAN, NAN
+    actual = rows["actual"].to_numpy(float)[paired]
+    naive_yhat = naive.reindex(rows["pair"][paired]).to_numpy(float)
+    return float(np.mean(np.abs(naive_yhat - actual))), float(
+        np.mean(np.abs(rows["yhat"].to_numpy(float)[paired] - actual))
+    )
+
+
+_NONE = pd.Series([], dtype=float)
 
 
 def model_order(names: Iterable[str]) -> list[str]:
