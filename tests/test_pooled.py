@@ -11,6 +11,7 @@ from sqlalchemy import text
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import trading_days
+from forecaster.routine.backfill import backfill
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
 from forecaster.routine.task_inputs import universe_key
@@ -64,6 +65,26 @@ def test_one_version_per_kind_over_the_universe_and_nothing_after_the_as_of_read
     poison_after(poisoned, AS_OF)
     again, _ = _run(settings_p, poisoned)
     assert [tuple(f[:5]) for f in again] == [tuple(f[:5]) for f in forecasts]
+
+
+@pytest.mark.slow
+def test_a_backfill_day_a_watch_list_ticker_has_no_bar_is_the_same_universe(tmp_path):
+    settings, factory = _db(tmp_path, "gap")
+    gap = DAYS[-15:-12]  # WATCH[1] suspended three days inside the replayed range
+    with factory() as s:
+        s.execute(text("delete from bars where ticker = :t and trade_date >= :a and trade_date <= :b"),
+                  {"t": WATCH[1], "a": gap[0], "b": gap[-1]})  # fmt: skip
+        s.commit()
+    options = RoutineOptions(kinds=("rnn",), plots=False)
+    report = backfill(settings, factory, tickers=WATCH, start=DAYS[-17], end=DAYS[-10], options=options, today=TODAY)
+    assert len(report.runs) == 8 and all(r.ok for r in report.runs)
+    with factory() as s:
+        versions = s.execute(text("select ticker, action, as_of from model_versions")).all()
+        days = s.execute(text("select distinct as_of from forecasts where ticker = :t and model = 'rnn'"),
+                         {"t": WATCH[1]}).scalars().all()  # fmt: skip
+    # One line of versions, retrained once: the three days did not name another universe.
+    assert versions == [(universe_key([*WATCH, EXTRA]), "retrain", DAYS[-17].isoformat())]
+    assert len(days) == 8 - len(gap)
 
 
 @pytest.mark.slow

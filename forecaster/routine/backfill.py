@@ -120,7 +120,7 @@ def _replay_day(
         settings,
         factory,
         tickers=present,
-        options=replace(options, as_of=day, plots=False, prune=False),
+        options=replace(options, as_of=day, plots=False, prune=False, universe_of=tuple(tickers)),
         source=None,
         today=today,
         command="backfill",

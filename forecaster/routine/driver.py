@@ -45,6 +45,10 @@ class RoutineOptions:
     plots: bool = True
     between: Between | None = None  # between retrains (predict or fine-tune); None: the settings' between_retrains
     prune: bool = True  # apply retention at the end (the caller holds the run lock)
+    # The watch-list the versions' universe is named after (None: the tickers run). A backfill
+    # runs each day's tickers with a bar but names the whole watch-list: a day one of them has
+    # no bar is not another universe (another line of versions, retrained from nothing).
+    universe_of: tuple[str, ...] | None = None
     # Asked between tickers and between kinds; True stops the routine with `Interrupted` (the daemon's
     # SIGTERM). A step that has started finishes: every write is its own short transaction.
     should_stop: Callable[[], bool] | None = field(default=None, compare=False)
@@ -148,9 +152,10 @@ class Driver:
         open ticker without a window of bars yet is recorded as young for every kind."""
         assert self.day is not None  # some ticker is open, so some bar is stored
         histories = {t: state.bars for t, state in self.open.items()}
-        universe = self.settings.training_universe(self.asked)
+        named = list(self.options.universe_of or self.asked)
+        universe = self.settings.training_universe(named)
         with timed(self.clock, "load"), self.factory() as session:
-            others = [t for t in universe if t not in self.asked]
+            others = [t for t in universe if t not in named]
             members = expand_indexes(session, others, self.day)  # an index there: its constituents of the day
             # A universe ticker, suspended or not, trains with its history up to the day.
             for code in [t for t in members if t not in histories]:

@@ -13,7 +13,7 @@ import logging
 import os
 from collections import defaultdict
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,6 +90,8 @@ def run_routine(
         run_id = start_run(session, command=command, as_of=options.as_of, tickers=tickers, pid=os.getpid(), now=now).id
     ingests: list[IngestResult] = []
     waiting: dict[str, str] = {}
+    # The universe is named after every ticker asked, listed yet or not (see RoutineOptions).
+    options = replace(options, universe_of=options.universe_of or tuple(tickers))
     driver = Driver(settings, factory, options, run_id, timings)
     interrupted = False
     try:
