@@ -46,8 +46,9 @@ def forecast_figure(
 ) -> Figure:
     """Recent closes, then each model's and baseline's forecast for the days after `as_of`; a fan
     chart (80 % and 95 % bands, as issued) of one model, and every other model's 80 % interval
-    as a bar at each target day. Closes at the day's limit price are marked (see `_limit_marks`;
-    `st`: an ST stock, else the board's rule)."""
+    as a bar at each target day (its range at the last one in the model's legend entry, in brackets). Closes
+    at the day's limit price are marked (see `_limit_marks`; `st`: an ST stock, else the board's
+    rule)."""
     fig = _figure(12, 5, right=3.2)  # the legend sits in the right margin
     ax = fig.subplots()
     bands = bands or {}
@@ -62,6 +63,11 @@ def forecast_figure(
     for k, (name, pts) in enumerate(forecasts.items()):
         xs = [last_x, *(pd.Timestamp(p.target_date) for p in pts)]
         ys = [last_y, *(p.yhat for p in pts)]
+        barred = name in bands and name != fan
+        lo, hi = ([b.lo80 for b in bands[name]], [b.hi80 for b in bands[name]]) if barred else ([], [])
+        # One legend entry per model, its 80 % interval in it: two entries each made the legend
+        # as tall as the plot, and drawing its text was a third of the figure's time.
+        label = f"{name}: {pts[-1].yhat:.2f}" + (f" ({lo[-1]:.2f} .. {hi[-1]:.2f})" if barred else "")
         ax.plot(
             xs,
             ys,
@@ -69,13 +75,11 @@ def forecast_figure(
             markersize=3,
             linestyle="--" if name in BASELINES else "-",
             color=COLOURS.get(name),
-            label=f"{name}: {pts[-1].yhat:.2f}",
+            label=label,
         )
-        if name in bands and name != fan:  # dodged a little, so that the bars stay apart
+        if barred:  # dodged a little, so that the bars stay apart
             dx = pd.Timedelta(hours=6 * (k - len(forecasts) / 2))
-            lo, hi = [b.lo80 for b in bands[name]], [b.hi80 for b in bands[name]]
-            label = f"{name} 80 %: {lo[-1]:.2f} .. {hi[-1]:.2f}"
-            ax.vlines([x + dx for x in xs[1:]], lo, hi, color=COLOURS.get(name), linewidth=2.0, alpha=0.7, label=label)
+            ax.vlines([x + dx for x in xs[1:]], lo, hi, color=COLOURS.get(name), linewidth=2.0, alpha=0.7)
     ax.axvline(last_x, color="0.8", linewidth=0.8)
     ax.set_title(f"{ticker}: forecasts as of {as_of.isoformat()} (bars: 80 % intervals)")
     ax.set_ylabel(target)
