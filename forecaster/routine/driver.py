@@ -25,7 +25,7 @@ from forecaster.routine.plots import draw_plots
 from forecaster.routine.policy import Force
 from forecaster.routine.staleness import delisted_on, gap_since, suspended_since
 from forecaster.routine.task_inputs import Pool, prepare_task, universe_key, young
-from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecast, save_version, store_result
+from forecaster.routine.task_results import ModelOutcome, TickerDay, record_forecasts, save_version, store_result
 from forecaster.routine.tasks import KindResult, ModelResult, ModelTask, failure_text, timed
 from forecaster.storage.bars import load_bars, newest_bar_date
 from forecaster.storage.db import transaction
@@ -206,9 +206,10 @@ class Driver:
         limits = forecast_limits(self.factory, ticker, bars, newest, self.settings.horizon, self.calendar)
         day = TickerDay(ticker, self.run_id, newest, self.settings.target, last_close, limits)
         with timed(self.clock, "forecast"):
-            for name, forecast in baseline_points(bars, newest, self.settings.horizon, self.calendar).items():
-                report.outcomes.append(outcome := ModelOutcome(name, "baseline", forecast=forecast))
-                record_forecast(self.factory, outcome, day)
+            points = baseline_points(bars, newest, self.settings.horizon, self.calendar)
+            baselines = [ModelOutcome(name, "baseline", forecast=forecast) for name, forecast in points.items()]
+            record_forecasts(self.factory, baselines, day)  # one transaction: a ticker's baselines together
+            report.outcomes += baselines
         state = self.open[ticker] = OpenTicker(report, bars, newest, len(self.options.kinds), day)
         if state.pending == 0:
             self._close(state)

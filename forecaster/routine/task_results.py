@@ -8,7 +8,7 @@ runs). Each result is written exactly once, by the driver: a task that a Dask wo
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -132,24 +132,34 @@ def save_version(
 def record_forecast(factory: sessionmaker[Session], outcome: ModelOutcome, day: TickerDay) -> None:
     """Write `outcome`'s forecast with its calibrated intervals, both held inside the day's limits
     (every model's forecast passes here, after calibration)."""
+    record_forecasts(factory, [outcome], day)
+
+
+def record_forecasts(factory: sessionmaker[Session], outcomes: Sequence[ModelOutcome], day: TickerDay) -> None:
+    """record_forecast of each of `outcomes` (a ticker's baselines), in one transaction."""
     with transaction(factory) as session:
-        # Calibrated in the same transaction as the write: the counts read are those the row is issued on.
-        issued = issue(session, day.ticker, outcome.model, day.as_of, outcome.forecast)
-        outcome.forecast, intervals = within_limits(outcome.forecast, issued, day.limits)
-        outcome.intervals = intervals
-        write_forecasts(
-            session,
-            ticker=day.ticker,
-            model=outcome.model,
-            model_version_id=outcome.version_id,
-            run_id=day.run_id,
-            as_of=day.as_of,
-            target=day.target,
-            last_close=day.last_close,
-            forecast=outcome.forecast,
-            now=clock.now(),
-            intervals=intervals,
-        )
+        for outcome in outcomes:
+            _write_forecast(session, outcome, day)
+
+
+def _write_forecast(session: Session, outcome: ModelOutcome, day: TickerDay) -> None:
+    # Calibrated in the same transaction as the write: the counts read are those the row is issued on.
+    issued = issue(session, day.ticker, outcome.model, day.as_of, outcome.forecast)
+    outcome.forecast, intervals = within_limits(outcome.forecast, issued, day.limits)
+    outcome.intervals = intervals
+    write_forecasts(
+        session,
+        ticker=day.ticker,
+        model=outcome.model,
+        model_version_id=outcome.version_id,
+        run_id=day.run_id,
+        as_of=day.as_of,
+        target=day.target,
+        last_close=day.last_close,
+        forecast=outcome.forecast,
+        now=clock.now(),
+        intervals=intervals,
+    )
 
 
 def record_item(factory: sessionmaker[Session], run_id: int, ticker: str, outcome: ModelOutcome) -> None:
