@@ -11,7 +11,7 @@ import pytest
 from forecaster.model.scaling import LogReturnScaler
 from forecaster.model.spec import ModelSpec, TrainSpec
 from forecaster.model.training import prepare, train_new
-from forecaster.model.windows import FloatArray
+from forecaster.model.windows import FloatArray, make_windows
 
 SPEC = ModelSpec(kind="gru", window=10, units=(4, 4), adjust="none", features=("close",))
 TRAIN = TrainSpec(max_epochs=1, patience=1)
@@ -59,3 +59,18 @@ def test_prepared_windows_with_an_appended_input_train_a_network_that_wide():
     assert scaler.fitted_on == len(data.x) - round(len(data.x) * TRAIN.val_fraction)
     assert len(fitted.val_actual) == round(len(data.x) * TRAIN.val_fraction)
     assert train_new(data, SPEC, TRAIN).model.input_shape == (None, 10, 1)  # the product's own windows
+
+
+def test_prepare_is_each_tickers_windows_in_code_order_a_short_history_left_out():
+    days = pd.bdate_range("2024-01-01", periods=40)
+    rng = np.random.default_rng(6)
+    histories = {
+        code: pd.DataFrame({"close": 10 + rng.normal(0, 1, n).cumsum()}, index=days[:n])
+        for code, n in (("B.SH", 30), ("A.SZ", 40), ("C.SH", 8))  # C.SH: fewer bars than a window
+    }
+    data = prepare(histories, SPEC)
+    expected = [make_windows(histories[c][["close"]].to_numpy(), histories[c]["close"].to_numpy(), window=10,
+                             horizon=SPEC.horizon) for c in ("A.SZ", "B.SH")]  # fmt: skip
+    assert np.array_equal(data.x, np.concatenate([x for x, _ in expected]))
+    assert np.array_equal(data.y, np.concatenate([y for _, y in expected]))
+    assert list(dict.fromkeys(data.tickers)) == ["A.SZ", "B.SH"] and len(data.tickers) == len(data.x)

@@ -142,3 +142,14 @@ def test_training_rows_are_scaled_a_chunk_at_a_time_to_what_the_whole_array_give
     np.testing.assert_array_equal(got_y, scaler.transform_y(x[rows], y[rows]).astype(np.float32))
     none_x, none_y = scaling.scaled_rows(scaler, x, y, rows[:0])
     assert none_x.shape == (0, 8, 2) and none_y.shape == (0, 1)
+
+
+def test_the_logret_spreads_computed_a_chunk_at_a_time_equal_numpys_std(monkeypatch) -> None:
+    rng = np.random.default_rng(5)
+    x = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, (23, 10, 3)), axis=1))  # 23 windows, 10 days, 3 inputs
+    whole = scaling.LogReturnScaler()
+    expected = whole._log_ratio(x).reshape(-1, 3).std(axis=0)
+    monkeypatch.setattr(scaling, "SCALE_CHUNK", 4)  # six chunks, the last of three windows
+    chunked = scaling.LogReturnScaler().fit(x, x[:, -1, :1], target_index=0)
+    assert chunked.spread_x == pytest.approx(expected, rel=1e-12)
+    assert not np.array_equal(expected, np.zeros(3))

@@ -21,6 +21,7 @@ Parameters round-trip through `params()` / `scaler_from_params()` so a stored mo
 be used for forecasting and fine-tuning with exactly the scaling it was trained with.
 """
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,6 +31,10 @@ from forecaster.model.spec import SCALINGS
 from forecaster.model.windows import FloatArray, IndexArray
 
 _TINY = 1e-12
+# Windows scaled (and a scaler's spreads computed) at a time: all of a large universe's at once
+# make several float64 temporaries of the windows' size (1.6 GB each for 300 tickers of ten
+# years, five inputs).
+SCALE_CHUNK = 50_000
 
 
 class Scaler(Protocol):
@@ -166,7 +171,7 @@ class LogReturnScaler:
 
     def fit(self, x: FloatArray, y: FloatArray, target_index: int) -> "LogReturnScaler":
         self.target_index = target_index
-        self.spread_x = np.maximum(self._log_ratio(x).reshape(-1, x.shape[-1]).std(axis=0), _TINY)
+        self.spread_x = np.maximum(_column_std(self._log_ratio, x), _TINY)
         self.spread_y = float(max(np.log(np.maximum(y, _TINY) / self._anchor_last(x)).std(), _TINY))
         return self
 
@@ -187,9 +192,18 @@ class LogReturnScaler:
         }
 
 
-# Windows scaled at a time for training: all of a large universe's at once make several float64
-# temporaries of the windows' size (1.6 GB each for 300 tickers of ten years, five inputs).
-SCALE_CHUNK = 50_000
+def _column_std(transform: Callable[[FloatArray], FloatArray], x: FloatArray) -> FloatArray:
+    """Per input (the last axis), the population std of `transform(x)` over every window and day,
+    SCALE_CHUNK windows at a time, in two passes (the mean, then the squared deviations): the
+    whole array at once made three float64 temporaries of the windows' size, most of a large
+    universe's retrain peak. Equal to numpy's std up to the order of the sums."""
+    width, n = x.shape[-1], x.shape[0] * x.shape[1]
+    if n == 0:
+        return np.full(width, np.nan)
+    chunks = range(0, len(x), SCALE_CHUNK)
+    mean = sum(transform(x[i : i + SCALE_CHUNK]).reshape(-1, width).sum(axis=0) for i in chunks) / n
+    squares = sum(((transform(x[i : i + SCALE_CHUNK]).reshape(-1, width) - mean) ** 2).sum(axis=0) for i in chunks)
+    return np.asarray(np.sqrt(squares / n), dtype=np.float64)
 
 
 def scaled_rows(

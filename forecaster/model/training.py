@@ -86,12 +86,18 @@ class Fitted:
 def prepare(bars: pd.DataFrame | Histories, spec: ModelSpec) -> Prepared:
     """Every window of every history given (a DataFrame: one ticker's, named "")."""
     histories = {"": bars} if isinstance(bars, pd.DataFrame) else bars
-    parts = [_windows(code, histories[code], spec) for code in sorted(histories)]
-    parts = [p for p in parts if len(p.x)] or parts[:1]
-    if not parts:
+    samples = {code: max(len(histories[code]) - spec.window - spec.horizon + 1, 0) for code in sorted(histories)}
+    codes = [code for code, n in samples.items() if n] or list(samples)[:1]
+    if not codes:
         raise ValueError("no bars to make windows from")
+    # Filled ticker by ticker: the tickers' windows, then their concatenation, held them twice.
+    x = np.empty((sum(samples[c] for c in codes), spec.window, len(spec.features)))
+    parts = []
+    for code, end in zip(codes, np.cumsum([samples[c] for c in codes]), strict=True):
+        parts.append(part := _windows(code, histories[code], spec))
+        x[end - len(part.x) : end], part.x = part.x, x[:0]  # its windows live in `x` alone
     return Prepared(
-        x=np.concatenate([p.x for p in parts]),
+        x=x,
         y=np.concatenate([p.y for p in parts]),
         label_dates=pd.DatetimeIndex(np.concatenate([p.label_dates.to_numpy() for p in parts])),
         last_label=np.concatenate([p.last_label for p in parts]),
@@ -119,14 +125,12 @@ def split_of(data: Prepared, train: TrainSpec) -> Split:
 def seed_everything(seed: int) -> None:
     """Same seed, same data, same machine -> same weights and forecasts.
 
-    Seeds Python's and NumPy's generators: every seed the networks use comes from them (the
-    initializers' and dropout layers' seeds in model/networks, Keras' defaults for any layer
-    left unseeded, the loop's shuffle in model/batches). Not TensorFlow's global seed, which
-    `keras.utils.set_random_seed` also sets: nothing here draws from it (Keras runs its random
-    ops stateless, from its own seeds), and setting it clears TensorFlow's kernel cache, so the
-    next call of every traced function (each trainer's step for each batch shape, each resident's
-    predict) is instantiated again. Measured here, that was 1.2-2.0 s of a 2.7-3.5 s GRU
-    fine-tune in a warm process; the weights are identical without it.
+    Seeds Python's and NumPy's generators: every seed the networks use comes from them (layer
+    seeds in model/networks, Keras' defaults for a layer left unseeded, the shuffle in
+    model/batches). Not TensorFlow's global seed (`keras.utils.set_random_seed`): nothing draws
+    from it (Keras runs its random ops stateless), and setting it clears TensorFlow's kernel
+    cache, so every traced function is instantiated again: 1.2-2.0 s of a 2.7-3.5 s GRU
+    fine-tune in a warm process, measured here; the weights are identical without it.
     """
     random.seed(seed)
     np.random.seed(seed)

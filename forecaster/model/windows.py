@@ -35,7 +35,7 @@ def make_windows(
     starts = np.arange(samples)
     x = features[starts[:, None] + np.arange(window)[None, :]]  # (samples, window, n_features)
     y = target[starts[:, None] + window + np.arange(horizon)[None, :]]  # (samples, horizon)
-    return x.astype("float64"), y.astype("float64")
+    return x.astype("float64", copy=False), y.astype("float64", copy=False)  # the indexing made the copy
 
 
 def last_window(features: FloatArray, *, window: int) -> FloatArray:
