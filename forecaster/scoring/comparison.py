@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from forecaster.model.windows import FloatArray
@@ -78,7 +79,7 @@ def with_losses(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(pair=pair, loss=loss)
 
 
-def _days(dates: pd.Series) -> FloatArray:
+def _days(dates: pd.Series) -> npt.NDArray[np.int64]:
     return np.asarray(pd.to_datetime(dates).to_numpy("datetime64[D]").astype(np.int64))
 
 
