@@ -11,8 +11,7 @@ from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
 from forecaster.reporting.plotting import _figure, save_png
-from forecaster.scoring.backtest import COLUMNS, Backtest, Plan, backtests, first_per_ticker, pooled_curves
-from forecaster.scoring.evaluation import matured_forecasts
+from forecaster.scoring.backtest import COLUMNS, Backtest, Plan, backtests_of, first_per_ticker, pooled_curves
 from forecaster.scoring.ic import IC_COLUMNS, MIN_TICKERS, ic_rows
 from forecaster.scoring.performance import drawdowns
 
@@ -57,14 +56,14 @@ def _equity(curves: Mapping[str, pd.Series], title: str) -> Figure:
     return fig
 
 
-def backtest_section(session: Session, img: Path, tickers: Sequence[str] | None, table: Table) -> str:
+def backtest_section(session: Session, img: Path, matured: pd.DataFrame, table: Table) -> str:
     """The report's "Would acting on it have paid?" section: the default rules and costs per
     (ticker, model), one equity figure of the first model's accounts of every ticker together
     (written into `img`; one figure, not one per ticker: a watch-list of hundreds would put
     hundreds on the index, and drawing them was a large part of a daily run's time per ticker),
     and the cross-section's IC when five or more tickers share forecast days."""
     plan = Plan()
-    results = backtests(session, plan, tickers=tickers)
+    results = backtests_of(session, matured, plan)
     parts = [
         "<h2>Would acting on it have paid?</h2>",
         "<p>Each rule traded on the one-day-ahead forecasts, filled at the next open with T+1, price limits, "
@@ -77,7 +76,7 @@ def backtest_section(session: Session, img: Path, tickers: Sequence[str] | None,
         save_png(equity_figure(first), img / BACKTEST_IMAGE)
         alt = html.escape(f"{_title(first)}: each rule and buy-and-hold, drawdowns below")
         parts.append(f'<figure><img src="img/{BACKTEST_IMAGE}" alt="{alt}"><figcaption>{alt}</figcaption></figure>')
-    ic = ic_rows(matured_forecasts(session, tickers=tickers))
+    ic = ic_rows(matured)
     parts.append(f"<h3>Across tickers (days with {MIN_TICKERS} or more)</h3>")
     parts.append(table(ic, IC_COLUMNS, "ic", f"fewer than {MIN_TICKERS} tickers with forecasts on the same days"))
     return "\n".join(parts)

@@ -24,7 +24,7 @@ from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.reporting.watch_html import OWN_PAGES_ABOVE, SORT_SCRIPT, WATCH_CSS, anchor, page_name, watch_table
 from forecaster.reporting.watchlist import WatchRow, watchlist
 from forecaster.scoring.comparison import SIGNIFICANCE_COLUMNS
-from forecaster.scoring.evaluation import SCORE_COLUMNS, evaluation_rows, matured_forecasts
+from forecaster.scoring.evaluation import SCORE_COLUMNS, evaluation_rows_of, matured_forecasts
 from forecaster.storage.files import make_dirs, write_atomic
 from forecaster.storage.quantiles import CHAMPION_COLUMNS, champions
 from forecaster.storage.queries import FORECAST_COLUMNS, latest_forecasts, newest_run
@@ -54,7 +54,8 @@ def write_report(
     """Write `out_dir/index.html` and its images; returns the page's path. `today` (at the
     exchange) lets the headlines warn about stale bars; None: no such warning."""
     latest = latest_forecasts(session, tickers=tickers)
-    scores = evaluation_rows(session, tickers=tickers)
+    matured = matured_forecasts(session, tickers=tickers)  # read once: the scores, images and backtest
+    scores = evaluation_rows_of(session, matured)
     best = champions(session, tickers=tickers)
     # "all" in the scores is the pooled row, not a ticker.
     scored = {str(r["ticker"]) for r in scores if r["ticker"] != "all"}
@@ -65,12 +66,12 @@ def write_report(
     shown = sorted(set(latest["ticker"]) | scored | set(named))
     img = out_dir / "img"
     make_dirs(img)
-    figures = [_figures(session, data_dir, img, ticker) for ticker in shown]
+    figures = [_figures(session, data_dir, img, ticker, matured[matured["ticker"] == ticker]) for ticker in shown]
     written = {Path(p).name for f in figures for p in (f.forecast, f.backfill, f.rolling) if p}
     for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
         if old.name not in written:
             old.unlink()
-    backtest = backtest_section(session, img, tickers, _table)  # after the clean-up: it adds its own images
+    backtest = backtest_section(session, img, matured, _table)  # after the clean-up: it adds its own images
     sections = {f.ticker: _section(headline_html(headline(session, f.ticker, latest, today)), f) for f in figures}
     body = _watch_and_sections(out_dir, watchlist(session, shown, latest), sections)
     page = out_dir / "index.html"
@@ -105,11 +106,10 @@ def refresh_report(data_dir: Path, factory: sessionmaker[Session], today: date |
         return None
 
 
-def _figures(session: Session, data_dir: Path, img: Path, ticker: str) -> Figures:
+def _figures(session: Session, data_dir: Path, img: Path, ticker: str, frame: pd.DataFrame) -> Figures:
     safe = ticker.replace("/", "_")
     forecast = _copy_plot(session, data_dir, img, ticker, Plot.kind == "forecast", f"{safe}-forecast.png")
     backfill = _copy_plot(session, data_dir, img, ticker, Plot.kind.like("backfill-%"), f"{safe}-backfill.png")
-    frame = matured_forecasts(session, tickers=[ticker])
     rolling = None
     if not frame.empty:
         save_png(rolling_error_figure(ticker, frame), img / f"{safe}-rolling-error.png")

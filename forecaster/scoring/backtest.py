@@ -135,7 +135,13 @@ def backtests(
 ) -> list[Backtest]:
     """The backtest of each (ticker, model) with matured one-day-ahead forecasts (target days
     within [since, until]), networks first."""
-    frame = matured_forecasts(session, tickers=tickers, since=since, until=until)
+    return backtests_of(session, matured_forecasts(session, tickers=tickers, since=since, until=until), plan, models)
+
+
+def backtests_of(
+    session: Session, frame: pd.DataFrame, plan: Plan, models: Sequence[str] | None = None
+) -> list[Backtest]:
+    """`backtests` of a frame of matured forecasts (the report reads it once); bars from the session."""
     frame = frame[frame["horizon"] == 1]
     if models:
         frame = frame[frame["model"].isin(list(models))]

@@ -214,7 +214,11 @@ def evaluation_rows(
 ) -> list[dict[str, object]]:
     """`accuracy`'s rows as dicts, then, with more than one ticker, the pooled rows (ticker "all",
     the DM columns filled; every other score empty) in the same model order."""
-    frame = matured_forecasts(session, tickers=tickers, since=since, until=until)
+    return evaluation_rows_of(session, matured_forecasts(session, tickers=tickers, since=since, until=until))
+
+
+def evaluation_rows_of(session: Session, frame: pd.DataFrame) -> list[dict[str, object]]:
+    """The rows of `evaluation_rows` for a frame of matured forecasts (the report reads it once)."""
     rows = [r.as_dict() for r in accuracy_of(session, frame)]
     if len({r["ticker"] for r in rows}) < 2:
         return rows
