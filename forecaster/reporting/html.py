@@ -66,7 +66,8 @@ def write_report(
     shown = sorted(set(latest["ticker"]) | scored | set(named))
     img = out_dir / "img"
     make_dirs(img)
-    figures = [_figures(session, data_dir, img, ticker, matured[matured["ticker"] == ticker]) for ticker in shown]
+    by_ticker = dict(tuple(matured.groupby("ticker", sort=False)))  # one pass, not a scan per ticker
+    figures = [_figures(session, data_dir, img, t, by_ticker.get(t, matured.iloc[:0])) for t in shown]
     written = {Path(p).name for f in figures for p in (f.forecast, f.backfill, f.rolling) if p}
     for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
         if old.name not in written:
