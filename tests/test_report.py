@@ -7,6 +7,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from matplotlib.figure import Figure
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
 from forecaster.reporting.html import refresh_report, write_report
-from forecaster.reporting.plotting import save_png
+from forecaster.reporting.plotting import rolling_error_figure, save_png
 from forecaster.storage.db import transaction
 from forecaster.storage.records import record_plot
 from forecaster.storage.schema import Forecast, ModelVersion
@@ -64,20 +66,48 @@ def test_report_has_the_tables_and_copies_the_images(reported, settings, tmp_pat
     assert champion and champion.group(1).count("<td>naive</td>") == len(TICKERS) * 2
     assert "<th>lo80</th>" in html and "<th>coverage_80</th>" in html and "<th>rel_pinball</th>" in html
     images = re.findall(r'<img src="([^"]+)"', html)
-    # Each ticker: its forecast plot and rolling error; the first also its backfill plot; then one
-    # equity figure of every ticker's accounts together.
+    # Each ticker: its forecast plot; the first also its backfill plot; then one rolling-error
+    # figure and one equity figure, each of every ticker together.
     assert table_rows(html, "backtest") == len(TICKERS) * len(MODELS) * 5  # 3 rules, buy-and-hold, flat
-    assert len(images) == 2 * len(TICKERS) + 1 + 1 and all(src.startswith("img/") for src in images)
-    assert images[-1] == "img/backtest.png" and f"{len(TICKERS)} tickers, " in html
+    assert len(images) == len(TICKERS) + 1 + 2 and all(src.startswith("img/") for src in images)
+    assert images[-2:] == ["img/rolling-error.png", "img/backtest.png"] and f"{len(TICKERS)} tickers, " in html
     for src in images:
         assert (page.parent / src).read_bytes().startswith(PNG_MAGIC)
     with reported() as session:  # a narrower report drops the other ticker's images
         write_report(session, settings.data_dir, tmp_path / "out", tickers=[TICKERS[1]])
     assert sorted(p.name for p in (tmp_path / "out" / "img").iterdir()) == [
         f"{TICKERS[1]}-forecast.png",
-        f"{TICKERS[1]}-rolling-error.png",
         "backtest.png",
+        "rolling-error.png",
     ]
+
+
+def test_the_rolling_error_figure_is_each_models_error_over_naives_on_the_same_tickers_and_days():
+    d0, d1, d2 = pd.date_range("2024-01-02", periods=3).date
+    rows = [  # model, ticker, day, yhat, actual (A's actual 100, B's 10: errors in %)
+        ("gru", "A", d0, 110.0, 100.0),  # day 0: gru 10 % and 30 %, naive 5 % and 15 %
+        ("gru", "B", d0, 13.0, 10.0),
+        ("naive", "A", d0, 105.0, 100.0),
+        ("naive", "B", d0, 11.5, 10.0),
+        ("gru", "A", d1, 80.0, 100.0),  # day 1: gru 20 % and 0 %, naive 10 % and 30 %
+        ("gru", "B", d1, 10.0, 10.0),
+        ("naive", "A", d1, 90.0, 100.0),
+        ("naive", "B", d1, 13.0, 10.0),
+        ("ewma", "A", d2, 99.0, 100.0),  # day 2: ewma 1 % against naive's 2 %
+        ("naive", "A", d2, 98.0, 100.0),
+        ("gru", "B", d2, 11.0, 10.0),  # no naive for B that day: nothing to compare with
+        ("gru", "A", d1, 1.0, 2.0),  # a two-day horizon: not mixed with the one-day ones
+    ]
+    frame = pd.DataFrame(rows, columns=["model", "ticker", "target_date", "yhat", "actual"])
+    frame["horizon"] = [1] * (len(rows) - 1) + [2]
+    ax = rolling_error_figure(frame).axes[0]
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    # gru: day means 20 / 10, then (20 + 10) / (10 + 20) over the rolling window
+    np.testing.assert_allclose(lines["gru"], [2.0, 1.0])
+    np.testing.assert_allclose(lines["ewma"], [0.5])
+    np.testing.assert_allclose(lines["naive"], [1.0, 1.0])  # the reference line
+    assert ax.get_title().startswith("2 tickers: ")
+    assert rolling_error_figure(frame[frame["ticker"] == "A"]).axes[0].get_title().startswith("A: ")
 
 
 def test_report_command_writes_to_the_data_dir_by_default(reported, settings):
@@ -143,7 +173,7 @@ def test_headless_chromium_renders_the_report_from_disk(reported, settings, tmp_
     match = re.search(r'<pre id="probe">widths:([\d,]*) rows:([^<]*)</pre>', result.stdout)
     assert match, f"no probe output; chromium said: {result.stderr[-2000:]}"
     widths = [int(w) for w in match.group(1).split(",") if w]
-    assert len(widths) == 2 * len(TICKERS) + 1 + 1 and all(w > 0 for w in widths), widths  # with the backtest
+    assert len(widths) == len(TICKERS) + 1 + 2 and all(w > 0 for w in widths), widths  # rolling error, backtest
     rows = dict(item.split("=") for item in match.group(2).split(","))
     n = len(TICKERS) * len(MODELS) * 2
     pooled = len(MODELS) * 2  # the significance table adds a row per (model, horizon) with ticker "all"

@@ -2,7 +2,8 @@
 
 One `index.html` with its images in `img/` next to it, referenced relatively, so the folder
 opens from disk (or is copied anywhere) without a server. The plots the routine and backfill
-recorded are copied in; the rolling-error figure is drawn here. Read-only on the database.
+recorded are copied in; the rolling-error figure (all tickers in one) is drawn here. Read-only on
+the database.
 """
 
 import html
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # The page shows forecasts and outcomes; the error columns are left to the accuracy table, and
 # the value is shown once, as `forecast` (`yhat` is its name in SQL).
+ROLLING_IMAGE = "rolling-error.png"
 _LATEST_COLUMNS = [c for c in FORECAST_COLUMNS if c not in ("target", "yhat", "error", "abs_error", "pct_error")]
 
 
@@ -45,7 +47,6 @@ class Figures:
     ticker: str
     forecast: str | None
     backfill: str | None
-    rolling: str | None
 
 
 def write_report(
@@ -66,17 +67,19 @@ def write_report(
     shown = sorted(set(latest["ticker"]) | scored | set(named))
     img = out_dir / "img"
     make_dirs(img)
-    by_ticker = dict(tuple(matured.groupby("ticker", sort=False)))  # one pass, not a scan per ticker
-    figures = [_figures(session, data_dir, img, t, by_ticker.get(t, matured.iloc[:0])) for t in shown]
-    written = {Path(p).name for f in figures for p in (f.forecast, f.backfill, f.rolling) if p}
+    figures = [_figures(session, data_dir, img, t) for t in shown]
+    written = {Path(p).name for f in figures for p in (f.forecast, f.backfill) if p}
     for old in img.glob("*.png"):  # images of tickers no longer shown would only mislead
         if old.name not in written:
             old.unlink()
-    backtest = backtest_section(session, img, matured, _table)  # after the clean-up: it adds its own images
+    # After the clean-up: these add their own images. One rolling-error figure for all tickers,
+    # as one equity figure: a figure per ticker was a quarter of a daily run's cost per ticker.
+    rolling = _rolling_error(img, matured)
+    backtest = backtest_section(session, img, matured, _table)
     sections = {f.ticker: _section(headline_html(headline(session, f.ticker, latest, today)), f) for f in figures}
     body = _watch_and_sections(out_dir, watchlist(session, shown, latest), sections)
     page = out_dir / "index.html"
-    write_atomic(page, _html("forecaster report", _page(latest, scores, body, best, backtest)))
+    write_atomic(page, _html("forecaster report", _page(latest, scores, body, best, rolling, backtest)))
     return page
 
 
@@ -107,15 +110,21 @@ def refresh_report(data_dir: Path, factory: sessionmaker[Session], today: date |
         return None
 
 
-def _figures(session: Session, data_dir: Path, img: Path, ticker: str, frame: pd.DataFrame) -> Figures:
+def _figures(session: Session, data_dir: Path, img: Path, ticker: str) -> Figures:
     safe = ticker.replace("/", "_")
     forecast = _copy_plot(session, data_dir, img, ticker, Plot.kind == "forecast", f"{safe}-forecast.png")
     backfill = _copy_plot(session, data_dir, img, ticker, Plot.kind.like("backfill-%"), f"{safe}-backfill.png")
-    rolling = None
-    if not frame.empty:
-        save_png(rolling_error_figure(ticker, frame), img / f"{safe}-rolling-error.png")
-        rolling = f"img/{safe}-rolling-error.png"
-    return Figures(ticker, forecast, backfill, rolling)
+    return Figures(ticker, forecast, backfill)
+
+
+def _rolling_error(img: Path, matured: pd.DataFrame) -> str:
+    """The rolling-error figure of every model over the shown tickers, as a figure element
+    ("" before any forecast has matured)."""
+    if matured.empty:
+        return ""
+    save_png(rolling_error_figure(matured), img / ROLLING_IMAGE)
+    alt = "rolling error by model"
+    return f'<figure><img src="img/{ROLLING_IMAGE}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
 
 
 def _copy_plot(
@@ -131,7 +140,12 @@ def _copy_plot(
 
 
 def _page(
-    latest: pd.DataFrame, scores: list[dict[str, Any]], watch: str, best: list[dict[str, Any]], backtest: str = ""
+    latest: pd.DataFrame,
+    scores: list[dict[str, Any]],
+    watch: str,
+    best: list[dict[str, Any]],
+    rolling: str = "",
+    backtest: str = "",
 ) -> str:
     """The index's body: the watch-list (and the tickers' sections under it), then the tables behind it."""
     generated = clock.now().strftime("%Y-%m-%d %H:%M UTC")
@@ -157,6 +171,7 @@ def _page(
         "and winkler_80 in price units; pinball: mean pinball loss of the quantiles, rel_pinball against naive's "
         "on the same days.</p>",
         _table([r for r in scores if r["ticker"] != "all"], SCORE_COLUMNS, "accuracy", "no matured forecasts yet"),
+        rolling,
         "<h2>Is a difference real?</h2>",
         "<p>dm_naive / dm_garch: Diebold-Mariano statistic of the model's pinball loss against naive's / garch's "
         "on the same days (negative: the model's loss is lower; |DM| above about 2, p below 0.05, is the usual "
@@ -172,8 +187,7 @@ def _page(
 def _section(headline_block: str, f: Figures) -> str:
     """One ticker's sentences and plots, under an anchor the watch-list links to."""
     parts = [f'<div id="{anchor(f.ticker)}">', headline_block]
-    for path, caption in ((f.forecast, "newest forecast"), (f.backfill, "predicted vs actual (newest backfill)"),
-                          (f.rolling, "rolling error by model")):  # fmt: skip
+    for path, caption in ((f.forecast, "newest forecast"), (f.backfill, "predicted vs actual (newest backfill)")):
         if path:
             alt = html.escape(f"{f.ticker} {caption}")
             parts.append(f'<figure><img src="{html.escape(path)}" alt="{alt}"><figcaption>{alt}</figcaption></figure>')

@@ -30,7 +30,7 @@ COLOURS = {
 }
 HISTORY_DAYS = 60
 FAN_HISTORY_DAYS = 20  # fewer days behind a fan, so that the intervals are wide enough to read
-ROLLING_DAYS = 20  # the window of the rolling mean absolute error
+ROLLING_DAYS = 20  # target days in the rolling mean absolute error
 # Whose fan the forecast plot draws: the ensemble where there is one, else the quant's baseline.
 FAN_ORDER = ("ensemble", "ewma", "naive")
 
@@ -231,29 +231,42 @@ def _band_and_misses(ax: Any, rows: pd.DataFrame, colour: str) -> None:
     )
 
 
-def rolling_error_figure(ticker: str, frame: pd.DataFrame) -> Figure:
-    """Rolling mean absolute error of each model's one-day-ahead (else shortest) forecasts.
+def rolling_error_figure(frame: pd.DataFrame) -> Figure:
+    """Each model's one-day-ahead (else shortest-horizon) absolute error over naive's, in a rolling
+    window of target days: the errors in % of the actual, averaged over the tickers both forecast
+    each day, then summed over the window, the model's sum over naive's. One picture for a
+    watch-list of any size (of one ticker: its own); against naive, as the models' errors alone
+    are all about the day's move and their lines lie on one another.
 
-    `frame`: matured forecasts (columns model, horizon, target_date, yhat, actual).
+    `frame`: matured forecasts (columns ticker, model, horizon, target_date, yhat, actual).
     """
     horizon = 1 if (frame["horizon"] == 1).any() else int(frame["horizon"].min())
-    rows = frame[frame["horizon"] == horizon]
+    rows = frame[frame["horizon"] == horizon].assign(
+        pct=lambda f: (f["yhat"] - f["actual"]).abs() / f["actual"] * 100.0
+    )
+    naive = rows.loc[rows["model"] == "naive", ["ticker", "target_date", "pct"]]
+    paired = rows[rows["model"] != "naive"].merge(naive, on=["ticker", "target_date"], suffixes=("", "_naive"))
+    daily = paired.groupby(["model", "target_date"])[["pct", "pct_naive"]].mean()
     fig = _figure(10, 4)
     ax = fig.subplots()
-    for model in sorted(set(rows["model"])):
-        one = rows[rows["model"] == model].sort_values("target_date")
-        err = (one["yhat"] - one["actual"]).abs().rolling(ROLLING_DAYS, min_periods=1).mean()
-        dashed = model in BASELINES
+    ax.axhline(1.0, color=COLOURS["naive"], linestyle="--", linewidth=1.0, label="naive")
+    for key, per_day in daily.groupby(level="model", sort=True):
+        model = str(key)
+        window = per_day.droplevel("model").sort_index().rolling(ROLLING_DAYS, min_periods=1).sum()
+        ratio = window["pct"] / window["pct_naive"]
         ax.plot(
-            pd.to_datetime(one["target_date"]),
-            err.to_numpy(),
+            pd.to_datetime(ratio.index),
+            ratio.to_numpy(),
             color=COLOURS.get(model),
-            linestyle="--" if dashed else "-",
+            linestyle="--" if model in BASELINES else "-",
             linewidth=1.0,
             label=model,
         )
-    ax.set_title(f"{ticker}: {ROLLING_DAYS}-forecast rolling MAE, horizon {horizon}", fontsize="medium")
-    ax.set_ylabel("mean |forecast - actual|")
+    tickers = rows["ticker"].nunique()
+    who = str(rows["ticker"].iloc[0]) if tickers == 1 else f"{tickers} tickers"
+    title = f"{who}: absolute error over naive's, {ROLLING_DAYS} target days rolling, horizon {horizon}"
+    ax.set_title(title, fontsize="medium")
+    ax.set_ylabel("error / naive's (below 1: better)")
     ax.legend(loc="upper left", fontsize="small")
     ax.grid(alpha=0.3)
     return fig
