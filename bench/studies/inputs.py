@@ -14,7 +14,8 @@ market's last year (from 2019-04-25) is never used.
 - fold A trains on windows whose labels are <= 2017-12-29 and forecasts the targets
   2018-01-02..2018-06-29; fold B trains on labels <= 2018-06-29 and forecasts 2018-07-02..2018-12-28.
   Each target is forecast one day ahead from the window ending at the ticker's bar before it.
-- variants, each one change from `base` (the product's defaults: close, window 60, units 80,100):
+- variants, each one change from `base` (close, window 60, units 80,100: the product's defaults
+  when this ran; its inputs are `ohlcv` since):
   `ohlcv` (open, high, low, close, volume), `window 20`, `window 120`; and inputs appended to the
   scaled prices per day, standardised by their mean and std on the training windows: `market`
   (the cross-section's mean close-to-close log return and mean log(high/low) that day, over the
@@ -32,7 +33,6 @@ Every (variant, fold)'s pairs are appended to `--out` when known: a rerun resume
 """
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -49,16 +49,14 @@ import pandas as pd
 from bench.markdown import markdown_table
 from bench.studies.inputs_data import LAST_READ, Appended, read_market, with_extras
 from bench.studies.pooled import scored_set
+from bench.studies.scored_pairs import append, compare, done, pairs
 from forecaster.config import Settings, model_spec, train_spec
 from forecaster.model.baselines import naive_quantiles
-from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.model.spec import ModelKind, ModelSpec, TrainSpec
 from forecaster.model.training import Prepared, prepare, train_new
 from forecaster.model.windows import make_windows
-from forecaster.scoring.intervals import bounds, misses, pinball_each
-from forecaster.scoring.significance import diebold_mariano
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"  # bench/results
-FIELDS = ["variant", "fold", "ticker", "target", "loss", "in80", "in95", "epochs", "seconds"]
 EPOCH_WINDOWS, MAX_EPOCHS, SEED = 8192, 8, 7
 
 
@@ -104,10 +102,11 @@ VARIANTS = (
 )
 
 
-def specs(variant: Variant, quick: bool) -> tuple[ModelSpec, TrainSpec]:
-    """The product's gru spec and training spec with the study's sizes and the variant's change."""
+def specs(variant: Variant, quick: bool, kind: ModelKind = "gru") -> tuple[ModelSpec, TrainSpec]:
+    """The product's spec of `kind` and training spec with the study's sizes and the variant's change."""
     settings = Settings(epoch_windows=512 if quick else variant.epoch_windows, max_epochs=1 if quick else MAX_EPOCHS)
-    spec = replace(model_spec(settings, "gru"), **dict(variant.model))
+    # base is the close alone, whatever the product's default inputs are now (they became ohlcv here)
+    spec = replace(model_spec(settings, kind), **{"features": ("close",), **dict(variant.model)})
     return spec, train_spec(settings, seed=variant.seed)
 
 
@@ -131,15 +130,39 @@ def cut(histories: dict[str, pd.DataFrame], until: date) -> dict[str, pd.DataFra
     return {c: h[h.index <= pd.Timestamp(until)] for c, h in histories.items()}
 
 
+@dataclass(frozen=True)
+class Forecasts:
+    """One fit's one-day-ahead quantiles (pairs, levels) of a fold's scored targets, and what scores them."""
+
+    tickers: Any
+    targets: pd.DatetimeIndex
+    quantiles: Any
+    actual: Any
+    last_close: Any
+    epochs: int
+    seconds: float
+
+
 def fit_and_score(variant: Variant, fold: Fold, histories: dict[str, pd.DataFrame], quick: bool) -> pd.DataFrame:
     """One pooled fit on the fold's training labels, then every scored target's forecast."""
-    spec, train = specs(variant, quick)
+    f = fit_and_forecast(variant, fold, histories, quick)
+    return pairs(variant.name, fold.name, f.tickers, f.targets, f.quantiles, f.actual, f.last_close).assign(
+        epochs=f.epochs, seconds=round(f.seconds, 1)
+    )
+
+
+def fit_and_forecast(
+    variant: Variant, fold: Fold, histories: dict[str, pd.DataFrame], quick: bool, kind: ModelKind = "gru"
+) -> Forecasts:
+    """One pooled network of `kind` fitted on the fold's training labels, and its quantiles of
+    every scored target."""
+    spec, train = specs(variant, quick, kind)
     data = windows(cut(histories, fold.train_end), spec, variant.extras)
     # Nothing of the scored period reaches the fit: no window sees, and no label is, a day after train_end.
     assert pd.Timestamp(data.last_label.max()) <= pd.Timestamp(fold.train_end) < pd.Timestamp(fold.first)
     scaler = Appended.for_extras(spec, variant.extras, codes=sorted(histories)) if variant.extras else None
     started = time.perf_counter()
-    fitted = train_new(data, spec, train, label=f"{variant.name} {fold.name}", scaler=scaler)
+    fitted = train_new(data, spec, train, label=f"{variant.name} {kind} {fold.name}", scaler=scaler)
     seconds = time.perf_counter() - started
     scored = windows(cut(histories, fold.last), spec, variant.extras)
     keep = (scored.label_dates >= pd.Timestamp(fold.first)) & (scored.label_dates <= pd.Timestamp(fold.last))
@@ -149,20 +172,15 @@ def fit_and_score(variant: Variant, fold: Fold, histories: dict[str, pd.DataFram
     _, quantiles = window_forecasts(fitted.model, fitted.scaler, x, fitted.calibration)
     assert quantiles is not None
     last_close = x[:, -1, spec.features.index("close")]
-    frame = pairs(
-        variant.name, fold, scored.tickers[keep], scored.label_dates[keep], quantiles[:, 0], actual, last_close
+    return Forecasts(
+        scored.tickers[keep],
+        scored.label_dates[keep],
+        quantiles[:, 0],
+        actual,
+        last_close,
+        fitted.stats.epochs_run,
+        seconds,
     )
-    return frame.assign(epochs=fitted.stats.epochs_run, seconds=round(seconds, 1))
-
-
-def pairs(
-    name: str, fold: Fold, tickers: Any, targets: pd.DatetimeIndex, quantiles: Any, actual: Any, last_close: Any
-) -> pd.DataFrame:
-    """One row per (ticker, target): the pinball loss per as-of close, and the intervals' hits."""
-    held = {f"in{round(level * 100)}": 1 - misses(*bounds(quantiles, level), actual) for level in (0.80, 0.95)}
-    loss = pinball_each(quantiles, actual) / last_close
-    frame = pd.DataFrame({"variant": name, "fold": fold.name, "ticker": tickers, "target": targets.date, "loss": loss})
-    return frame.assign(**held, epochs=0, seconds=0.0)
 
 
 def naive_scores(fold: Fold, histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -178,20 +196,8 @@ def naive_scores(fold: Fold, histories: dict[str, pd.DataFrame]) -> pd.DataFrame
             )
     tickers, targets, q, actual, close = (list(col) for col in zip(*rows, strict=True))
     return pairs(
-        "naive", fold, np.array(tickers), pd.DatetimeIndex(targets), np.array(q), np.array(actual), np.array(close)
+        "naive", fold.name, np.array(tickers), pd.DatetimeIndex(targets), np.array(q), np.array(actual), np.array(close)
     )
-
-
-def done(out: Path) -> pd.DataFrame:
-    if not out.exists():
-        return pd.DataFrame(columns=FIELDS)
-    return pd.read_csv(out, dtype={"ticker": str, "fold": str})
-
-
-def append(out: Path, frame: pd.DataFrame) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = not out.exists()
-    frame[FIELDS].to_csv(out, mode="a", header=new, index=False, float_format="%.6g", quoting=csv.QUOTE_MINIMAL)
 
 
 def run(market: Path, out: Path, variants: list[Variant], quick: bool) -> None:
@@ -213,22 +219,6 @@ def run(market: Path, out: Path, variants: list[Variant], quick: bool) -> None:
 
 def finished(out: Path) -> set[tuple[str, str]]:
     return set(map(tuple, done(out)[["variant", "fold"]].to_numpy()))
-
-
-def compare(frame: pd.DataFrame, variant: str, other: str, fold: str) -> dict[str, float]:
-    """`variant` against `other` on the (ticker, target) pairs of `fold` both have: the ratio of
-    mean losses, the share of tickers where `variant`'s is lower, and Diebold-Mariano on the
-    daily mean over tickers of the loss differential (the tickers' co-movement in its variance)."""
-    rows = frame[frame["fold"] == fold]
-    mine, theirs = (rows[rows["variant"] == v].set_index(["ticker", "target"])["loss"] for v in (variant, other))
-    both = pd.concat([mine.rename("mine"), theirs.rename("theirs")], axis=1, join="inner")
-    per_ticker = both.groupby(level="ticker").mean()
-    daily = (both["mine"] - both["theirs"]).groupby(level="target").mean().sort_index()
-    return {
-        "ratio": float(both["mine"].mean() / both["theirs"].mean()),
-        "share": float((per_ticker["mine"] < per_ticker["theirs"]).mean()) if variant != other else float("nan"),
-        "dm": diebold_mariano(daily.to_numpy(float), 1).statistic,
-    }
 
 
 def summary(frame: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
