@@ -76,19 +76,19 @@ def walk(data_dir: Path, env: dict[str, str], models: str) -> None:
 
 def paired_ratios(data_dir: Path, baseline: str) -> pd.DataFrame:
     """Per (ticker, model): mean pinball over `baseline`'s on the pairs both have (one-day horizon)."""
-    from forecaster.scoring.comparison import differential, pinball_losses
+    from forecaster.scoring.comparison import paired_losses, with_losses
     from forecaster.scoring.evaluation import matured_forecasts
     from forecaster.storage.db import open_readonly, session_factory
 
     with session_factory(open_readonly(f"sqlite:///{data_dir / 'forecaster.db'}"))() as session:
         frame = matured_forecasts(session)
-    frame = frame[frame["horizon"] == 1]
+    frame = with_losses(frame[frame["horizon"] == 1])
     out = []
     for ticker, group in frame.groupby("ticker"):
-        base = pinball_losses(group[group["model"] == baseline])
+        base = paired_losses(group[group["model"] == baseline])
         for model, rows in group.groupby("model"):
-            losses = pinball_losses(rows)
-            common = differential(losses, base).index  # the pairs both have
+            losses = paired_losses(rows)
+            common = losses.index.intersection(base.index)  # the pairs both have
             ratio = losses.loc[common].mean() / base.loc[common].mean() if len(common) else float("nan")
             out.append({"ticker": ticker, "model": model, "ratio": float(ratio)})
     return pd.DataFrame(out)

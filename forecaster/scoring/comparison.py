@@ -19,7 +19,7 @@ import pandas as pd
 from forecaster.model.windows import FloatArray
 from forecaster.scoring.intervals import misses, pinball_each
 from forecaster.scoring.significance import Stat, christoffersen, diebold_mariano, kupiec
-from forecaster.storage.quantiles import QUANTILE_COLUMNS, quantile_array
+from forecaster.storage.quantiles import quantile_array
 
 # The baselines every model's pinball is tested against, in column order.
 DM_BASELINES = ("naive", "garch")
@@ -27,7 +27,8 @@ SIGNIFICANCE_COLUMNS = [
     "dm_naive", "dm_naive_p", "dm_garch", "dm_garch_p",
     "kupiec80_p", "kupiec95_p", "christoffersen80_p", "christoffersen95_p",
 ]  # fmt: skip
-KEY = ["ticker", "as_of", "target_date"]
+# A pair is target day * PAIR_STEP + as-of day (days since 1970): its target day is pair // PAIR_STEP.
+PAIR_STEP = 100_000
 
 
 @dataclass(frozen=True)
@@ -50,22 +51,6 @@ class Significance:
         return out
 
 
-def pinball_losses(rows: pd.DataFrame, *, per_close: bool = False) -> pd.Series:
-    """Each forecast's pinball loss, indexed by (ticker, as_of, target_date); forecasts without quantiles
-    are left out. `per_close`: divided by the as-of close (a scale-free loss, for pooling)."""
-    rows = rows[rows[list(QUANTILE_COLUMNS)].notna().all(axis=1)]
-    losses = pinball_each(quantile_array(rows), rows["actual"].to_numpy(float))
-    if per_close:
-        losses = losses / rows["last_close"].to_numpy(float)
-    return pd.Series(losses, index=pd.MultiIndex.from_frame(rows[KEY]), dtype=float)
-
-
-def differential(model: pd.Series, baseline: pd.Series) -> pd.Series:
-    """model − baseline on the pairs both have, in target order."""
-    joined = pd.concat([model.rename("model"), baseline.rename("baseline")], axis=1, join="inner")
-    return (joined["model"] - joined["baseline"]).sort_index(level="target_date")
-
-
 def with_losses(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` (matured forecasts) with `pair`, an integer per (target_date, as_of) that sorts as
     they do, and `loss`, each forecast's pinball loss (NaN without every quantile): computed once
@@ -75,7 +60,7 @@ def with_losses(frame: pd.DataFrame) -> pd.DataFrame:
     whole = ~np.isnan(quantiles).any(axis=1)
     loss = np.full(len(frame), np.nan)
     loss[whole] = pinball_each(quantiles[whole], frame["actual"].to_numpy(float)[whole])
-    pair = _days(frame["target_date"]) * 100_000 + _days(frame["as_of"])
+    pair = _days(frame["target_date"]) * PAIR_STEP + _days(frame["as_of"])
     return frame.assign(pair=pair, loss=loss)
 
 
@@ -124,22 +109,30 @@ def _differential(losses: pd.Series, baseline: pd.Series) -> FloatArray:
 
 def baseline_losses(by_model: Mapping[str, pd.DataFrame]) -> dict[str, pd.Series]:
     """paired_losses of each of DM_BASELINES within one (ticker, horizon) group, split by model."""
-    return {name: paired_losses(by_model[name]) if name in by_model else _NONE for name in DM_BASELINES}
+    return {name: paired_losses(by_model[name]) if name in by_model else NO_PAIRS for name in DM_BASELINES}
 
 
-_NONE = pd.Series([], dtype=float)
+NO_PAIRS = pd.Series([], dtype=float)  # a model absent from a group: nothing to pair with
 
 
 def pooled_differential(rows: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series:
     """The mean over tickers, per target day, of the per-close pinball differential of `rows`
-    against `baseline` (both: one horizon, any tickers)."""
-    d = differential(pinball_losses(rows, per_close=True), pinball_losses(baseline, per_close=True))
-    return d.groupby(level="target_date").mean().sort_index()
+    against `baseline` (both from with_losses: one horizon, any tickers), by target day."""
+    mine, base = _per_close(rows), _per_close(baseline)
+    d = (mine - base.reindex(mine.index)).dropna()
+    return d.groupby(d.index.get_level_values("pair") // PAIR_STEP).mean().sort_index()
+
+
+def _per_close(rows: pd.DataFrame) -> pd.Series:
+    """Each forecast's loss over its as-of close (scale-free, for pooling) by (ticker, pair)."""
+    index = pd.MultiIndex.from_arrays([rows["ticker"], rows["pair"]], names=["ticker", "pair"])
+    return pd.Series((rows["loss"] / rows["last_close"]).to_numpy(float), index=index).dropna()
 
 
 def pooled(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Per (model, horizon) over every ticker of `frame` (matured forecasts), DM against each of
-    DM_BASELINES on the pooled differential; ticker "all", n = target days of the series against naive."""
+    """Per (model, horizon) over every ticker of `frame` (matured forecasts from with_losses), DM
+    against each of DM_BASELINES on the pooled differential; ticker "all", n = target days of the
+    series against naive."""
     out: list[dict[str, object]] = []
     for (model, horizon), rows in frame.groupby(["model", "horizon"], sort=True):
         h = int(horizon)  # type: ignore[call-overload]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from forecaster.model.spec import BASELINES
 from forecaster.scoring.comparison import (
+    NO_PAIRS,
     SIGNIFICANCE_COLUMNS,
     Significance,
     baseline_losses,
@@ -160,13 +161,18 @@ def accuracy(
 
 def accuracy_of(session: Session, frame: pd.DataFrame) -> list[AccuracyRow]:
     """The rows of `accuracy` for a frame of matured forecasts (the session gives MASE's scale)."""
+    return _accuracy_rows(session, with_losses(frame))
+
+
+def _accuracy_rows(session: Session, frame: pd.DataFrame) -> list[AccuracyRow]:
+    """accuracy_of's rows, `frame` from with_losses."""
     out: list[AccuracyRow] = []
     scales: dict[tuple[str, str, date], float] = {}  # a ticker's horizons mostly share their first day
-    for (ticker, horizon), group in with_losses(frame).groupby(["ticker", "horizon"], sort=True):
+    for (ticker, horizon), group in frame.groupby(["ticker", "horizon"], sort=True):
         first = (str(ticker), str(group["target"].iloc[0]), min(group["as_of"]))
         scale = scales[first] = scales[first] if first in scales else training_scale(session, *first)
         by_model = {str(m): rows for m, rows in group.groupby("model", sort=False)}
-        naive = by_model["naive"].set_index("pair")["yhat"] if "naive" in by_model else _NONE
+        naive = by_model["naive"].set_index("pair")["yhat"] if "naive" in by_model else NO_PAIRS
         bases = baseline_losses(by_model)
         for model in model_order(by_model):
             rows = by_model[model]
@@ -200,9 +206,6 @@ def _paired_mae(rows: pd.DataFrame, naive: pd.Series) -> tuple[float, float]:
     )
 
 
-_NONE = pd.Series([], dtype=float)
-
-
 def model_order(names: Iterable[str]) -> list[str]:
     """The models in the order a score table lists them: the networks by name, then the baselines."""
     present = set(names)
@@ -219,10 +222,11 @@ def evaluation_rows(
 
 def evaluation_rows_of(session: Session, frame: pd.DataFrame) -> list[dict[str, object]]:
     """The rows of `evaluation_rows` for a frame of matured forecasts (the report reads it once)."""
-    rows = [r.as_dict() for r in accuracy_of(session, frame)]
+    lossed = with_losses(frame)  # once, for the per-ticker rows and the pooled ones
+    rows = [r.as_dict() for r in _accuracy_rows(session, lossed)]
     if len({r["ticker"] for r in rows}) < 2:
         return rows
     order = {m: i for i, m in enumerate(model_order(frame["model"]))}
     blank = dict.fromkeys([*rows[0], *SIGNIFICANCE_COLUMNS])
-    pooled_rows = sorted(pooled(frame), key=lambda r: order[str(r["model"])])  # stable: horizons stay in order
+    pooled_rows = sorted(pooled(lossed), key=lambda r: order[str(r["model"])])  # stable: horizons stay in order
     return rows + [blank | r for r in pooled_rows]
