@@ -13,11 +13,14 @@ from sqlalchemy import text
 
 from forecaster.ingest.sources.csvfile import CsvSource
 from forecaster.ingest.update import ingest_ticker
+from forecaster.model.forecasting import Point
 from forecaster.model.intervals import GAMMA, MAX_LOG_SCALE, MEDIAN, QUANTILE_LEVELS, calibrated, scale, stretch
 from forecaster.model.spec import BASELINES
 from forecaster.routine.backfill import backfill
+from forecaster.routine.baselines_and_ensemble import ensemble_outcome
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
+from forecaster.routine.task_results import ModelOutcome
 from forecaster.routine.tasks import KindResult, ModelTask, run_model_task
 from forecaster.storage.db import open_database, session_factory, transaction
 from forecaster.storage.records import complete_days
@@ -128,6 +131,22 @@ class WithQuantiles:
 
     def rest(self) -> Iterator[KindResult]:
         return iter([])
+
+
+def test_the_ensemble_is_half_the_networks_average_and_half_garch_where_garch_has_quantiles():
+    def outcome(model: str, centre: float, quantiles: bool = True) -> ModelOutcome:
+        q = tuple(centre + Z) if quantiles else None
+        return ModelOutcome(model, "x", forecast=[Point(date(2023, 7, 4), 1, centre, q)])
+
+    nets = [outcome("rnn", 100.0), outcome("gru", 102.0), outcome("naive", 50.0)]  # naive: never a member
+    both = ensemble_outcome([*nets, outcome("garch", 105.0)], START)
+    assert both is not None and both.reason == "average of rnn, gru, half and half with garch"
+    np.testing.assert_allclose(both.forecast[0].quantiles or (), (101.0 + 105.0) / 2 + Z)
+    assert both.forecast[0].yhat == pytest.approx(103.0)
+    alone = ensemble_outcome([*nets, outcome("garch", 105.0, quantiles=False)], START)  # garch too young
+    assert alone is not None and alone.reason == "average of rnn, gru"
+    np.testing.assert_allclose(alone.forecast[0].quantiles or (), 101.0 + Z)
+    assert ensemble_outcome([nets[0], outcome("garch", 105.0)], START) is None  # one network: no ensemble
 
 
 @pytest.mark.slow
