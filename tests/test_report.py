@@ -101,11 +101,11 @@ def test_the_rolling_error_figure_is_each_models_error_over_naives_on_the_same_t
     frame = pd.DataFrame(rows, columns=["model", "ticker", "target_date", "yhat", "actual"])
     frame["horizon"] = [1] * (len(rows) - 1) + [2]
     ax = rolling_error_figure(frame).axes[0]
-    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    lines = {line.get_label(): np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()}
     # gru: day means 20 / 10, then (20 + 10) / (10 + 20) over the rolling window
-    np.testing.assert_allclose(lines["gru"], [2.0, 1.0])
-    np.testing.assert_allclose(lines["ewma"], [0.5])
-    np.testing.assert_allclose(lines["naive"], [1.0, 1.0])  # the reference line
+    np.testing.assert_allclose(lines["gru"], np.array([2.0, 1.0]))
+    np.testing.assert_allclose(lines["ewma"], np.array([0.5]))
+    np.testing.assert_allclose(lines["naive"], np.array([1.0, 1.0]))  # the reference line
     assert ax.get_title().startswith("2 tickers: ")
     assert rolling_error_figure(frame[frame["ticker"] == "A"]).axes[0].get_title().startswith("A: ")
 
