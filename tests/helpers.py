@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import BUNDLED_CSV, Settings, load_settings
@@ -23,12 +24,14 @@ from forecaster.ingest.update import ingest_ticker
 from forecaster.market.calendar import trading_days
 from forecaster.model.forecasting import Point
 from forecaster.model.spec import ModelSpec, TrainSpec
+from forecaster.reporting.plotting import save_png
 from forecaster.routine.driver import RoutineOptions
 from forecaster.routine.pipeline import run_routine
 from forecaster.routine.policy import Decision
 from forecaster.routine.tasks import KindResult, ModelTask, ParentModel
 from forecaster.storage.db import open_database, session_factory
 from forecaster.storage.quantiles import interval_values
+from forecaster.storage.records import record_plot
 from forecaster.storage.schema import Bar, Forecast
 from tests.tushare_server import DAILY_FIELDS, FakeTushare, synthetic_daily
 
@@ -292,3 +295,13 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def recorded_plot(data_dir: Path, ticker: str, kind: str, session: Session) -> None:
+    """A small real PNG where the routine would write it, and its `plots` row."""
+    fig = Figure(figsize=(3, 2))
+    fig.subplots().plot([0, 1, 2], [1, 3, 2])
+    rel = Path("plots") / ticker / f"{DAYS[BARS - 1].isoformat()}-{kind}.png"
+    save_png(fig, data_dir / rel)
+    now = datetime(2024, 4, 1, tzinfo=UTC)
+    record_plot(session, ticker=ticker, as_of=DAYS[BARS - 1], kind=kind, path=rel.as_posix(), run_id=None, now=now)

@@ -11,30 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from matplotlib.figure import Figure
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli import cli
 from forecaster.reporting.html import refresh_report, write_report
-from forecaster.reporting.plotting import rolling_error_figure, save_png
+from forecaster.reporting.plotting import rolling_error_figure
 from forecaster.storage.db import transaction
-from forecaster.storage.records import record_plot
 from forecaster.storage.schema import Forecast, ModelVersion
-from tests.helpers import BARS, DAYS, MODELS, TICKERS, seed_forecasts
+from tests.helpers import BARS, DAYS, MODELS, TICKERS, recorded_plot, seed_forecasts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def recorded_plot(data_dir: Path, ticker: str, kind: str, session: Session) -> None:
-    """A small real PNG where the routine would write it, and its `plots` row."""
-    fig = Figure(figsize=(3, 2))
-    fig.subplots().plot([0, 1, 2], [1, 3, 2])
-    rel = Path("plots") / ticker / f"{DAYS[BARS - 1].isoformat()}-{kind}.png"
-    save_png(fig, data_dir / rel)
-    now = datetime(2024, 4, 1, tzinfo=UTC)
-    record_plot(session, ticker=ticker, as_of=DAYS[BARS - 1], kind=kind, path=rel.as_posix(), run_id=None, now=now)
 
 
 @pytest.fixture

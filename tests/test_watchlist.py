@@ -12,7 +12,7 @@ from forecaster.cli import cli
 from forecaster.reporting.html import write_report
 from forecaster.storage.db import transaction
 from forecaster.storage.runs import start_run
-from tests.helpers import BARS, DAYS, TICKERS, pipeline_settings, ready_db, routine, seed_forecasts
+from tests.helpers import BARS, DAYS, TICKERS, pipeline_settings, ready_db, recorded_plot, routine, seed_forecasts
 
 QUIET = "300750.SZ"  # bars, no forecast in the newest run: suspended
 
@@ -58,6 +58,8 @@ def test_the_report_opens_with_the_watch_list(factory, settings, tmp_path):
 def test_many_tickers_get_a_page_each(factory, settings, tmp_path, monkeypatch):
     monkeypatch.setattr("forecaster.reporting.html.OWN_PAGES_ABOVE", 1)
     seed_run(factory)
+    with transaction(factory) as session:
+        recorded_plot(settings.data_dir, TICKERS[1], "forecast", session)
     with factory() as session:
         page = write_report(session, settings.data_dir, tmp_path / "out")
     html = page.read_text(encoding="utf-8")
@@ -66,7 +68,8 @@ def test_many_tickers_get_a_page_each(factory, settings, tmp_path, monkeypatch):
     assert pages == sorted(f"ticker-{t}.html" for t in (*TICKERS, QUIET))
     assert f'href="ticker-{TICKERS[0]}.html"' in html and 'class="headline"' not in html
     own = (page.parent / f"ticker-{TICKERS[1]}.html").read_text(encoding="utf-8")
-    assert 'class="headline"' in own and "ValueError: boom" in own and 'src="img/' in own
+    assert 'class="headline"' in own and "ValueError: boom" in own
+    assert f'src="img/{TICKERS[1]}-forecast.png"' in own  # beside the index: the same relative path
 
 
 def test_plots_are_not_redrawn_when_the_forecasts_did_not_change(tmp_path):
