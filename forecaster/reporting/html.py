@@ -34,9 +34,9 @@ from forecaster.storage.schema import Plot
 
 log = logging.getLogger(__name__)
 
+ROLLING_IMAGE = "rolling-error.png"
 # The page shows forecasts and outcomes; the error columns are left to the accuracy table, and
 # the value is shown once, as `forecast` (`yhat` is its name in SQL).
-ROLLING_IMAGE = "rolling-error.png"
 _LATEST_COLUMNS = [c for c in FORECAST_COLUMNS if c not in ("target", "yhat", "error", "abs_error", "pct_error")]
 
 
