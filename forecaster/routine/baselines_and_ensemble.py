@@ -28,14 +28,14 @@ from forecaster.routine.task_results import ModelOutcome, TickerDay, record_fore
 log = logging.getLogger(__name__)
 
 _Baseline = Callable[[pd.DataFrame, int], FloatArray]
+GARCH = "garch"  # the baseline the ensemble takes half from
 # name -> (its point forecast, its quantiles); ewma is the naive point with its own spread.
 _BASELINES: dict[str, tuple[_Baseline, _Baseline]] = {
     "naive": (naive_forecast, naive_quantiles),
     "ewma": (naive_forecast, ewma_quantiles),
     "drift": (drift_forecast, drift_quantiles),
-    "garch": (garch_forecast, garch_quantiles),
+    GARCH: (garch_forecast, garch_quantiles),
 }
-GARCH = "garch"  # the baseline the ensemble takes half from
 
 
 def baseline_points(bars: pd.DataFrame, as_of: date, horizon: int, calendar: TradingCalendar) -> dict[str, list[Point]]:
