@@ -156,16 +156,12 @@ def training_scale(session: Session, ticker: str, target: str, before: date) -> 
 def accuracy(
     session: Session, *, tickers: Sequence[str] | None = None, since: date | None = None, until: date | None = None
 ) -> list[AccuracyRow]:
-    return accuracy_of(session, matured_forecasts(session, tickers=tickers, since=since, until=until))
-
-
-def accuracy_of(session: Session, frame: pd.DataFrame) -> list[AccuracyRow]:
-    """The rows of `accuracy` for a frame of matured forecasts (the session gives MASE's scale)."""
-    return _accuracy_rows(session, with_losses(frame))
+    return _accuracy_rows(session, with_losses(matured_forecasts(session, tickers=tickers, since=since, until=until)))
 
 
 def _accuracy_rows(session: Session, frame: pd.DataFrame) -> list[AccuracyRow]:
-    """accuracy_of's rows, `frame` from with_losses."""
+    """The rows of `accuracy` for a frame of matured forecasts from with_losses (the session gives
+    MASE's scale)."""
     out: list[AccuracyRow] = []
     scales: dict[tuple[str, str, date], float] = {}  # a ticker's horizons mostly share their first day
     for (ticker, horizon), group in frame.groupby(["ticker", "horizon"], sort=True):
